@@ -1,0 +1,87 @@
+"""An on-disk embedding cache keyed by (model key, text hash), stored in SQLite.
+
+SQLite gives atomic, concurrent-safe writes with the standard library alone: a crash while
+encoding never leaves a half-written entry, and two processes may share one cache folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 500  # keys per SELECT ... IN (...) query, well under SQLite's variable limit
+
+
+def text_key(text: str) -> str:
+    """Stable key of one text (SHA-1 of its UTF-8 bytes)."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """``$HYBRIDREC_CACHE_DIR``, else ``$XDG_CACHE_HOME/hybridrec``, else ``~/.cache/hybridrec``."""
+    if os.environ.get("HYBRIDREC_CACHE_DIR"):
+        return Path(os.environ["HYBRIDREC_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hybridrec"
+
+
+class EmbeddingCache:
+    """Embeddings on disk, one row per (model key, text key).
+
+    Parameters
+    ----------
+    directory : path
+        Folder holding ``embeddings.sqlite``; created when missing.
+    """
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / "embeddings.sqlite"
+
+    def _connect(self) -> sqlite3.Connection:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=60)
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS emb (model TEXT NOT NULL, key TEXT NOT NULL, "
+            "vec BLOB NOT NULL, PRIMARY KEY (model, key))"
+        )
+        return con
+
+    def get(self, model: str, keys: Sequence[str], dim: int | None = None) -> dict[str, np.ndarray]:
+        """Return the cached vectors of ``keys`` that exist (as float32 arrays)."""
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        try:
+            with closing(self._connect()) as con, con:
+                for start in range(0, len(unique), _CHUNK):
+                    chunk = unique[start : start + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    rows = con.execute(
+                        f"SELECT key, vec FROM emb WHERE model = ? AND key IN ({marks})", [model, *chunk]
+                    )
+                    for key, blob in rows:
+                        vec = np.frombuffer(blob, dtype=np.float32)
+                        if dim is None or vec.shape[0] == dim:
+                            found[key] = vec
+        except (sqlite3.Error, OSError) as exc:  # a broken cache must never break encoding
+            logger.warning("Embedding cache %s is unreadable (%s); encoding without it.", self.path, exc)
+            return {}
+        return found
+
+    def put(self, model: str, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Store ``vectors`` (one row per key) in one transaction."""
+        rows = [(model, k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)]
+        try:
+            with closing(self._connect()) as con, con:
+                con.executemany("INSERT OR REPLACE INTO emb (model, key, vec) VALUES (?, ?, ?)", rows)
+        except (sqlite3.Error, OSError) as exc:
+            logger.warning("Could not write the embedding cache %s (%s); continuing without it.", self.path, exc)
+

@@ -1,0 +1,53 @@
+"""Small parameter checks whose messages name the parameter, the value and what is allowed."""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterable
+
+import numpy as np
+
+
+def _where(name: str, method: str | None) -> str:
+    return f"The {name!r} parameter of {method}" if method else f"The {name!r} parameter"
+
+
+def check_positive_int(value: Any, name: str, method: str | None = None) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` unless it is a positive integer."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{_where(name, method)} must be a positive int. Got {value!r} instead.")
+    return int(value)
+
+
+def check_fraction(value: Any, name: str, method: str | None = None) -> float:
+    """Return ``value`` as a float in [0, 1], or raise ``ValueError``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ValueError(f"{_where(name, method)} must be a float in [0, 1]. Got {value!r} instead.")
+    return float(value)
+
+
+def check_non_negative(value: Any, name: str, method: str | None = None) -> float:
+    """Return ``value`` as a float >= 0, or raise ``ValueError``."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not np.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"{_where(name, method)} must be a finite float >= 0. Got {value!r} instead.")
+    return float(value)
+
+
+def check_choice(value: Any, name: str, allowed: Iterable[Any], method: str | None = None) -> Any:
+    """Raise ``ValueError`` unless ``value`` is one of ``allowed``."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise ValueError(f"{_where(name, method)} must be one of {allowed}. Got {value!r} instead.")
+    return value
+
+
+def preview(values: Iterable[Any], limit: int = 5) -> str:
+    """Render the first few values of a collection for an error message."""
+    values = list(values)
+    head = ", ".join(repr(v) for v in values[:limit])
+    more = f", ... ({len(values)} in all)" if len(values) > limit else ""
+    return f"[{head}{more}]"

@@ -1,0 +1,176 @@
+"""The one small interface every scorer implements.
+
+A component is fitted once on :class:`TrainingData`. At recommendation time it turns a
+:class:`UserBatch` (histories, cross-domain item weights, user texts) into a user state, and
+scores that state against a block of items. Every component therefore folds in new users for
+free: a user is described by what they did and wrote, never by a row id the model memorised.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingData:
+    """What components are fitted on; inner indices throughout.
+
+    Attributes
+    ----------
+    matrix : csr_matrix of shape (n_users, n_items)
+        Interaction weights.
+    item_embeddings : ndarray of shape (n_items, dim)
+        L2-normalised item text embeddings (zero rows for items without text).
+    user_embeddings : ndarray of shape (n_users, dim) or None
+        User text embeddings, when users have text.
+    item_domain : ndarray of int
+        Domain code per item.
+    random_state : int or None
+        Seed for the component's own randomness.
+    show_progress : bool
+        Whether to draw progress bars.
+    """
+
+    matrix: sp.csr_matrix
+    item_embeddings: np.ndarray | None
+    user_embeddings: np.ndarray | None
+    item_domain: np.ndarray
+    random_state: int | None = None
+    show_progress: bool = False
+
+
+@dataclass
+class UserBatch:
+    """Users to score, described by what every component can use.
+
+    Attributes
+    ----------
+    history : csr_matrix of shape (n_users, n_items)
+        Raw interaction weights over the current catalogue.
+    item_weights : ndarray of shape (n_items,) or None
+        Cross-domain weight of each history item for the target domain (1 for the target
+        domain's items, ``cross_domain_weight`` for the others). None means all ones.
+    text_embeddings : ndarray of shape (n_users, dim) or None
+        User text embeddings (zero rows for users without text).
+    """
+
+    history: sp.csr_matrix
+    item_weights: np.ndarray | None = None
+    text_embeddings: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.history.shape[0]
+
+    def weighted_history(self) -> sp.csr_matrix:
+        """History with every column scaled by its cross-domain weight (zeros removed)."""
+        if self.item_weights is None:
+            return self.history
+        weighted = self.history @ sp.diags(self.item_weights.astype(np.float32))
+        weighted = sp.csr_matrix(weighted, dtype=np.float32)
+        weighted.eliminate_zeros()
+        return weighted
+
+    def mass(self) -> np.ndarray:
+        """Total raw history weight per user (before cross-domain weighting), shape (n_users, 1)."""
+        return np.asarray(self.history.sum(axis=1), dtype=np.float32)
+
+    def weighted_mean(self, item_matrix: np.ndarray | sp.spmatrix) -> np.ndarray:
+        """Cross-domain weighted history times ``item_matrix``, divided by the raw history mass.
+
+        Dividing by the raw mass (not the weighted one) makes a lower ``cross_domain_weight``
+        shrink the other-domain part of a profile towards zero instead of only re-mixing it.
+        """
+        mass = self.mass()
+        out = self.weighted_history() @ item_matrix
+        out = out.toarray() if sp.issparse(out) else np.asarray(out)
+        return np.divide(out, mass, out=np.zeros_like(out, dtype=np.float32), where=mass > 0).astype(np.float32)
+
+
+class Component(BaseEstimator):
+    """Base class of the scorers blended by :class:`~hybridrec.HybridRecommender`.
+
+    Subclasses implement :meth:`fit`, :meth:`user_state` and :meth:`score`, and may implement
+    :meth:`add_items` / :meth:`remove_items` (new items from text) and
+    :meth:`history_contributions` (explanations).
+    """
+
+    #: Key of the component in ``HybridRecommender.weights``.
+    name: ClassVar[str] = "component"
+    #: Whether fitting needs item text embeddings.
+    uses_text: ClassVar[bool] = False
+
+    def fit(self, data: TrainingData) -> "Component":  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def user_state(self, users: UserBatch) -> Any:  # pragma: no cover - interface
+        """Whatever :meth:`score` needs about a batch of users (usually an array of vectors)."""
+        raise NotImplementedError
+
+    def score(self, state: Any, items: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        """Raw scores of shape ``(n_users, len(items))`` (float32)."""
+        raise NotImplementedError
+
+    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
+        """Make appended items scorable from their text embeddings alone (no refit)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot add items without refitting.")
+
+    def remove_items(self, keep: np.ndarray) -> None:
+        """Drop items from the catalogue; ``keep`` is a boolean mask over the current items."""
+        raise NotImplementedError(f"{type(self).__name__} cannot remove items without refitting.")
+
+    def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
+        """Share of the raw score of ``item`` owed to each history item of a one-user batch.
+
+        Returns an array aligned with ``users.history.indices`` (the user's history items).
+        """
+        return np.zeros(users.history.nnz, dtype=np.float32)
+
+
+class CatalogueMap:
+    """Maps current catalogue columns to the items a component was trained on.
+
+    Items added after fitting map to -1; removed items disappear from the catalogue but stay in
+    the trained basis, so warm users' scores never move when the catalogue changes.
+    """
+
+    def __init__(self, n_items: int) -> None:
+        self.trained_index = np.arange(n_items, dtype=np.int64)
+        self.n_trained = n_items
+        self._projection: sp.csr_matrix | None = None
+
+    def add(self, n_new: int) -> None:
+        self.trained_index = np.concatenate([self.trained_index, np.full(n_new, -1, dtype=np.int64)])
+        self._projection = None
+
+    def remove(self, keep: np.ndarray) -> None:
+        self.trained_index = self.trained_index[keep]
+        self._projection = None
+
+    @property
+    def projection(self) -> sp.csr_matrix:
+        """Sparse (n_catalogue, n_trained) 0/1 matrix: ``history @ projection`` = trained columns."""
+        if self._projection is None:
+            rows = np.flatnonzero(self.trained_index >= 0)
+            cols = self.trained_index[rows]
+            data = np.ones(len(rows), dtype=np.float32)
+            self._projection = sp.csr_matrix((data, (rows, cols)), shape=(len(self.trained_index), self.n_trained))
+        return self._projection
+
+    def to_trained(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """Columns of ``matrix`` (over the catalogue) re-indexed to the trained items."""
+        out = sp.csr_matrix(matrix @ self.projection, dtype=np.float32)
+        out.eliminate_zeros()
+        out.sort_indices()
+        return out
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_projection"] = None
+        return state

