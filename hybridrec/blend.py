@@ -10,30 +10,45 @@ import numpy as np
 NORMALIZATIONS = ("zscore", "minmax", "none")
 
 
-def normalize_scores(scores: np.ndarray, method: str) -> np.ndarray:
+def normalize_scores(scores: np.ndarray, method: str, reference: np.ndarray | None = None) -> np.ndarray:
     """Normalise each row (one user's scores over a domain's items).
 
     ``"zscore"`` subtracts the row mean and divides by the row standard deviation;
-    ``"minmax"`` maps the row onto [0, 1]; ``"none"`` returns the scores unchanged. A constant
-    row (a component that knows nothing about this user) becomes all zeros, so it adds nothing
-    to the blend instead of dividing by zero.
+    ``"minmax"`` maps the row onto [0, 1]; ``"none"`` returns the scores unchanged. The
+    statistics come from the ``reference`` columns (a boolean mask; default all), so items
+    added after fitting can be scored without moving the scores of the items that were there.
+    A constant row (a component that knows nothing about this user) becomes all zeros, so it
+    adds nothing to the blend instead of dividing by zero.
     """
     scores = np.asarray(scores, dtype=np.float32)
     if method == "none":
         return scores
+    centre, spread = normalization_stats(scores, method, reference)
+    out = scores - centre
+    np.divide(out, spread, out=out, where=spread > 0)
+    out[np.broadcast_to(spread == 0, out.shape)] = 0.0
+    return out
+
+
+def normalization_stats(scores: np.ndarray, method: str, reference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row ``(centre, spread)`` with ``normalised = (score - centre) / spread``.
+
+    ``spread`` is 0 for rows that are constant over the reference items (normalised to 0).
+    """
+    if method == "none":
+        ones = np.ones((scores.shape[0], 1), dtype=np.float32)
+        return 0 * ones, ones
+    ref = scores if reference is None or reference.all() or not reference.any() else scores[:, reference]
     if method == "zscore":
-        centre = scores.mean(axis=1, keepdims=True)
-        spread = scores.std(axis=1, keepdims=True)
+        centre = ref.mean(axis=1, keepdims=True)
+        spread = ref.std(axis=1, keepdims=True)
     elif method == "minmax":
-        centre = scores.min(axis=1, keepdims=True)
-        spread = scores.max(axis=1, keepdims=True) - centre
+        centre = ref.min(axis=1, keepdims=True)
+        spread = ref.max(axis=1, keepdims=True) - centre
     else:
         raise ValueError(f"The 'normalization' parameter must be one of {list(NORMALIZATIONS)}. Got {method!r} instead.")
-    out = scores - centre
-    flat = spread <= 1e-12 * np.maximum(1.0, np.abs(centre))
-    np.divide(out, spread, out=out, where=~flat)
-    out[np.broadcast_to(flat, out.shape)] = 0.0
-    return out
+    spread = np.where(spread <= 1e-12 * np.maximum(1.0, np.abs(centre)), 0.0, spread).astype(np.float32)
+    return centre.astype(np.float32), spread
 
 
 def cross_domain_item_weights(item_domain: np.ndarray, target: int, cross_domain_weight: float) -> np.ndarray:

@@ -349,6 +349,13 @@ class InteractionData:
         self.matrix = sp.hstack([self.matrix, sp.csr_matrix((self.n_users, len(item_ids)), dtype=np.float32)]).tocsr()
         return np.arange(start, self.n_items)
 
+    def keep_items(self, keep: np.ndarray) -> None:
+        """Drop the items where the boolean mask ``keep`` is False (their interactions go too)."""
+        self.item_ids = self.item_ids[keep]
+        self.item_domain = self.item_domain[keep]
+        self.item_texts = [t for t, k in zip(self.item_texts, keep) if k]
+        self.matrix = self.matrix[:, np.flatnonzero(keep)].tocsr()
+
     def append_users(self, user_ids: pd.Index, matrix: sp.csr_matrix, texts: list[str] | None) -> np.ndarray:
         """Append new users with their interaction rows and texts; return their inner indices."""
         clash = user_ids.intersection(self.user_ids)

@@ -24,10 +24,15 @@ from .components import (
     TrainingData,
     UserBatch,
 )
-from .data import InteractionData, as_index
+from .coldstart import ColdStartMixin
+from .data import InteractionData
+from .explain import ExplainMixin
 from .text import TextEncoder
 
 logger = logging.getLogger(__name__)
+
+#: Scale of the popularity tie-break added when ranking (never to reported scores).
+_TIE_BREAK = 1e-6
 
 #: Blend weights used when ``weights=None``.
 DEFAULT_WEIGHTS = {"als": 1.0, "lightfm": 0.5, "semantic": 0.5, "itemknn": 1.0, "popularity": 0.0}
@@ -44,7 +49,7 @@ def default_components() -> list[tuple[str, Component]]:
     ]
 
 
-class HybridRecommender(BaseEstimator):
+class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
     """Blend collaborative (ALS), hybrid (LightFM + text features) and semantic scores.
 
     Parameters
@@ -255,7 +260,10 @@ class HybridRecommender(BaseEstimator):
         self.user_embeddings_ = user_emb
         self.components_ = fitted
         self.weights_ = {name: weights[name] for name in fitted}
-        self.columns_ = {"user": user_col, "item": item_col, "domain": domain_col}
+        counts = np.log1p(np.diff(data.matrix.tocsc().indptr)).astype(np.float32)
+        self.item_popularity_ = counts / max(float(counts.max(initial=0)), 1.0)
+        self.reference_items_ = np.ones(data.n_items, dtype=bool)
+        self.columns_ = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col}
         return self
 
     # ------------------------------------------------------------------ scoring core
@@ -271,12 +279,17 @@ class HybridRecommender(BaseEstimator):
         item_weights = cross_domain_item_weights(self.data_.item_domain, code, weight)
         return UserBatch(history=history, item_weights=item_weights, text_embeddings=texts)
 
-    def _component_scores(self, users: UserBatch, items: np.ndarray) -> dict[str, np.ndarray]:
+    def _component_scores(
+        self, users: UserBatch, items: np.ndarray, weights: Mapping[str, float] | None = None
+    ) -> dict[str, np.ndarray]:
         """Normalised (unweighted) scores of every fitted component, ``name -> (n_users, n_items)``."""
+        reference = self.reference_items_[items]
         out = {}
         for name, comp in self.components_.items():
+            if weights is not None and not weights.get(name):
+                continue
             raw = comp.score(comp.user_state(users), items)
-            out[name] = normalize_scores(raw, self.normalization)
+            out[name] = normalize_scores(raw, self.normalization, reference)
         return out
 
     def _blend(self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
@@ -309,6 +322,7 @@ class HybridRecommender(BaseEstimator):
         domain: str | None,
         exclude_seen: bool,
         cross_domain_weight: float,
+        weights: Mapping[str, float] | None = None,
     ) -> pd.DataFrame:
         """Top-k over the given users (any users: fitted, folded-in or built from text)."""
         codes = self._domain_codes(domain)
@@ -322,10 +336,11 @@ class HybridRecommender(BaseEstimator):
                 if len(items) == 0:
                     continue
                 batch = self._user_batch(hist, txt, code, cross_domain_weight)
-                scores = self._blend(self._component_scores(batch, items))
+                scores = self._blend(self._component_scores(batch, items, weights), weights)
                 if exclude_seen:
                     mask_seen(scores, hist, items)
-                top = top_k_indices(scores, k)
+                # Exact ties (a user nothing is known about) go to the more popular item.
+                top = top_k_indices(scores + _TIE_BREAK * self.item_popularity_[items], k)
                 cand_items.append(items[top])
                 cand_scores.append(np.take_along_axis(scores, top, axis=1))
             items_k = np.hstack(cand_items)
@@ -362,6 +377,7 @@ class HybridRecommender(BaseEstimator):
         domain: str | None = None,
         exclude_seen: bool = True,
         cross_domain_weight: float | None = None,
+        explain: bool = False,
     ) -> pd.DataFrame:
         """Top-k recommendations for known users.
 
@@ -378,6 +394,9 @@ class HybridRecommender(BaseEstimator):
             Leave out items the user interacted with in training.
         cross_domain_weight : float in [0, 1], optional
             Overrides the fitted ``cross_domain_weight`` for this call.
+        explain : bool, default=False
+            Add the columns ``contributions`` (component name -> its share of ``score``) and
+            ``explanation`` (one readable sentence, see :meth:`explain`).
 
         Returns
         -------
@@ -391,7 +410,11 @@ class HybridRecommender(BaseEstimator):
         labels = _as_list(user_ids)
         idx = self._known_users(labels, "recommend")
         texts = None if self.user_embeddings_ is None else self.user_embeddings_[idx]
-        return self._top_k(self.data_.matrix[idx], texts, labels, k, domain, exclude_seen, weight)
+        history = self.data_.matrix[idx]
+        frame = self._top_k(history, texts, labels, k, domain, exclude_seen, weight)
+        if explain:
+            frame["contributions"], frame["explanation"] = self._explain_frame_rows(frame, history, texts, labels, weight)
+        return frame
 
     def score_items(
         self,

@@ -228,6 +228,7 @@ class TextEncoder(BaseEstimator):
         model = self._get_model()
         self._warn_truncation(model, texts)
         progress = self.show_progress if show_progress is None else show_progress
+        progress = bool(progress) and len(texts) > batch_size  # no bar for a single batch
         vectors = model.encode(
             texts,
             batch_size=batch_size,
@@ -257,5 +258,4 @@ class TextEncoder(BaseEstimator):
                 f"{n_long} of {len(texts)} texts are longer than the model's limit of {limit} tokens "
                 "and were truncated to it."
             )
-            logger.warning(message)
             warnings.warn(message, UserWarning, stacklevel=4)

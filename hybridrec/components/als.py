@@ -6,23 +6,20 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_non_negative, check_positive_int
-from .base import CatalogueMap, Component, TrainingData, UserBatch
+from .base import (
+    CatalogueMap,
+    Component,
+    TrainingData,
+    UserBatch,
+    apply_ridge,
+    fit_ridge,
+    fit_text_state_map,
+    text_only_rows,
+    text_profiles,
+    unit_rows,
+)
 
 logger = logging.getLogger(__name__)
-
-
-def fit_ridge(X: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
-    """Closed-form ridge regression with an intercept; returns ``W`` with ``[X, 1] @ W ~ Y``."""
-    Xb = np.hstack([X, np.ones((len(X), 1), dtype=X.dtype)]).astype(np.float64)
-    gram = Xb.T @ Xb
-    gram[np.diag_indices_from(gram)] += alpha
-    gram[-1, -1] -= alpha  # do not shrink the intercept
-    return np.linalg.solve(gram, Xb.T @ Y.astype(np.float64)).astype(np.float32)
-
-
-def apply_ridge(W: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Predict with a matrix from :func:`fit_ridge`."""
-    return (X @ W[:-1] + W[-1]).astype(np.float32)
 
 
 class ALSComponent(Component):
@@ -44,7 +41,9 @@ class ALSComponent(Component):
     iterations : int, default=15
         ALS sweeps.
     text_ridge : float, default=10.0
-        Ridge penalty of the text -> item-factor map that places items added from text alone.
+        Ridge penalty of the two text maps learned in fit: text embedding -> item factors
+        (places items added from text alone) and text profile -> user factors (serves users
+        known only by a text, such as a query).
     random_state : int or None, default=None
         Seed; ``None`` takes the recommender's ``random_state``.
     num_threads : int, default=0
@@ -95,6 +94,10 @@ class ALSComponent(Component):
         self.item_factors_ = np.array(model.item_factors, dtype=np.float32)
         self.catalogue_ = CatalogueMap(data.matrix.shape[1])
         self.text_map_ = self._fit_text_map(data)
+        self.user_text_map_ = None
+        if data.item_embeddings is not None:
+            profiles = text_profiles(data.matrix, data.item_embeddings)
+            self.user_text_map_ = fit_text_state_map(profiles, np.asarray(model.user_factors), float(self.text_ridge))
         return self
 
     def _fit_text_map(self, data: TrainingData) -> np.ndarray | None:
@@ -112,11 +115,15 @@ class ALSComponent(Component):
 
     def user_state(self, users: UserBatch) -> np.ndarray:
         history = self.catalogue_.to_trained(users.weighted_history())
-        if history.nnz == 0:
-            return np.zeros((len(users), self.item_factors_.shape[1]), dtype=np.float32)
-        with threadpool_limits(1, "blas"):
-            factors = self.model_.recalculate_user(np.arange(len(users)), history)
-        return np.asarray(factors, dtype=np.float32).reshape(len(users), -1)
+        factors = np.zeros((len(users), self.item_factors_.shape[1]), dtype=np.float32)
+        if history.nnz:
+            with threadpool_limits(1, "blas"):
+                solved = self.model_.recalculate_user(np.arange(len(users)), history)
+            factors[:] = np.asarray(solved, dtype=np.float32).reshape(len(users), -1)
+        text_only = text_only_rows(users, history)
+        if text_only.any() and self.user_text_map_ is not None:
+            factors[text_only] = apply_ridge(self.user_text_map_, unit_rows(users.text_embeddings[text_only]))
+        return factors
 
     def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
         return state @ self.item_factors_[items].T

@@ -174,3 +174,48 @@ class CatalogueMap:
         state = self.__dict__.copy()
         state["_projection"] = None
         return state
+
+
+def fit_ridge(X: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
+    """Closed-form ridge regression with an intercept; returns ``W`` with ``[X, 1] @ W ~ Y``."""
+    Xb = np.hstack([X, np.ones((len(X), 1), dtype=X.dtype)]).astype(np.float64)
+    gram = Xb.T @ Xb
+    gram[np.diag_indices_from(gram)] += alpha
+    gram[-1, -1] -= alpha  # do not shrink the intercept
+    return np.linalg.solve(gram, Xb.T @ Y.astype(np.float64)).astype(np.float32)
+
+
+def apply_ridge(W: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Predict with a matrix from :func:`fit_ridge`."""
+    return (X @ W[:-1] + W[-1]).astype(np.float32)
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 length (zero rows stay zero)."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.divide(X, norms, out=np.zeros_like(X, dtype=np.float32), where=norms > 0).astype(np.float32)
+
+
+def text_profiles(matrix: sp.csr_matrix, item_embeddings: np.ndarray) -> np.ndarray:
+    """Unit-length mean text embedding of every user's history (zero rows for empty histories).
+
+    This is what a text query looks like to the text -> state maps that let collaborative
+    components serve users known only by a text.
+    """
+    return unit_rows(np.asarray(matrix @ item_embeddings, dtype=np.float32))
+
+
+def fit_text_state_map(profiles: np.ndarray, states: np.ndarray, alpha: float, min_users: int = 10) -> np.ndarray | None:
+    """Ridge map from unit text profiles to a component's user states, fitted on users with a profile."""
+    has = np.linalg.norm(profiles, axis=1) > 0
+    if has.sum() < min_users:
+        return None
+    return fit_ridge(profiles[has], states[has], alpha)
+
+
+def text_only_rows(users: UserBatch, history: sp.csr_matrix) -> np.ndarray:
+    """Rows with no usable history but a non-empty text: served through a text -> state map."""
+    if users.text_embeddings is None:
+        return np.zeros(len(users), dtype=bool)
+    empty = np.diff(history.indptr) == 0
+    return empty & (np.abs(users.text_embeddings).sum(axis=1) > 0)

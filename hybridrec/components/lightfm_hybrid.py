@@ -5,7 +5,9 @@ Item features are an identity feature per item plus the PCA-compressed text embe
 alone. Users carry no identity feature: a user is the mean of "has interacted with item h"
 features over their history, plus their compressed text when users have text. Any user, seen
 or new, can therefore be built from features without refitting, and the cross-domain weight
-scales the history features directly.
+scales the history features directly. A user known only by a text (a query) uses the text
+features when users had text in training, and otherwise a ridge map from text profile to user
+representation learned on the training users.
 """
 from __future__ import annotations
 
@@ -17,7 +19,17 @@ from tqdm.auto import tqdm
 
 from .._validation import check_choice, check_non_negative, check_positive_int
 from ..features import TextCompressor, row_normalise, stack_features
-from .base import CatalogueMap, Component, TrainingData, UserBatch
+from .base import (
+    CatalogueMap,
+    Component,
+    TrainingData,
+    UserBatch,
+    apply_ridge,
+    fit_text_state_map,
+    text_only_rows,
+    text_profiles,
+    unit_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +154,17 @@ class LightFMComponent(Component):
         self.item_vectors_ = np.asarray(self.item_vectors_, dtype=np.float32)
         self.user_text_ = user_text is not None
         self.catalogue_ = CatalogueMap(n_items)
+        self.user_text_map_ = None
+        if data.item_embeddings is not None and not self.user_text_:
+            states = row_normalise(data.matrix) @ self._user_table()
+            profiles = text_profiles(data.matrix, data.item_embeddings)
+            self.user_text_map_ = fit_text_state_map(profiles, states, alpha=10.0)
         return self
+
+    def _user_table(self) -> np.ndarray:
+        """History-feature embeddings with the bias as a last column, shape (n_trained, k + 1)."""
+        n = self.catalogue_.n_trained
+        return np.hstack([self.model_.user_embeddings[:n], self.model_.user_biases[:n, None]])
 
     # ------------------------------------------------------------------ users
     def _text_rows(self, users: UserBatch) -> np.ndarray | None:
@@ -156,12 +178,15 @@ class LightFMComponent(Component):
             self.catalogue_.to_trained(users.history),
             None if users.item_weights is None else self._trained_weights(users),
         )
-        table = np.hstack([self.model_.user_embeddings[:n_trained], self.model_.user_biases[:n_trained, None]])
-        bag = trained.weighted_mean(table)
+        bag = trained.weighted_mean(self._user_table())
         text = self._text_rows(users)
         if text is not None:
             extra = np.hstack([self.model_.user_embeddings[n_trained:], self.model_.user_biases[n_trained:, None]])
             bag += text @ extra
+        elif self.user_text_map_ is not None:
+            text_only = text_only_rows(users, trained.history)
+            if text_only.any():
+                bag[text_only] = apply_ridge(self.user_text_map_, unit_rows(users.text_embeddings[text_only]))
         return bag[:, :-1], bag[:, -1]
 
     def _trained_weights(self, users: UserBatch) -> np.ndarray:
