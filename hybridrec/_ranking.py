@@ -1,0 +1,39 @@
+"""Deterministic top-k selection shared by recommendation and evaluation."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_k_block(work: np.ndarray, k: int) -> np.ndarray:
+    """Top-k column indices per row of a NaN-masked block, best first, ``-1`` padded.
+
+    NaN entries are never selected. Ties are broken by the lower column index, so the
+    result is deterministic (``argpartition`` finds the k-th value; the tied items at that
+    boundary are then chosen in index order).
+    """
+    n_rows, n_cols = work.shape
+    out = np.full((n_rows, k), -1, dtype=np.int64)
+    if n_rows == 0 or n_cols == 0:
+        return out
+    kk = min(k, n_cols)
+    neg = -work  # ascending order of ``neg`` is the ranking; NaN (excluded) sorts last
+    pivot = np.argpartition(neg, kk - 1, axis=1)[:, kk - 1]
+    threshold = neg[np.arange(n_rows), pivot][:, None]  # NaN when fewer than kk rankable items
+    better = neg < threshold
+    tied = neg == threshold
+    need = kk - better.sum(axis=1)
+    selected = better | tied
+    surplus = np.flatnonzero(tied.sum(axis=1) > need)
+    if len(surplus):  # keep only the lowest-index tied items
+        first = np.cumsum(tied[surplus], axis=1) <= need[surplus, None]
+        selected[surplus] = better[surplus] | (tied[surplus] & first)
+    short = np.flatnonzero(np.isnan(threshold[:, 0]))
+    if len(short):
+        selected[short] = ~np.isnan(work[short])
+    rows, cols = np.nonzero(selected)
+    order = np.lexsort((cols, neg[rows, cols], rows))
+    rows, cols = rows[order], cols[order]
+    counts = np.bincount(rows, minlength=n_rows)
+    position = np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]
+    out[rows, position] = cols
+    return out
