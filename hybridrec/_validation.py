@@ -5,6 +5,7 @@ import numbers
 from typing import Any, Iterable
 
 import numpy as np
+import pandas as pd
 
 
 def _where(name: str, method: str | None) -> str:
@@ -51,3 +52,31 @@ def preview(values: Iterable[Any], limit: int = 5) -> str:
     head = ", ".join(repr(v) for v in values[:limit])
     more = f", ... ({len(values)} in all)" if len(values) > limit else ""
     return f"[{head}{more}]"
+
+
+def require_frame(frame: Any, name: str) -> pd.DataFrame:
+    """Raise ``ValueError`` unless ``frame`` is a DataFrame."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{name} must be a pandas DataFrame. Got {type(frame).__name__} instead.")
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, name: str, columns: dict[str, str]) -> None:
+    """Raise ``ValueError`` naming the parameter when a configured column is missing."""
+    for param, column in columns.items():
+        if column not in frame.columns:
+            raise ValueError(
+                f"{name} has no column {column!r} (set by {param!r}). "
+                f"Its columns are {list(frame.columns)}; pass {param}=... to use another name."
+            )
+
+
+def require_ids(values: pd.Series, name: str) -> None:
+    """Raise ``ValueError`` with the row numbers when ids are missing."""
+    missing = values.isna().to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(
+            f"{name} has {missing.sum()} missing (NaN/None) ids at rows {preview(rows.tolist())}; "
+            "every row needs an id."
+        )

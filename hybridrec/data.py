@@ -12,37 +12,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._validation import check_choice, preview
+from ._validation import check_choice, preview, require_columns, require_frame, require_ids
 
 logger = logging.getLogger(__name__)
 
 #: Domain name used when the items table has no domain column.
 DEFAULT_DOMAIN = "all"
-
-
-def _require_frame(frame: Any, name: str) -> pd.DataFrame:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame. Got {type(frame).__name__} instead.")
-    return frame
-
-
-def _require_columns(frame: pd.DataFrame, name: str, columns: dict[str, str]) -> None:
-    for param, column in columns.items():
-        if column not in frame.columns:
-            raise ValueError(
-                f"{name} has no column {column!r} (set by {param!r}). "
-                f"Its columns are {list(frame.columns)}; pass {param}=... to use another name."
-            )
-
-
-def _require_ids(values: pd.Series, name: str) -> None:
-    missing = values.isna().to_numpy()
-    if missing.any():
-        rows = np.flatnonzero(missing)
-        raise ValueError(
-            f"{name} has {missing.sum()} missing (NaN/None) ids at rows {preview(rows.tolist())}; "
-            "every row needs an id."
-        )
 
 
 def as_index(values: Any) -> pd.Index:
@@ -160,12 +135,12 @@ class InteractionData:
         InteractionData
         """
         check_choice(duplicates, "duplicates", ["sum", "max"], "InteractionData.from_frames")
-        interactions = _require_frame(interactions, "interactions")
-        _require_columns(interactions, "interactions", {"user_col": user_col, "item_col": item_col})
+        interactions = require_frame(interactions, "interactions")
+        require_columns(interactions, "interactions", {"user_col": user_col, "item_col": item_col})
         if len(interactions) == 0:
             raise ValueError("interactions is empty; fit needs at least one (user, item) row.")
-        _require_ids(interactions[user_col], "interactions[%r]" % user_col)
-        _require_ids(interactions[item_col], "interactions[%r]" % item_col)
+        require_ids(interactions[user_col], "interactions[%r]" % user_col)
+        require_ids(interactions[item_col], "interactions[%r]" % item_col)
 
         weights = cls._weights(interactions, weight_col)
 
@@ -222,9 +197,9 @@ class InteractionData:
             logger.warning("No items table given: items have no text, so text components see nothing.")
             return item_ids, np.zeros(len(item_ids), dtype=np.int32), [DEFAULT_DOMAIN], [""] * len(item_ids)
 
-        items = _require_frame(items, "items")
-        _require_columns(items, "items", {"item_col": item_col})
-        _require_ids(items[item_col], f"items[{item_col!r}]")
+        items = require_frame(items, "items")
+        require_columns(items, "items", {"item_col": item_col})
+        require_ids(items[item_col], f"items[{item_col!r}]")
         duplicated = items[item_col].duplicated()
         if duplicated.any():
             raise ValueError(
@@ -263,9 +238,9 @@ class InteractionData:
         seen = _unique_ids(interactions[user_col])
         if users is None:
             return seen, None
-        users = _require_frame(users, "users")
-        _require_columns(users, "users", {"user_col": user_col})
-        _require_ids(users[user_col], f"users[{user_col!r}]")
+        users = require_frame(users, "users")
+        require_columns(users, "users", {"user_col": user_col})
+        require_ids(users[user_col], f"users[{user_col!r}]")
         if users[user_col].duplicated().any():
             dup = users[user_col][users[user_col].duplicated()].unique()
             raise ValueError(f"users has duplicate ids in {user_col!r}: {preview(dup)}; each user must appear once.")

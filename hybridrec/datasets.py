@@ -213,7 +213,7 @@ def load_amazon_food_kitchen(path: str | os.PathLike) -> Dataset:
 
     Two domains, ``food`` and ``kitchen``. ``user_id`` is the file's ``user_key``; ``item_id``
     its global ``item_index``; ``timestamp`` the position in the user's sequence. The columns
-    ``split`` (food_only, kitchen_only, overlap, valid, test) and ``is_last`` are kept for the
+    ``split`` (train_food_only, train_kitchen_only, train_overlap, valid, test) and ``is_last`` are kept for the
     evaluation protocols. Titles have their HTML entities unescaped. Research use only: the data
     is not redistributable.
     """

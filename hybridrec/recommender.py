@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from ._ranking import top_k_block
 from ._validation import check_choice, check_fraction, check_positive_int, preview
 from .blend import NORMALIZATIONS, check_weights, cross_domain_item_weights, normalize_scores
 from .components import (
@@ -340,23 +341,23 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
                 if exclude_seen:
                     mask_seen(scores, hist, items)
                 # Exact ties (a user nothing is known about) go to the more popular item.
-                top = top_k_indices(scores + _TIE_BREAK * self.item_popularity_[items], k)
-                cand_items.append(items[top])
-                cand_scores.append(np.take_along_axis(scores, top, axis=1))
+                top = top_k_block(scores + _TIE_BREAK * self.item_popularity_[items], k)
+                cand_items.append(np.where(top >= 0, items[top], -1))
+                cand_scores.append(np.where(top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan))
             items_k = np.hstack(cand_items)
             scores_k = np.hstack(cand_scores)
-            order = top_k_indices(scores_k, k)
-            items_k = np.take_along_axis(items_k, order, axis=1)
-            scores_k = np.take_along_axis(scores_k, order, axis=1)
+            order = top_k_block(scores_k, k)
+            items_k = np.where(order >= 0, np.take_along_axis(items_k, np.maximum(order, 0), axis=1), -1)
+            scores_k = np.where(order >= 0, np.take_along_axis(scores_k, np.maximum(order, 0), axis=1), np.nan)
             frames.append(self._frame(np.asarray(labels, dtype=object)[rows], items_k, scores_k))
         if not frames:
             return self._frame(np.array([], dtype=object), np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0)))
         return pd.concat(frames, ignore_index=True)
 
     def _frame(self, labels: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
-        """Tidy rows from ``(n_users, k)`` blocks of inner item ids and scores (-inf = no candidate)."""
+        """Tidy rows from ``(n_users, k)`` blocks of inner item ids (-1 = no candidate) and scores."""
         n, k = items.shape
-        valid = np.isfinite(scores)
+        valid = items >= 0
         users = np.repeat(np.arange(n), k).reshape(n, k)[valid]
         inner = items[valid]
         return pd.DataFrame(
@@ -516,21 +517,10 @@ def _as_list(ids: Iterable[Hashable] | Hashable) -> list[Hashable]:
 
 
 def mask_seen(scores: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> None:
-    """Set ``scores[u, j] = -inf`` where user ``u`` has item ``items[j]`` in ``history``."""
+    """Set ``scores[u, j] = NaN`` (never ranked) where user ``u`` has ``items[j]`` in ``history``."""
     position = np.full(history.shape[1], -1, dtype=np.int64)
     position[items] = np.arange(len(items))
     coo = history.tocoo()
     cols = position[coo.col]
     keep = cols >= 0
-    scores[coo.row[keep], cols[keep]] = -np.inf
-
-
-def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the ``k`` best scores per row, best first (``argpartition`` then sort)."""
-    n_cols = scores.shape[1]
-    if k < n_cols:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(n_cols), (scores.shape[0], n_cols)).copy()
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
+    scores[coo.row[keep], cols[keep]] = np.nan
