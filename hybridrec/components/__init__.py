@@ -1,17 +1,21 @@
 """Scorers blended by :class:`~hybridrec.HybridRecommender`, one per module."""
 from .als import ALSComponent
 from .base import Component, TrainingData, UserBatch
+from .ease import EASEComponent
 from .itemknn import ItemKNNComponent
 from .lightfm_hybrid import LightFMComponent
 from .popularity import PopularityComponent
 from .semantic import SemanticComponent
+from .svd import PureSVDComponent
 
 __all__ = [
     "ALSComponent",
     "Component",
+    "EASEComponent",
     "ItemKNNComponent",
     "LightFMComponent",
     "PopularityComponent",
+    "PureSVDComponent",
     "SemanticComponent",
     "TrainingData",
     "UserBatch",

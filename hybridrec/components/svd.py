@@ -1,0 +1,78 @@
+"""PureSVD component: a truncated SVD of the interaction matrix (Cremonesi et al., RecSys 2010)."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.extmath import randomized_svd
+
+from .._validation import check_positive_int
+from .base import CatalogueMap, Component, TrainingData, UserBatch, apply_ridge, fit_ridge
+
+#: Items need this many interactions to teach the text -> item-factor map.
+_WARM = 5
+
+
+class PureSVDComponent(Component):
+    """Score ``history @ V @ V[items].T`` with ``V`` the top right singular vectors of the matrix.
+
+    A user is the projection of their (cross-domain weighted) history, so new users fold in
+    for free. Items added from text get singular vectors from a ridge map learned on warm items.
+
+    Parameters
+    ----------
+    factors : int, default=64
+        Singular vectors kept.
+    random_state : int or None, default=None
+        Seed of the randomized SVD; ``None`` takes the recommender's ``random_state``.
+    """
+
+    name = "svd"
+
+    def __init__(self, factors: int = 64, random_state: int | None = None) -> None:
+        self.factors = factors
+        self.random_state = random_state
+
+    def fit(self, data: TrainingData) -> "PureSVDComponent":
+        factors = check_positive_int(self.factors, "factors", "PureSVDComponent")
+        X = sp.csr_matrix(data.matrix, dtype=np.float32)
+        X.data[:] = 1.0
+        k = min(factors, min(X.shape) - 1)
+        seed = self.random_state if self.random_state is not None else data.random_state
+        _, _, vt = randomized_svd(X, n_components=k, n_iter=5, random_state=seed)
+        self.item_factors_ = np.ascontiguousarray(vt.T, dtype=np.float32)
+        self.catalogue_ = CatalogueMap(X.shape[1])
+        self.text_map_ = None
+        if data.item_embeddings is not None:
+            counts = np.diff(X.tocsc().indptr)
+            warm = (counts >= _WARM) & (np.abs(data.item_embeddings).sum(axis=1) > 0)
+            if warm.sum() >= 10:
+                self.text_map_ = fit_ridge(data.item_embeddings[warm], self.item_factors_[warm], 10.0)
+        self.trained_factors_ = self.item_factors_.copy()
+        return self
+
+    def user_state(self, users: UserBatch) -> np.ndarray:
+        return np.asarray(self.catalogue_.to_trained(users.weighted_history()) @ self.trained_factors_, dtype=np.float32)
+
+    def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return state @ self.item_factors_[items].T
+
+    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
+        new = np.zeros((len(embeddings), self.item_factors_.shape[1]), dtype=np.float32)
+        if self.text_map_ is not None:
+            new = apply_ridge(self.text_map_, embeddings)
+            new[np.abs(embeddings).sum(axis=1) == 0] = 0
+        self.item_factors_ = np.vstack([self.item_factors_, new])
+        self.catalogue_.add(len(embeddings))
+
+    def remove_items(self, keep: np.ndarray) -> None:
+        self.item_factors_ = self.item_factors_[keep]
+        self.catalogue_.remove(keep)
+
+    def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
+        hist = users.history.indices
+        weights = users.history.data * (1.0 if users.item_weights is None else users.item_weights[hist])
+        trained = self.catalogue_.trained_index[hist]
+        out = np.zeros(len(hist), dtype=np.float32)
+        live = trained >= 0
+        out[live] = weights[live] * (self.trained_factors_[trained[live]] @ self.item_factors_[item])
+        return out
