@@ -448,15 +448,22 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         return self._score_matrix(self.data_.matrix[users], texts, items, weight)
 
     def _score_matrix(self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float) -> np.ndarray:
-        out = np.empty((history.shape[0], len(items)), dtype=np.float32)
+        return self._blend(self._score_parts(history, texts, items, weight))
+
+    def _score_parts(
+        self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float
+    ) -> dict[str, np.ndarray]:
+        """Normalised scores of every fitted component for users x ``items`` (any domains)."""
+        out = {name: np.empty((history.shape[0], len(items)), dtype=np.float32) for name in self.components_}
         codes = self.data_.item_domain[items]
         for rows in self._batches(history.shape[0], "score"):
             for code in np.unique(codes):
                 domain_items = self.data_.items_in_domain(code)
                 batch = self._user_batch(history[rows], None if texts is None else texts[rows], code, weight)
-                block = self._blend(self._component_scores(batch, domain_items))
                 cols = np.flatnonzero(codes == code)
-                out[rows, cols] = block[:, np.searchsorted(domain_items, items[cols])]
+                pick = np.searchsorted(domain_items, items[cols])
+                for name, block in self._component_scores(batch, domain_items).items():
+                    out[name][rows, cols] = block[:, pick]
         return out
 
     def predict(self, pairs: pd.DataFrame, cross_domain_weight: float | None = None) -> np.ndarray:

@@ -1,0 +1,170 @@
+"""Tune blend weights and ``cross_domain_weight`` on a validation split, reusing component scores.
+
+Changing the blend weights never changes what a component scores, so :func:`tune_blend` asks
+every fitted component for its normalised scores once per distinct ``cross_domain_weight`` (and
+``normalization``) and only re-blends them for each weight combination. Nothing is refitted.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import ParameterGrid
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from ._validation import check_choice, check_fraction
+from .blend import NORMALIZATIONS, check_weights
+from .evaluation import Split, evaluate
+from .evaluation.metrics import METRICS
+
+logger = logging.getLogger(__name__)
+
+_BLEND_KEYS = ("cross_domain_weight", "normalization", "weights")
+
+
+class _ComponentScoreCache:
+    """Per-component normalised scores of (users, items) blocks for one scoring setting."""
+
+    def __init__(self, model: Any, cross_domain_weight: float, normalization: str) -> None:
+        self.model = model
+        self.cross_domain_weight = cross_domain_weight
+        self.normalization = normalization
+        self.blocks: dict[tuple, dict[str, np.ndarray]] = {}
+
+    def parts(self, user_ids: list, item_ids: list) -> dict[str, np.ndarray]:
+        key = (tuple(user_ids), tuple(item_ids))
+        if key not in self.blocks:
+            model = self.model
+            saved = model.normalization
+            model.normalization = self.normalization
+            try:
+                users = model._known_users(user_ids, "tune_blend")
+                items = model.data_.item_index(item_ids)
+                texts = None if model.user_embeddings_ is None else model.user_embeddings_[users]
+                self.blocks[key] = model._score_parts(model.data_.matrix[users], texts, items, self.cross_domain_weight)
+            finally:
+                model.normalization = saved
+        return self.blocks[key]
+
+    def scorer(self, weights: Mapping[str, float]):
+        def score(user_ids: list, item_ids: list) -> np.ndarray:
+            parts = self.parts(user_ids, item_ids)
+            return self.model._blend(parts, weights)
+
+        return score
+
+
+def _label(metric: str, k: int) -> str:
+    """Column name of a metric: ``ndcg@10``; MRR and AUC rank the whole list, so no ``@k``."""
+    return metric if metric in ("mrr", "auc") else f"{metric}@{k}"
+
+
+def _expand(param_grid: Mapping[str, Any] | Iterable[Mapping[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """Candidates from a scikit-learn style grid (dict, list of dicts, ParameterGrid or sampler)."""
+    if isinstance(param_grid, Mapping) or (isinstance(param_grid, list) and all(isinstance(g, Mapping) for g in param_grid)):
+        candidates = list(ParameterGrid(param_grid))
+    else:
+        candidates = [dict(c) for c in param_grid]
+    if not candidates:
+        raise ValueError("The 'param_grid' parameter of tune_blend is empty.")
+    allowed = set(_BLEND_KEYS) | {f"weights__{n}" for n in names}
+    for cand in candidates:
+        unknown = sorted(set(cand) - allowed)
+        if unknown:
+            raise ValueError(
+                f"The 'param_grid' parameter of tune_blend has unknown keys {unknown}. Allowed: "
+                f"{sorted(allowed)} (component parameters need a refit; tune them with GridSearch-style refits)."
+            )
+    return candidates
+
+
+def _resolve(model: Any, cand: Mapping[str, Any]) -> tuple[float, str, dict[str, float]]:
+    weights = dict(model.weights_)
+    if "weights" in cand:
+        weights = {n: 0.0 for n in model.components_}
+        weights.update(cand["weights"])
+    for key, value in cand.items():
+        if key.startswith("weights__"):
+            weights[key[len("weights__"):]] = value
+    weights = check_weights(weights, list(model.components_), {})
+    cdw = check_fraction(cand.get("cross_domain_weight", model.cross_domain_weight), "cross_domain_weight", "tune_blend")
+    norm = check_choice(cand.get("normalization", model.normalization), "normalization", NORMALIZATIONS, "tune_blend")
+    return cdw, norm, weights
+
+
+def tune_blend(
+    model: Any,
+    split: Split,
+    param_grid: Mapping[str, Any] | Iterable[Mapping[str, Any]],
+    k: int = 10,
+    metric: str = "ndcg",
+    users: str = "valid",
+    candidates: Iterable[Any] | None = None,
+    refit: bool = True,
+    show_progress: bool = False,
+) -> pd.DataFrame:
+    """Grid-search blend weights, ``cross_domain_weight`` and ``normalization`` on held-out users.
+
+    Parameters
+    ----------
+    model : HybridRecommender
+        Fitted on ``split.train``, with a weight > 0 at fit time for every component the grid
+        may use (a component fitted with weight 0 does not exist and cannot be weighted).
+    split : Split
+        Usually a split whose ``valid`` rows were held out for tuning; never tune on test users.
+    param_grid : dict, list of dicts, or iterable of dicts
+        scikit-learn style, e.g. ``{"weights__als": [0, 1], "weights__semantic": [0, 0.5, 1],
+        "cross_domain_weight": [0, 0.5, 1]}``. Keys: ``cross_domain_weight``, ``normalization``,
+        ``weights`` (whole dicts) and ``weights__<component>``; unnamed weights keep the model's.
+    k : int, default=10
+    metric : str, default="ndcg"
+        One of the metrics of :func:`~hybridrec.evaluation.evaluate`; higher is better.
+    users : {"valid", "test"}, default="valid"
+    candidates : iterable of item ids, optional
+        Passed to :func:`~hybridrec.evaluation.evaluate`.
+    refit : bool, default=True
+        Set the best candidate on the model (``weights``, ``weights_``, ``cross_domain_weight``,
+        ``normalization``). Nothing is retrained.
+    show_progress : bool, default=False
+
+    Returns
+    -------
+    DataFrame
+        One row per candidate: its parameters, the metrics of the ``"all"`` domain and group
+        (``ndcg@10``, ..., ``mrr``, ``auc``), ``n_users``, sorted best first. ``frame.attrs["best_params"]``
+        holds the winner.
+    """
+    check_is_fitted(model, "components_")
+    check_choice(metric, "metric", list(METRICS) + ["coverage"], "tune_blend")
+    candidates_list = _expand(param_grid, list(model.components_))
+    resolved = [_resolve(model, cand) for cand in candidates_list]
+    rows = []
+    order = sorted(range(len(resolved)), key=lambda i: resolved[i][:2])
+    cache: _ComponentScoreCache | None = None
+    start = time.perf_counter()
+    for i in tqdm(order, desc="tune_blend", disable=not show_progress):
+        cdw, norm, weights = resolved[i]
+        if cache is None or (cache.cross_domain_weight, cache.normalization) != (cdw, norm):
+            cache = _ComponentScoreCache(model, cdw, norm)  # drops the previous setting's blocks
+        result = evaluate(cache.scorer(weights), split, k=k, users=users, candidates=candidates)
+        overall = result[(result["domain"] == "all") & (result["group"] == "all")].set_index("metric")
+        row = {"candidate": i, **candidates_list[i]}
+        row.update({_label(m, k): overall.loc[m, "value"] for m in overall.index})
+        row["n_users"] = int(overall.loc[metric, "n_users"])
+        rows.append(row)
+    frame = pd.DataFrame(rows).sort_values(_label(metric, k), ascending=False, kind="stable").reset_index(drop=True)
+    best = frame.iloc[0]
+    best_params = dict(candidates_list[int(best["candidate"])])
+    frame = frame.drop(columns="candidate")
+    frame.attrs["best_params"] = best_params
+    logger.info("tune_blend: %d candidates in %.1fs; best %s = %.4f with %s",
+                len(rows), time.perf_counter() - start, metric, best[_label(metric, k)], best_params)
+    if refit:
+        cdw, norm, weights = _resolve(model, best_params)
+        model.set_params(cross_domain_weight=cdw, normalization=norm, weights=weights)
+        model.weights_ = {n: w for n, w in weights.items() if n in model.components_}
+    return frame
