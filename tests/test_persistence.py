@@ -1,0 +1,158 @@
+"""hybridrec.save / hybridrec.load: round trip, version record and check, atomic writes."""
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import scipy
+
+import hybridrec as hr
+import hybridrec.persistence
+
+
+@pytest.fixture(scope="module")
+def als_model(sample) -> hr.HybridRecommender:
+    return hr.HybridRecommender(weights={"als": 1.0, "itemknn": 1.0}, random_state=0).fit(
+        sample.interactions, items=sample.items
+    )
+
+
+@pytest.fixture(scope="module")
+def users(sample) -> list:
+    return sample.interactions["user_id"].drop_duplicates().iloc[::50].tolist()
+
+
+def _files(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_round_trip_gives_identical_recommendations(fitted_sample_model, users, sample, tmp_path):
+    path = tmp_path / "model.joblib"
+    returned = hr.save(fitted_sample_model, path)
+    assert returned == path and path.exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # same versions: no warning
+        loaded = hr.load(path)
+    assert isinstance(loaded, hr.HybridRecommender)
+    assert loaded is not fitted_sample_model
+    for domain in (None, "family"):
+        pd.testing.assert_frame_equal(loaded.recommend(users, k=10, domain=domain),
+                                      fitted_sample_model.recommend(users, k=10, domain=domain))
+    pairs = fitted_sample_model.recommend(users, k=5)[["user_id", "item_id"]]
+    np.testing.assert_array_equal(loaded.predict(pairs), fitted_sample_model.predict(pairs))
+    assert loaded.get_params(deep=False).keys() == fitted_sample_model.get_params(deep=False).keys()
+    assert loaded.weights_ == fitted_sample_model.weights_
+
+
+def test_loaded_model_can_be_saved_again(als_model, users, tmp_path):
+    first = hr.load(hr.save(als_model, tmp_path / "one.joblib"))
+    second = hr.load(hr.save(first, tmp_path / "two.joblib"))
+    pd.testing.assert_frame_equal(second.recommend(users, k=5), als_model.recommend(users, k=5))
+
+
+def test_file_records_library_versions(als_model, tmp_path):
+    path = hr.save(als_model, tmp_path / "model.joblib")
+    payload = joblib.load(path)
+    assert isinstance(payload, dict)
+    versions = payload["versions"]
+    assert versions["hybridrec"] == hr.__version__
+    assert versions["numpy"] == np.__version__
+    assert versions["scipy"] == scipy.__version__
+    assert versions["joblib"] == joblib.__version__
+    for name in ("scikit-learn", "implicit", "lightfm-next", "sentence-transformers"):
+        assert versions.get(name), name
+    assert isinstance(payload["model"], hr.HybridRecommender)
+
+
+def test_saved_model_does_not_carry_the_text_model(fitted_sample_model, tmp_path):
+    """The sentence-transformer weights (~90 MB) are reloaded on demand, never pickled."""
+    path = hr.save(fitted_sample_model, tmp_path / "model.joblib")
+    assert path.stat().st_size < 20 * 2**20
+
+
+def test_version_mismatch_warns(als_model, users, tmp_path):
+    path = hr.save(als_model, tmp_path / "model.joblib")
+    payload = joblib.load(path)
+    payload["versions"]["numpy"] = "0.0.1"
+    payload["versions"]["hybridrec"] = "0.0.0.dev0"
+    joblib.dump(payload, path)
+    with pytest.warns(UserWarning) as record:
+        loaded = hr.load(path)
+    message = " ".join(str(w.message) for w in record)
+    assert "numpy 0.0.1 -> " + np.__version__ in message
+    assert "hybridrec 0.0.0.dev0 -> " + hr.__version__ in message
+    pd.testing.assert_frame_equal(loaded.recommend(users, k=5), als_model.recommend(users, k=5))
+
+
+def test_unpicklable_model_leaves_no_partial_file_and_keeps_the_old_one(als_model, tmp_path):
+    path = hr.save(als_model, tmp_path / "model.joblib")
+    before = path.read_bytes()
+    broken = hr.load(path)
+    broken.callback_ = lambda x: x  # lambdas cannot be pickled
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        hr.save(broken, path)
+    assert path.read_bytes() == before  # the existing good file is untouched
+    assert _files(tmp_path) == ["model.joblib"]  # and no temporary file is left behind
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        hr.save(broken, tmp_path / "new.joblib")
+    assert _files(tmp_path) == ["model.joblib"]
+
+
+def test_failure_while_writing_leaves_no_partial_file(als_model, tmp_path, monkeypatch):
+    path = hr.save(als_model, tmp_path / "model.joblib")
+    before = path.read_bytes()
+
+    def half_written(value, target, *args, **kwargs):
+        handle = target if hasattr(target, "write") else open(target, "wb")
+        handle.write(b"\x80\x04partial pickle bytes")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(hybridrec.persistence.joblib, "dump", half_written)
+    with pytest.raises(OSError, match="No space left"):
+        hr.save(als_model, path)
+    with pytest.raises(OSError, match="No space left"):
+        hr.save(als_model, tmp_path / "other.joblib")
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert _files(tmp_path) == ["model.joblib"]
+    assert isinstance(hr.load(path), hr.HybridRecommender)
+
+
+def test_interrupted_save_leaves_no_partial_file(als_model, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hybridrec.persistence.joblib, "dump", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        hr.save(als_model, tmp_path / "model.joblib")
+    assert _files(tmp_path) == []
+
+
+def test_loading_a_joblib_file_not_written_by_hybridrec(als_model, tmp_path):
+    for name, content in [("dict.joblib", {"weights": [1, 2, 3]}), ("bare.joblib", als_model),
+                          ("list.joblib", [1, 2])]:
+        path = tmp_path / name
+        joblib.dump(content, path)
+        with pytest.raises(ValueError, match="hybridrec") as excinfo:
+            hr.load(path)
+        assert name in str(excinfo.value)
+
+
+def test_loading_a_file_that_is_not_joblib_at_all(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("user_id,item_id\n1,2\n")
+    with pytest.raises(ValueError) as excinfo:
+        hr.load(path)
+    assert "ratings.csv" in str(excinfo.value)
+
+
+def test_missing_paths(als_model, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing-here.joblib"):
+        hr.load(tmp_path / "nothing-here.joblib")
+    with pytest.raises(FileNotFoundError, match="no-such-folder"):
+        hr.save(als_model, tmp_path / "no-such-folder" / "model.joblib")
+    assert _files(tmp_path) == []
