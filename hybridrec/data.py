@@ -288,8 +288,8 @@ class InteractionData:
 
     @staticmethod
     def _lookup(index: pd.Index, ids: Iterable[Hashable], kind: str, missing: str) -> np.ndarray:
-        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-            ids = [ids]
+        if isinstance(ids, (str, bytes, tuple)) or not isinstance(ids, Iterable):
+            ids = [ids]  # a tuple is one id (ids may be tuples); pass a list for several
         values = as_index(ids if isinstance(ids, (pd.Index, np.ndarray)) else list(ids))
         idx = index.get_indexer(values)
         if missing == "raise" and (idx < 0).any():

@@ -59,6 +59,16 @@ class Dataset:
         )
 
 
+def _unescape(text: str, rounds: int = 3) -> str:
+    """Unescape HTML entities, repeatedly: some titles are escaped twice (``&amp;#233``)."""
+    for _ in range(rounds):
+        clean = html.unescape(text)
+        if clean == text:
+            break
+        text = clean
+    return text
+
+
 def _require(path: str | os.PathLike, files: list[str], what: str) -> Path:
     root = Path(path).expanduser()
     missing = [f for f in files if not (root / f).exists()]
@@ -220,7 +230,7 @@ def load_amazon_food_kitchen(path: str | os.PathLike) -> Dataset:
     root = _require(path, ["items.csv", "interactions.csv.gz"], "Amazon Food-Kitchen")
     raw_items = pd.read_csv(root / "items.csv", keep_default_na=False)
     raw = pd.read_csv(root / "interactions.csv.gz")
-    titles = raw_items["title"].astype(str).map(html.unescape)
+    titles = raw_items["title"].astype(str).map(_unescape)
     items = pd.DataFrame(
         {
             "item_id": raw_items["item_index"].to_numpy(),

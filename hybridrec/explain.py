@@ -79,17 +79,15 @@ class ExplainMixin:
         out: dict[int, dict[str, Any]] = {}
         domains = self.data_.item_domain[items]
         for code in np.unique(domains):
-            domain_items = self.data_.items_in_domain(code)
             batch = self._user_batch(history, texts, code, weight)
-            reference = self.reference_items_[domain_items]
+            catalogue = np.arange(self.data_.n_items)
             parts = {}
             for name, comp in self.components_.items():
-                raw = comp.score(comp.user_state(batch), domain_items)
-                centre, spread = normalization_stats(raw, self.normalization, reference)
+                raw = comp.score(comp.user_state(batch), catalogue)
+                centre, spread = normalization_stats(raw, self.normalization, self.reference_items_)
                 parts[name] = (comp, raw[0], float(centre[0, 0]), float(spread[0, 0]))
             for item in [i for i in items if self.data_.item_domain[i] == code]:
-                col = int(np.searchsorted(domain_items, item))
-                out[item] = self._explain_one(batch, label, item, col, parts, n_history, user)
+                out[item] = self._explain_one(batch, label, item, item, parts, n_history, user)
         return [out[i] for i in items]
 
     def _explain_one(self, batch, label, item, col, parts, n_history, user) -> dict[str, Any]:

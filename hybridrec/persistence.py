@@ -85,7 +85,10 @@ def load(path: str | os.PathLike) -> Any:
     source = Path(path).expanduser()
     if not source.exists():
         raise FileNotFoundError(f"No model file at {source}.")
-    payload = joblib.load(source)
+    try:
+        payload = joblib.load(source)
+    except Exception as exc:  # noqa: BLE001 - pickle raises many types for foreign files
+        raise ValueError(f"{source} is not a model file written by hybridrec.save ({type(exc).__name__}: {exc}).") from exc
     if not isinstance(payload, dict) or "model" not in payload or "versions" not in payload:
         raise ValueError(f"{source} was not written by hybridrec.save (no version record found).")
     saved, current = payload["versions"], _versions()

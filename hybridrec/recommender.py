@@ -226,6 +226,8 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         comps = self._named_components()
         weights = check_weights(self.weights, [n for n, _ in comps], DEFAULT_WEIGHTS)
         active = [(name, comp) for name, comp in comps if weights[name] > 0]
+        for _, comp in active:
+            comp.check_params()  # fail before minutes of text encoding, not after
 
         data = InteractionData.from_frames(
             interactions, items, users,
@@ -283,14 +285,19 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
     def _component_scores(
         self, users: UserBatch, items: np.ndarray, weights: Mapping[str, float] | None = None
     ) -> dict[str, np.ndarray]:
-        """Normalised (unweighted) scores of every fitted component, ``name -> (n_users, n_items)``."""
-        reference = self.reference_items_[items]
+        """Normalised (unweighted) scores of every fitted component, ``name -> (n_users, n_items)``.
+
+        Each component scores the whole catalogue and is normalised over all reference items,
+        so scores of items from different domains can be compared (and merged when
+        ``domain=None``) and a score never depends on which other items were asked for.
+        """
+        catalogue = np.arange(self.data_.n_items)
         out = {}
         for name, comp in self.components_.items():
             if weights is not None and not weights.get(name):
                 continue
-            raw = comp.score(comp.user_state(users), items)
-            out[name] = normalize_scores(raw, self.normalization, reference)
+            raw = comp.score(comp.user_state(users), catalogue)
+            out[name] = normalize_scores(raw, self.normalization, self.reference_items_)[:, items]
         return out
 
     def _blend(self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
@@ -349,7 +356,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
             order = top_k_block(scores_k, k)
             items_k = np.where(order >= 0, np.take_along_axis(items_k, np.maximum(order, 0), axis=1), -1)
             scores_k = np.where(order >= 0, np.take_along_axis(scores_k, np.maximum(order, 0), axis=1), np.nan)
-            frames.append(self._frame(np.asarray(labels, dtype=object)[rows], items_k, scores_k))
+            frames.append(self._frame(_object_array(labels)[rows], items_k, scores_k))
         if not frames:
             return self._frame(np.array([], dtype=object), np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0)))
         return pd.concat(frames, ignore_index=True)
@@ -521,6 +528,13 @@ def _as_list(ids: Iterable[Hashable] | Hashable) -> list[Hashable]:
     if isinstance(ids, (pd.Series, pd.Index, np.ndarray)):
         return list(ids.tolist() if not isinstance(ids, pd.Index) else ids)
     return list(ids)
+
+
+def _object_array(values: Sequence[Hashable]) -> np.ndarray:
+    """A 1-D object array of ids (tuples stay elements instead of becoming a 2-D array)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
 
 
 def mask_seen(scores: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> None:

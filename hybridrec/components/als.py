@@ -70,15 +70,20 @@ class ALSComponent(Component):
         self.random_state = random_state
         self.num_threads = num_threads
 
+    def check_params(self) -> None:
+        check_positive_int(self.factors, "factors", "ALSComponent")
+        check_positive_int(self.iterations, "iterations", "ALSComponent")
+        check_non_negative(self.regularization, "regularization", "ALSComponent")
+        check_non_negative(self.text_ridge, "text_ridge", "ALSComponent")
+        if check_non_negative(self.alpha, "alpha", "ALSComponent") == 0:
+            raise ValueError("The 'alpha' parameter of ALSComponent must be > 0. Got 0 instead.")
+
     def fit(self, data: TrainingData) -> "ALSComponent":
         from implicit.cpu.als import AlternatingLeastSquares
 
-        factors = check_positive_int(self.factors, "factors", "ALSComponent")
-        iterations = check_positive_int(self.iterations, "iterations", "ALSComponent")
-        regularization = check_non_negative(self.regularization, "regularization", "ALSComponent")
-        alpha = check_non_negative(self.alpha, "alpha", "ALSComponent")
-        if alpha == 0:
-            raise ValueError("The 'alpha' parameter of ALSComponent must be > 0. Got 0 instead.")
+        self.check_params()
+        factors, iterations = int(self.factors), int(self.iterations)
+        regularization, alpha = float(self.regularization), float(self.alpha)
         seed = self.random_state if self.random_state is not None else data.random_state
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(

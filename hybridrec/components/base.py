@@ -82,14 +82,20 @@ class UserBatch:
         return np.asarray(self.history.sum(axis=1), dtype=np.float32)
 
     def weighted_mean(self, item_matrix: np.ndarray | sp.spmatrix) -> np.ndarray:
-        """Cross-domain weighted history times ``item_matrix``, divided by the raw history mass.
+        """Cross-domain weighted mean of ``item_matrix`` rows over each user's history.
 
-        Dividing by the raw mass (not the weighted one) makes a lower ``cross_domain_weight``
-        shrink the other-domain part of a profile towards zero instead of only re-mixing it.
+        A user with history in the target domain gets the weighted mean (so at weight 0 the
+        profile is exactly that of their same-domain history). A user with history only in
+        other domains gets ``cross_domain_weight`` times the plain mean: the profile shrinks
+        towards zero as the weight goes to 0 instead of being rescaled back.
         """
-        mass = self.mass()
-        out = self.weighted_history() @ item_matrix
+        weighted = self.weighted_history()
+        out = weighted @ item_matrix
         out = out.toarray() if sp.issparse(out) else np.asarray(out)
+        mass = self.mass()
+        if self.item_weights is not None:
+            same = np.asarray(self.history @ (self.item_weights >= 1).astype(np.float32)).reshape(-1, 1)
+            mass = np.where(same > 0, np.asarray(weighted.sum(axis=1)).reshape(-1, 1), mass)
         return np.divide(out, mass, out=np.zeros_like(out, dtype=np.float32), where=mass > 0).astype(np.float32)
 
 
@@ -105,6 +111,9 @@ class Component(BaseEstimator):
     name: ClassVar[str] = "component"
     #: Whether fitting needs item text embeddings.
     uses_text: ClassVar[bool] = False
+
+    def check_params(self) -> None:
+        """Validate the parameters; called by fit, and by the recommender before any encoding."""
 
     def fit(self, data: TrainingData) -> "Component":  # pragma: no cover - interface
         raise NotImplementedError

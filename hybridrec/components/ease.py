@@ -37,10 +37,14 @@ class EASEComponent(Component):
         self.min_count = min_count
         self.max_items = max_items
 
-    def fit(self, data: TrainingData) -> "EASEComponent":
-        l2 = check_non_negative(self.l2, "l2", "EASEComponent")
+    def check_params(self) -> None:
+        check_non_negative(self.l2, "l2", "EASEComponent")
         check_positive_int(self.min_count, "min_count", "EASEComponent")
-        max_items = check_positive_int(self.max_items, "max_items", "EASEComponent")
+        check_positive_int(self.max_items, "max_items", "EASEComponent")
+
+    def fit(self, data: TrainingData) -> "EASEComponent":
+        self.check_params()
+        l2, max_items = float(self.l2), int(self.max_items)
         X = sp.csr_matrix(data.matrix, dtype=np.float32)
         X.data[:] = 1.0
         counts = np.diff(X.tocsc().indptr)

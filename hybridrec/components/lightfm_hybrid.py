@@ -97,7 +97,7 @@ class LightFMComponent(Component):
         self.random_state = random_state
         self.num_threads = num_threads
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         where = "LightFMComponent"
         check_positive_int(self.no_components, "no_components", where)
         check_positive_int(self.epochs, "epochs", where)
@@ -114,7 +114,7 @@ class LightFMComponent(Component):
     def fit(self, data: TrainingData) -> "LightFMComponent":
         from lightfm import LightFM
 
-        self._check_params()
+        self.check_params()
         seed = self.random_state if self.random_state is not None else data.random_state
         n_users, n_items = data.matrix.shape
         rng = np.random.default_rng(seed)

@@ -31,8 +31,11 @@ class SemanticComponent(Component):
     def __init__(self, user_text_weight: float = 1.0) -> None:
         self.user_text_weight = user_text_weight
 
-    def fit(self, data: TrainingData) -> "SemanticComponent":
+    def check_params(self) -> None:
         check_non_negative(self.user_text_weight, "user_text_weight", "SemanticComponent")
+
+    def fit(self, data: TrainingData) -> "SemanticComponent":
+        self.check_params()
         if data.item_embeddings is None:
             raise ValueError("SemanticComponent needs item text; pass an items table with a text column.")
         self.item_embeddings_ = np.asarray(data.item_embeddings, dtype=np.float32)

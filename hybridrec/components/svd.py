@@ -32,8 +32,12 @@ class PureSVDComponent(Component):
         self.factors = factors
         self.random_state = random_state
 
+    def check_params(self) -> None:
+        check_positive_int(self.factors, "factors", "PureSVDComponent")
+
     def fit(self, data: TrainingData) -> "PureSVDComponent":
-        factors = check_positive_int(self.factors, "factors", "PureSVDComponent")
+        self.check_params()
+        factors = int(self.factors)
         X = sp.csr_matrix(data.matrix, dtype=np.float32)
         X.data[:] = 1.0
         k = min(factors, min(X.shape) - 1)
