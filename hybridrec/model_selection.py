@@ -65,10 +65,13 @@ def _label(metric: str, k: int) -> str:
 
 def _expand(param_grid: Mapping[str, Any] | Iterable[Mapping[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     """Candidates from a scikit-learn style grid (dict, list of dicts, ParameterGrid or sampler)."""
-    if isinstance(param_grid, Mapping) or (isinstance(param_grid, list) and all(isinstance(g, Mapping) for g in param_grid)):
-        candidates = list(ParameterGrid(param_grid))
+    def is_grid(g: Any) -> bool:
+        return isinstance(g, Mapping) and all(isinstance(v, (list, tuple, np.ndarray)) for v in g.values())
+
+    if isinstance(param_grid, Mapping) or (isinstance(param_grid, list) and param_grid and all(map(is_grid, param_grid))):
+        candidates = list(ParameterGrid(param_grid))  # a grid, or a list of grids
     else:
-        candidates = [dict(c) for c in param_grid]
+        candidates = [dict(c) for c in param_grid]  # explicit candidates, e.g. a ParameterSampler
     if not candidates:
         raise ValueError("The 'param_grid' parameter of tune_blend is empty.")
     allowed = set(_BLEND_KEYS) | {f"weights__{n}" for n in names}
@@ -82,7 +85,8 @@ def _expand(param_grid: Mapping[str, Any] | Iterable[Mapping[str, Any]], names: 
     return candidates
 
 
-def _resolve(model: Any, cand: Mapping[str, Any]) -> tuple[float, str, dict[str, float]]:
+def _candidate_weights(model: Any, cand: Mapping[str, Any]) -> dict[str, Any]:
+    """The blend weights a candidate asks for (the model's, overridden by the candidate's)."""
     weights = dict(model.weights_)
     if "weights" in cand:
         weights = {n: 0.0 for n in model.components_}
@@ -90,7 +94,16 @@ def _resolve(model: Any, cand: Mapping[str, Any]) -> tuple[float, str, dict[str,
     for key, value in cand.items():
         if key.startswith("weights__"):
             weights[key[len("weights__"):]] = value
-    weights = check_weights(weights, list(model.components_), {})
+    return weights
+
+
+def _all_zero(model: Any, cand: Mapping[str, Any]) -> bool:
+    """True when a candidate leaves no component with a positive weight (it is skipped)."""
+    return not any(isinstance(v, (int, float)) and v > 0 for v in _candidate_weights(model, cand).values())
+
+
+def _resolve(model: Any, cand: Mapping[str, Any]) -> tuple[float, str, dict[str, float]]:
+    weights = check_weights(_candidate_weights(model, cand), list(model.components_), {})
     cdw = check_fraction(cand.get("cross_domain_weight", model.cross_domain_weight), "cross_domain_weight", "tune_blend")
     norm = check_choice(cand.get("normalization", model.normalization), "normalization", NORMALIZATIONS, "tune_blend")
     return cdw, norm, weights
@@ -140,7 +153,9 @@ def tune_blend(
     """
     check_is_fitted(model, "components_")
     check_choice(metric, "metric", list(METRICS) + ["coverage"], "tune_blend")
-    candidates_list = _expand(param_grid, list(model.components_))
+    candidates_list = [c for c in _expand(param_grid, list(model.components_)) if not _all_zero(model, c)]
+    if not candidates_list:
+        raise ValueError("Every candidate of the 'param_grid' parameter of tune_blend sets all weights to 0.")
     resolved = [_resolve(model, cand) for cand in candidates_list]
     rows = []
     order = sorted(range(len(resolved)), key=lambda i: resolved[i][:2])
