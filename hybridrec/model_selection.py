@@ -35,27 +35,42 @@ class _ComponentScoreCache:
         self.normalization = normalization
         self.blocks: dict[tuple, dict[str, np.ndarray]] = {}
 
-    def parts(self, user_ids: list, item_ids: list) -> dict[str, np.ndarray]:
-        key = (tuple(user_ids), tuple(item_ids))
+    def parts(self, user_ids: list, item_ids: list, history: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+        """Known users' blocks, or new users' blocks built from ``history`` (cold-user splits)."""
+        key = (history is not None, tuple(user_ids), tuple(item_ids))
         if key not in self.blocks:
             model = self.model
             saved = model.normalization
             model.normalization = self.normalization
             try:
-                users = model._known_users(user_ids, "tune_blend")
                 items = model.data_.item_index(item_ids)
-                texts = None if model.user_embeddings_ is None else model.user_embeddings_[users]
-                self.blocks[key] = model._score_parts(model.data_.matrix[users], texts, items, self.cross_domain_weight)
+                if history is None:
+                    users = model._known_users(user_ids, "tune_blend")
+                    texts = None if model.user_embeddings_ is None else model.user_embeddings_[users]
+                    matrix = model.data_.matrix[users]
+                else:
+                    _, matrix = model._history_matrix(history, list(user_ids))
+                    texts = None
+                self.blocks[key] = model._score_parts(matrix, texts, items, self.cross_domain_weight)
             finally:
                 model.normalization = saved
         return self.blocks[key]
 
-    def scorer(self, weights: Mapping[str, float]):
-        def score(user_ids: list, item_ids: list) -> np.ndarray:
-            parts = self.parts(user_ids, item_ids)
-            return self.model._blend(parts, weights)
+    def scorer(self, weights: Mapping[str, float]) -> "_BlendScorer":
+        return _BlendScorer(self, weights)
 
-        return score
+
+class _BlendScorer:
+    """What :func:`~hybridrec.evaluation.evaluate` calls: cached parts, blended with one set of weights."""
+
+    def __init__(self, cache: _ComponentScoreCache, weights: Mapping[str, float]) -> None:
+        self.cache, self.weights = cache, weights
+
+    def score_items(self, user_ids: list, item_ids: list) -> np.ndarray:
+        return self.cache.model._blend(self.cache.parts(user_ids, item_ids), self.weights)
+
+    def score_new(self, history: pd.DataFrame, user_ids: list, item_ids: list) -> np.ndarray:
+        return self.cache.model._blend(self.cache.parts(user_ids, item_ids, history), self.weights)
 
 
 def _label(metric: str, k: int) -> str:

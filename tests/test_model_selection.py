@@ -100,3 +100,16 @@ def test_tuning_requires_a_fitted_model(split):
 
     with pytest.raises(NotFittedError):
         tune_blend(hr.HybridRecommender(), split, GRID)
+
+
+def test_cold_user_validation_users_are_scored_from_their_revealed_history(sample):
+    from hybridrec.evaluation import cold_user_split
+
+    split = cold_user_split(sample.interactions, test_size=0.1, valid_size=0.1, n_given=5, seed=0, items=sample.items)
+    model = fitted(split)
+    result = tune_blend(model, split, {"weights__als": [0, 1], "weights__popularity": [0, 1], "weights__itemknn": [0, 1]})
+    assert len(result) == 7 and result["n_users"].iloc[0] > 0
+    assert result["ndcg@10"].nunique() > 1  # the weights matter for these unseen users
+    # The tuned model, scoring the validation users through score_new, reproduces the best row.
+    again = evaluate(model, split, users="valid").query("domain == 'all' and group == 'all' and metric == 'ndcg'")
+    assert again["value"].iloc[0] == pytest.approx(result["ndcg@10"].iloc[0], abs=1e-9)
