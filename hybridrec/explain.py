@@ -74,20 +74,26 @@ class ExplainMixin:
         weight: float,
         n_history: int = 3,
         user: int | None = None,
+        whole_catalogue: bool = False,
     ) -> list[dict[str, Any]]:
-        """Explanations of several items for one user (one history row), domain by domain."""
+        """Explanations of several items for one user (one history row), domain by domain.
+
+        Scores are normalised over each item's domain, or over the whole catalogue for the rows
+        of ``recommend(domain=None)`` (``whole_catalogue=True``), exactly as they were ranked.
+        """
         out: dict[int, dict[str, Any]] = {}
         domains = self.data_.item_domain[items]
         for code in np.unique(domains):
             batch = self._user_batch(history, texts, code, weight)
-            catalogue = np.arange(self.data_.n_items)
+            scope = np.arange(self.data_.n_items) if whole_catalogue else self.data_.items_in_domain(code)
             parts = {}
             for name, comp in self.components_.items():
-                raw = comp.score(comp.user_state(batch), catalogue)
-                centre, spread = normalization_stats(raw, self.normalization, self.reference_items_)
+                raw = comp.score(comp.user_state(batch), scope)
+                centre, spread = normalization_stats(raw, self.normalization, self.reference_items_[scope])
                 parts[name] = (comp, raw[0], float(centre[0, 0]), float(spread[0, 0]))
             for item in [i for i in items if self.data_.item_domain[i] == code]:
-                out[item] = self._explain_one(batch, label, item, item, parts, n_history, user)
+                col = int(np.searchsorted(scope, item))
+                out[item] = self._explain_one(batch, label, item, col, parts, n_history, user)
         return [out[i] for i in items]
 
     def _explain_one(self, batch, label, item, col, parts, n_history, user) -> dict[str, Any]:
@@ -146,7 +152,10 @@ class ExplainMixin:
             sentence += f"; their own text matches it (cosine {result['user_text']['similarity']:.2f})"
         return sentence + "."
 
-    def _explain_frame_rows(self, frame, history: sp.csr_matrix, texts: np.ndarray | None, labels: list, weight: float) -> tuple[list, list]:
+    def _explain_frame_rows(
+        self, frame, history: sp.csr_matrix, texts: np.ndarray | None, labels: list, weight: float,
+        whole_catalogue: bool = False,
+    ) -> tuple[list, list]:
         """Per-row component contributions and sentences for a recommend() result."""
         position = {label: i for i, label in enumerate(labels)}
         contributions, sentences = [None] * len(frame), [None] * len(frame)
@@ -156,7 +165,7 @@ class ExplainMixin:
             user = int(self.data_.user_index([label], missing="ignore")[0]) if texts is not None else None
             found = self._explain_items(
                 history[[u]], None if texts is None else texts[[u]], label, item_index[rows].tolist(), weight, 3,
-                user if user is not None and user >= 0 else None,
+                user if user is not None and user >= 0 else None, whole_catalogue,
             )
             for row, result in zip(rows, found):
                 contributions[row] = {n: c["contribution"] for n, c in result["components"].items()}

@@ -283,21 +283,23 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         return UserBatch(history=history, item_weights=item_weights, text_embeddings=texts)
 
     def _component_scores(
-        self, users: UserBatch, items: np.ndarray, weights: Mapping[str, float] | None = None
+        self, users: UserBatch, scope: np.ndarray, weights: Mapping[str, float] | None = None
     ) -> dict[str, np.ndarray]:
-        """Normalised (unweighted) scores of every fitted component, ``name -> (n_users, n_items)``.
+        """Normalised (unweighted) scores of every fitted component over the items ``scope``.
 
-        Each component scores the whole catalogue and is normalised over all reference items,
-        so scores of items from different domains can be compared (and merged when
-        ``domain=None``) and a score never depends on which other items were asked for.
+        ``scope`` is the set of items being ranked: one domain's items for a ranking within a
+        domain (and for ``predict``/``score_items``, which score an item as it ranks in its
+        domain), the whole catalogue for ``recommend(domain=None)``, whose domains are ranked
+        together and so need one common scale. Statistics use the scope's reference items, so
+        items added later never move existing scores. Returns ``name -> (n_users, len(scope))``.
         """
-        catalogue = np.arange(self.data_.n_items)
+        reference = self.reference_items_[scope]
         out = {}
         for name, comp in self.components_.items():
             if weights is not None and not weights.get(name):
                 continue
-            raw = comp.score(comp.user_state(users), catalogue)
-            out[name] = normalize_scores(raw, self.normalization, self.reference_items_)[:, items]
+            raw = comp.score(comp.user_state(users), scope)
+            out[name] = normalize_scores(raw, self.normalization, reference)
         return out
 
     def _blend(self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
@@ -334,6 +336,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
     ) -> pd.DataFrame:
         """Top-k over the given users (any users: fitted, folded-in or built from text)."""
         codes = self._domain_codes(domain)
+        catalogue = np.arange(self.data_.n_items)
         frames = []
         for rows in self._batches(history.shape[0], "recommend"):
             hist = history[rows]
@@ -344,7 +347,11 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
                 if len(items) == 0:
                     continue
                 batch = self._user_batch(hist, txt, code, cross_domain_weight)
-                scores = self._blend(self._component_scores(batch, items, weights), weights)
+                # One domain: rank within it. All domains: one catalogue-wide scale, so they merge.
+                scope = items if domain is not None else catalogue
+                scores = self._blend(self._component_scores(batch, scope, weights), weights)
+                if domain is None:
+                    scores = scores[:, items]
                 if exclude_seen:
                     mask_seen(scores, hist, items)
                 # Exact ties (a user nothing is known about) go to the more popular item.
@@ -421,7 +428,9 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         history = self.data_.matrix[idx]
         frame = self._top_k(history, texts, labels, k, domain, exclude_seen, weight)
         if explain:
-            frame["contributions"], frame["explanation"] = self._explain_frame_rows(frame, history, texts, labels, weight)
+            frame["contributions"], frame["explanation"] = self._explain_frame_rows(
+                frame, history, texts, labels, weight, whole_catalogue=domain is None
+            )
         return frame
 
     def score_items(
@@ -432,8 +441,9 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
     ) -> np.ndarray:
         """Blended scores of users x items as a dense array (seen items are not masked).
 
-        Each item is scored with the profile for its own domain; normalisation runs over all
-        items of that domain, so a score does not depend on which other items were asked for.
+        Each item is scored as it ranks in its own domain (the profile for that domain,
+        normalised over the domain's items), so a score does not depend on which other items
+        were asked for, and equals the score ``recommend(..., domain=that domain)`` reports.
 
         Parameters
         ----------

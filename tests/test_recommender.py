@@ -121,13 +121,26 @@ def test_recommend_and_predict_speak_raw_ids_of_any_type(kind):
 
 
 # ------------------------------------------------------------------------------ predict / score_items
-@pytest.mark.parametrize("domain", [None, "family"])
+@pytest.mark.parametrize("domain", ["drama", "family", "thriller"])
 def test_predict_equals_recommend_scores(fitted_sample_model, some_users, domain):
     recs = fitted_sample_model.recommend(some_users, k=10, domain=domain)
     pairs = recs[["user_id", "item_id"]].sample(frac=1.0, random_state=1)  # any row order
     scores = fitted_sample_model.predict(pairs)
     assert isinstance(scores, np.ndarray) and scores.shape == (len(pairs),)
     np.testing.assert_allclose(scores, recs.loc[pairs.index, "score"].to_numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_all_domain_ranking_uses_one_catalogue_wide_scale(fitted_sample_model, some_users):
+    """domain=None ranks domains together on one scale, so its scores are not predict's per-domain ones.
+
+    Its rows are exactly what explain() reports for them: the contributions add up to the score.
+    """
+    recs = fitted_sample_model.recommend(some_users[:3], k=10, explain=True)
+    sums = recs["contributions"].map(lambda c: sum(c.values())).to_numpy()
+    np.testing.assert_allclose(sums, recs["score"].to_numpy(), rtol=1e-5, atol=1e-5)
+    per_domain = fitted_sample_model.predict(recs[["user_id", "item_id"]])
+    assert not np.allclose(per_domain, recs["score"].to_numpy())
+    assert recs.groupby("user_id")["score"].apply(lambda s: s.is_monotonic_decreasing).all()
 
 
 def test_predict_gives_one_score_per_row_including_repeats(fitted_sample_model, sample, some_users):
