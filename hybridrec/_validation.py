@@ -46,6 +46,18 @@ def check_choice(value: Any, name: str, allowed: Iterable[Any], method: str | No
     return value
 
 
+def external_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` that points at the first frame outside hybridrec."""
+    import inspect
+    from pathlib import Path
+
+    package = str(Path(__file__).resolve().parent)
+    frame, level = inspect.currentframe(), 0
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return max(level, 1)
+
+
 def preview(values: Iterable[Any], limit: int = 5) -> str:
     """Render the first few values of a collection for an error message."""
     values = list(values)

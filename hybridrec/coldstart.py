@@ -84,12 +84,20 @@ class ColdStartMixin:
             raise ValueError("texts must be a mapping or pandas Series of user id -> text.")
         return self._encode([lookup.get(label, "") for label in labels])
 
+    def _text_weights(self) -> dict[str, float] | None:
+        """The ``text_weights`` parameter restricted to fitted components (None: the model's weights)."""
+        if self.text_weights is None:
+            return None
+        chosen = {n: w for n, w in self.text_weights.items() if n in self.components_}
+        return chosen if any(chosen.values()) else None
+
     # ------------------------------------------------------------------ text queries
     def recommend_for_text(
         self,
         text: str | Iterable[str],
         k: int = 10,
         domain: str | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> pd.DataFrame:
         """Recommend for a natural-language intent, with no user history at all.
 
@@ -104,6 +112,8 @@ class ColdStartMixin:
             carry no signal and fall back to the non-text components.
         k : int, default=10
         domain : str or None, default=None
+        weights : dict of str -> float, optional
+            Blend weights for the queries; defaults to the ``text_weights`` parameter.
 
         Returns
         -------
@@ -116,7 +126,8 @@ class ColdStartMixin:
         texts = [text] if isinstance(text, str) or not isinstance(text, Iterable) else list(text)
         embeddings = self._encode(texts)
         history = sp.csr_matrix((len(texts), self.data_.n_items), dtype=np.float32)
-        out = self._top_k(history, embeddings, texts, k, domain, False, 1.0)
+        blend = self._call_weights(weights if weights is not None else self._text_weights(), "recommend_for_text")
+        out = self._top_k(history, embeddings, texts, k, domain, False, 1.0, blend)
         return out.rename(columns={"user_id": "query"})
 
     # ------------------------------------------------------------------ new users
@@ -128,6 +139,7 @@ class ColdStartMixin:
         domain: str | None = None,
         exclude_seen: bool = True,
         cross_domain_weight: float | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> pd.DataFrame:
         """Recommend for users the model has not seen, from their history (and text), no refit.
 
@@ -142,7 +154,7 @@ class ColdStartMixin:
             in the catalogue. User ids are labels only; they may repeat ids seen in fit.
         texts : mapping or Series of user id -> text, optional
             Users' own texts. Users that appear only here are served from text alone.
-        k, domain, exclude_seen, cross_domain_weight
+        k, domain, exclude_seen, cross_domain_weight, weights
             As in :meth:`recommend`.
 
         Returns
@@ -157,7 +169,8 @@ class ColdStartMixin:
         if texts is not None and hasattr(texts, "keys"):
             labels = list(dict.fromkeys(list(pd.unique(history[self.columns_["user"]].to_numpy())) + list(texts.keys())))
         labels, matrix = self._history_matrix(history, labels)
-        return self._top_k(matrix, self._text_rows(labels, texts), labels, k, domain, exclude_seen, weight)
+        blend = self._call_weights(weights, "recommend_new")
+        return self._top_k(matrix, self._text_rows(labels, texts), labels, k, domain, exclude_seen, weight, blend)
 
     def score_new(
         self,
@@ -166,16 +179,19 @@ class ColdStartMixin:
         item_ids: Iterable[Hashable] | None = None,
         texts: Mapping[Hashable, Any] | pd.Series | None = None,
         cross_domain_weight: float | None = None,
+        weights: Mapping[str, float] | None = None,
     ) -> np.ndarray:
         """Blended scores for new users (rows in the order of ``user_ids``) x items, no refit.
 
         Users in ``user_ids`` without rows in ``history`` are scored from their text, if any.
+        ``weights`` overrides the blend weights for this call.
         """
         check_is_fitted(self, "components_")
         weight = self._check_cdw(cross_domain_weight, "score_new")
         labels, matrix = self._history_matrix(history, list(user_ids))
         items = np.arange(self.data_.n_items) if item_ids is None else self.data_.item_index(list(item_ids))
-        return self._score_matrix(matrix, self._text_rows(labels, texts), items, weight)
+        blend = self._call_weights(weights, "score_new")
+        return self._score_matrix(matrix, self._text_rows(labels, texts), items, weight, blend)
 
     def fold_in_users(
         self,

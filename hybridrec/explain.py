@@ -101,7 +101,8 @@ class ExplainMixin:
         text_part = 0.0
         for name, (comp, raw, centre, spread) in parts.items():
             w = self.weights_[name]
-            normalised = (raw[col] - centre) / spread if spread > 0 else 0.0
+            knows = bool(comp.knows(np.array([item]))[0])
+            normalised = (raw[col] - centre) / spread if spread > 0 and knows else 0.0
             components[name] = {"weight": w, "normalized": float(normalised), "contribution": float(w * normalised)}
             if spread > 0:
                 support += w * comp.history_contributions(batch, item) / spread

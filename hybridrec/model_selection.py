@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._validation import check_choice, check_fraction
 from .blend import NORMALIZATIONS, check_weights

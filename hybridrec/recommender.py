@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._ranking import top_k_block
 from ._validation import check_choice, check_fraction, check_positive_int, preview
@@ -62,6 +62,10 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
     weights : dict of str -> float or None, default=None
         Blend weight per component name. Components not named get weight 0 and are not fitted,
         so ``weights={"als": 1}`` is ALS alone. ``None`` uses :data:`DEFAULT_WEIGHTS`.
+        :meth:`reweight` changes them after fitting, without refitting.
+    text_weights : dict of str -> float or None, default=None
+        Blend weights for queries (:meth:`recommend_for_text`), whose users have a text and no
+        history; only fitted components count. ``None`` uses ``weights``.
     cross_domain_weight : float in [0, 1], default=0.5
         How much a user's history in other domains counts when recommending in a target domain:
         0 uses same-domain history only, 1 treats all domains alike. It scales the other-domain
@@ -104,6 +108,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         self,
         components: Sequence[tuple[str, Component]] | None = None,
         weights: Mapping[str, float] | None = None,
+        text_weights: Mapping[str, float] | None = None,
         cross_domain_weight: float = 0.5,
         normalization: str = "zscore",
         encoder: TextEncoder | None = None,
@@ -113,6 +118,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
     ) -> None:
         self.components = components
         self.weights = weights
+        self.text_weights = text_weights
         self.cross_domain_weight = cross_domain_weight
         self.normalization = normalization
         self.encoder = encoder
@@ -299,7 +305,9 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
             if weights is not None and not weights.get(name):
                 continue
             raw = comp.score(comp.user_state(users), scope)
-            out[name] = normalize_scores(raw, self.normalization, reference)
+            scores = normalize_scores(raw, self.normalization, reference)
+            scores[:, ~comp.knows(scope)] = 0.0  # no signal is neutral, not a penalty
+            out[name] = scores
         return out
 
     def _blend(self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
@@ -317,6 +325,35 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         if not isinstance(domain, str):
             raise ValueError(f"The 'domain' parameter must be a domain name (str) or None. Got {domain!r} instead.")
         return [self.data_.domain_code(domain)]
+
+    def reweight(self, weights: Mapping[str, float]) -> "HybridRecommender":
+        """Change the blend weights of a fitted model, without refitting anything.
+
+        Only fitted components (weight > 0 at fit time) can be weighted; components not named
+        get weight 0. Sets both the ``weights`` parameter and ``weights_``.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "components_")
+        self.weights_ = self._call_weights(weights, "reweight")
+        self.weights = dict(self.weights_)
+        return self
+
+    def _call_weights(self, weights: Mapping[str, float] | None, method: str) -> dict[str, float] | None:
+        """Validate per-call weights against the fitted components (None stays None)."""
+        if weights is None:
+            return None
+        if isinstance(weights, Mapping):
+            idle = sorted(n for n, w in weights.items() if n not in self.components_ and n in dict(self._named_components()) and w)
+            if idle:
+                raise ValueError(
+                    f"The 'weights' parameter of {method} gives a weight to {idle}, which were not fitted "
+                    "(their weight was 0 at fit time). Refit with a weight > 0 for them."
+                )
+            weights = {n: w for n, w in weights.items() if n in self.components_ or n not in dict(self._named_components())}
+        return check_weights(weights, list(self.components_), {})
 
     def _check_cdw(self, value: float | None, method: str) -> float:
         if value is None:
@@ -393,6 +430,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         exclude_seen: bool = True,
         cross_domain_weight: float | None = None,
         explain: bool = False,
+        weights: Mapping[str, float] | None = None,
     ) -> pd.DataFrame:
         """Top-k recommendations for known users.
 
@@ -412,6 +450,8 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         explain : bool, default=False
             Add the columns ``contributions`` (component name -> its share of ``score``) and
             ``explanation`` (one readable sentence, see :meth:`explain`).
+        weights : dict of str -> float, optional
+            Blend weights for this call only (fitted components only; see :meth:`reweight`).
 
         Returns
         -------
@@ -426,7 +466,10 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         idx = self._known_users(labels, "recommend")
         texts = None if self.user_embeddings_ is None else self.user_embeddings_[idx]
         history = self.data_.matrix[idx]
-        frame = self._top_k(history, texts, labels, k, domain, exclude_seen, weight)
+        blend = self._call_weights(weights, "recommend")
+        frame = self._top_k(history, texts, labels, k, domain, exclude_seen, weight, blend)
+        if explain and blend is not None:
+            raise ValueError("recommend(explain=True) explains the model's own weights; call reweight(...) first.")
         if explain:
             frame["contributions"], frame["explanation"] = self._explain_frame_rows(
                 frame, history, texts, labels, weight, whole_catalogue=domain is None
@@ -464,14 +507,19 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         texts = None if self.user_embeddings_ is None else self.user_embeddings_[users]
         return self._score_matrix(self.data_.matrix[users], texts, items, weight)
 
-    def _score_matrix(self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float) -> np.ndarray:
-        return self._blend(self._score_parts(history, texts, items, weight))
+    def _score_matrix(
+        self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float,
+        weights: Mapping[str, float] | None = None,
+    ) -> np.ndarray:
+        return self._blend(self._score_parts(history, texts, items, weight, weights), weights)
 
     def _score_parts(
-        self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float
+        self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float,
+        weights: Mapping[str, float] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Normalised scores of every fitted component for users x ``items`` (any domains)."""
-        out = {name: np.empty((history.shape[0], len(items)), dtype=np.float32) for name in self.components_}
+        """Normalised scores of the fitted components (those with a weight) for users x ``items``."""
+        names = [n for n in self.components_ if weights is None or weights.get(n)]
+        out = {name: np.empty((history.shape[0], len(items)), dtype=np.float32) for name in names}
         codes = self.data_.item_domain[items]
         for rows in self._batches(history.shape[0], "score"):
             for code in np.unique(codes):
@@ -479,7 +527,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
                 batch = self._user_batch(history[rows], None if texts is None else texts[rows], code, weight)
                 cols = np.flatnonzero(codes == code)
                 pick = np.searchsorted(domain_items, items[cols])
-                for name, block in self._component_scores(batch, domain_items).items():
+                for name, block in self._component_scores(batch, domain_items, weights).items():
                     out[name][rows, cols] = block[:, pick]
         return out
 

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from ._cache import EmbeddingCache, default_cache_dir, text_key
-from ._validation import check_positive_int
+from ._validation import check_positive_int, external_stacklevel
 
 logger = logging.getLogger(__name__)
 
@@ -258,4 +258,4 @@ class TextEncoder(BaseEstimator):
                 f"{n_long} of {len(texts)} texts are longer than the model's limit of {limit} tokens "
                 "and were truncated to it."
             )
-            warnings.warn(message, UserWarning, stacklevel=4)
+            warnings.warn(message, UserWarning, stacklevel=external_stacklevel())

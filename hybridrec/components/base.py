@@ -126,6 +126,15 @@ class Component(BaseEstimator):
         """Raw scores of shape ``(n_users, len(items))`` (float32)."""
         raise NotImplementedError
 
+    def knows(self, items: np.ndarray) -> np.ndarray:
+        """Which of ``items`` this component can score (False for items it has no signal for).
+
+        The recommender sets a component's normalised score of unknown items to 0, the
+        neutral value, so an item added from text is not pushed down by a component that
+        knows nothing about it.
+        """
+        return np.ones(len(items), dtype=bool)
+
     def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
         """Make appended items scorable from their text embeddings alone (no refit)."""
         raise NotImplementedError(f"{type(self).__name__} cannot add items without refitting.")

@@ -84,6 +84,9 @@ class EASEComponent(Component):
             out[:, live] = state @ self.B_[:, pos[live]]
         return out
 
+    def knows(self, items: np.ndarray) -> np.ndarray:
+        return self.catalogue_.trained_index[items] >= 0
+
     def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
         self.catalogue_.add(len(embeddings))
 

@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_non_negative, check_positive_int
+from .._validation import check_choice, check_fraction, check_non_negative, check_positive_int
 from .base import CatalogueMap, Component, TrainingData, UserBatch
 
 logger = logging.getLogger(__name__)
@@ -26,6 +26,12 @@ def prune_rows(matrix: sp.csr_matrix, k: int, groups: np.ndarray | None = None) 
     return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape, dtype=np.float32)
 
 
+def _unit_spread(scores: np.ndarray) -> np.ndarray:
+    """Rows divided by their standard deviation (constant rows stay as they are)."""
+    spread = scores.std(axis=1, keepdims=True)
+    return np.divide(scores, spread, out=scores.copy(), where=spread > 0).astype(np.float32)
+
+
 class ItemKNNComponent(Component):
     """Cosine item-item neighbours scored over the (cross-domain weighted) history.
 
@@ -40,21 +46,46 @@ class ItemKNNComponent(Component):
     k : int, default=100
         Neighbours kept per item and domain.
     shrink : float, default=0.0
-        Cosine shrinkage: ``co(i, j) / (sqrt(n_i n_j) + shrink)`` damps pairs seen by few users.
+        Shrinkage: ``co(h, j) / (n_h**alpha * n_j**(1 - alpha) + shrink)`` damps pairs seen by
+        few users (``n_i`` = users of item ``i``).
+    alpha : float in [0, 1], default=0.5
+        Asymmetry of the normalisation: 0.5 is cosine; towards 1 it approaches
+        ``P(j | h)``, which favours popular neighbours ``j``.
     per_domain : bool, default=True
         Keep ``k`` neighbours in each domain (True) or ``k`` in all (False).
+    hops : {1, 2}, default=1
+        2 adds a second step through the neighbour graph, ``hop_weight`` times
+        ``(history @ S) @ S`` (each step scaled to unit spread per user): items that are
+        neighbours of neighbours, which reaches target-domain items that co-occur with the
+        bridge items of a user's other-domain history. Dense in the catalogue, so slower.
+    hop_weight : float, default=0.5
+        Weight of the second step.
     """
 
     name = "itemknn"
 
-    def __init__(self, k: int = 100, shrink: float = 0.0, per_domain: bool = True) -> None:
+    def __init__(
+        self,
+        k: int = 100,
+        shrink: float = 0.0,
+        alpha: float = 0.5,
+        per_domain: bool = True,
+        hops: int = 1,
+        hop_weight: float = 0.5,
+    ) -> None:
         self.k = k
         self.shrink = shrink
+        self.alpha = alpha
         self.per_domain = per_domain
+        self.hops = hops
+        self.hop_weight = hop_weight
 
     def check_params(self) -> None:
         check_positive_int(self.k, "k", "ItemKNNComponent")
         check_non_negative(self.shrink, "shrink", "ItemKNNComponent")
+        check_fraction(self.alpha, "alpha", "ItemKNNComponent")
+        check_choice(self.hops, "hops", [1, 2], "ItemKNNComponent")
+        check_non_negative(self.hop_weight, "hop_weight", "ItemKNNComponent")
 
     def fit(self, data: TrainingData) -> "ItemKNNComponent":
         self.check_params()
@@ -66,23 +97,38 @@ class ItemKNNComponent(Component):
         co.eliminate_zeros()
         counts = np.diff(X.tocsc().indptr).astype(np.float32)
         coo = co.tocoo()
-        coo.data = coo.data / (np.sqrt(counts[coo.row] * counts[coo.col]) + shrink)
+        alpha = float(self.alpha)
+        coo.data = coo.data / (np.power(counts[coo.row], alpha) * np.power(counts[coo.col], 1 - alpha) + shrink)
         similarity = prune_rows(coo.tocsr(), k, data.item_domain if self.per_domain else None)
         self.similarity_ = similarity.tocsc()
+        self.similarity_rows_ = similarity if self.hops == 2 else None
         logger.info("item-kNN: %d neighbour pairs", similarity.nnz)
         self.catalogue_ = CatalogueMap(data.matrix.shape[1])
         return self
 
-    def user_state(self, users: UserBatch) -> sp.csr_matrix:
-        return self.catalogue_.to_trained(users.weighted_history())
+    def user_state(self, users: UserBatch) -> sp.csr_matrix | np.ndarray:
+        history = self.catalogue_.to_trained(users.weighted_history())
+        if self.hops == 1:
+            return history
+        # Two steps, over all trained items: (H S) and (H S) S, each scaled to unit spread per user.
+        first = (history @ self.similarity_).toarray()
+        second = np.asarray((self.similarity_rows_.T @ first.T).T, dtype=np.float32)
+        return _unit_spread(first) + float(self.hop_weight) * _unit_spread(second)
 
-    def score(self, state: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+    def score(self, state: sp.csr_matrix | np.ndarray, items: np.ndarray) -> np.ndarray:
         trained = self.catalogue_.trained_index[items]
         out = np.zeros((state.shape[0], len(items)), dtype=np.float32)
         live = trained >= 0
-        if live.any() and state.nnz:
+        if not live.any():
+            return out
+        if isinstance(state, np.ndarray):
+            out[:, live] = state[:, trained[live]]
+        elif state.nnz:
             out[:, live] = (state @ self.similarity_[:, trained[live]]).toarray()
         return out
+
+    def knows(self, items: np.ndarray) -> np.ndarray:
+        return self.catalogue_.trained_index[items] >= 0
 
     def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
         self.catalogue_.add(len(embeddings))
@@ -91,6 +137,7 @@ class ItemKNNComponent(Component):
         self.catalogue_.remove(keep)
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
+        """Each history item's direct-neighbour share (the second step, if any, is not split)."""
         out = np.zeros(users.history.nnz, dtype=np.float32)
         target = self.catalogue_.trained_index[item]
         if target < 0:

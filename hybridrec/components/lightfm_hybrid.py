@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 import scipy.sparse as sp
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .._validation import check_choice, check_non_negative, check_positive_int
 from ..features import TextCompressor, row_normalise, stack_features

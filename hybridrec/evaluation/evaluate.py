@@ -8,7 +8,7 @@ from typing import Any, Callable, Hashable, Iterable
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .._validation import check_choice, check_positive_int, preview
 from ..data import as_index
