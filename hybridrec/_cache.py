@@ -53,11 +53,16 @@ class EmbeddingCache:
             "CREATE TABLE IF NOT EXISTS emb (model TEXT NOT NULL, key TEXT NOT NULL, "
             "vec BLOB NOT NULL, PRIMARY KEY (model, key))"
         )
+        # Texts the model truncated, so a cache hit still reports them.
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS truncated (model TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (model, key))"
+        )
         return con
 
-    def get(self, model: str, keys: Sequence[str], dim: int | None = None) -> dict[str, np.ndarray]:
-        """Return the cached vectors of ``keys`` that exist (as float32 arrays)."""
+    def get(self, model: str, keys: Sequence[str]) -> tuple[dict[str, np.ndarray], set[str]]:
+        """The cached vectors of ``keys`` that exist (float32), and which of them were truncated."""
         found: dict[str, np.ndarray] = {}
+        truncated: set[str] = set()
         unique = list(dict.fromkeys(keys))
         try:
             with closing(self._connect()) as con, con:
@@ -67,21 +72,23 @@ class EmbeddingCache:
                     rows = con.execute(
                         f"SELECT key, vec FROM emb WHERE model = ? AND key IN ({marks})", [model, *chunk]
                     )
-                    for key, blob in rows:
-                        vec = np.frombuffer(blob, dtype=np.float32)
-                        if dim is None or vec.shape[0] == dim:
-                            found[key] = vec
+                    found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows)
+                    rows = con.execute(
+                        f"SELECT key FROM truncated WHERE model = ? AND key IN ({marks})", [model, *chunk]
+                    )
+                    truncated.update(key for (key,) in rows)
         except (sqlite3.Error, OSError) as exc:  # a broken cache must never break encoding
             logger.warning("Embedding cache %s is unreadable (%s); encoding without it.", self.path, exc)
-            return {}
-        return found
+            return {}, set()
+        return found, truncated
 
-    def put(self, model: str, keys: Sequence[str], vectors: np.ndarray) -> None:
-        """Store ``vectors`` (one row per key) in one transaction."""
+    def put(self, model: str, keys: Sequence[str], vectors: np.ndarray, truncated: Sequence[str] = ()) -> None:
+        """Store ``vectors`` (one row per key), and the keys of truncated texts, in one transaction."""
         rows = [(model, k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)]
         try:
             with closing(self._connect()) as con, con:
                 con.executemany("INSERT OR REPLACE INTO emb (model, key, vec) VALUES (?, ?, ?)", rows)
+                con.executemany("INSERT OR IGNORE INTO truncated (model, key) VALUES (?, ?)", [(model, k) for k in truncated])
         except (sqlite3.Error, OSError) as exc:
             logger.warning("Could not write the embedding cache %s (%s); continuing without it.", self.path, exc)
 

@@ -60,7 +60,7 @@ def external_stacklevel() -> int:
 
 def preview(values: Iterable[Any], limit: int = 5) -> str:
     """Render the first few values of a collection for an error message."""
-    values = list(values)
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
     head = ", ".join(repr(v) for v in values[:limit])
     more = f", ... ({len(values)} in all)" if len(values) > limit else ""
     return f"[{head}{more}]"

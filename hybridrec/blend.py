@@ -39,6 +39,7 @@ def normalization_stats(scores: np.ndarray, method: str, reference: np.ndarray |
         ones = np.ones((scores.shape[0], 1), dtype=np.float32)
         return 0 * ones, ones
     ref = scores if reference is None or reference.all() or not reference.any() else scores[:, reference]
+    ref = np.asarray(ref, dtype=np.float64)  # float32 sums drift with the number of columns
     if method == "zscore":
         centre = ref.mean(axis=1, keepdims=True)
         spread = ref.std(axis=1, keepdims=True)

@@ -32,24 +32,35 @@ class ColdStartMixin:
                 "Refit with a weight > 0 for 'semantic' or 'lightfm' (and an items table with text)."
             )
 
-    def _encode(self, texts: list[Any]) -> np.ndarray:
+    def _encode(self, texts: list[Any], warn_empty: bool = True) -> np.ndarray:
         cleaned = [clean_text(t) for t in texts]
         empty = [i for i, t in enumerate(cleaned) if not t]
-        if empty:
+        if empty and warn_empty:
             logger.warning(
                 "%d of %d texts are empty after cleaning; they carry no signal and rank by the "
                 "other components (or popularity) alone.", len(empty), len(cleaned),
             )
         return self.encoder_.encode(cleaned)
 
-    def _history_matrix(self, history: pd.DataFrame, labels: list[Hashable] | None = None) -> tuple[list[Hashable], sp.csr_matrix]:
-        """Users (first-appearance order, or ``labels``) and their rows over the catalogue."""
+    def _check_history(self, history: Any) -> pd.DataFrame:
         if not isinstance(history, pd.DataFrame):
             raise ValueError(f"history must be a pandas DataFrame. Got {type(history).__name__} instead.")
-        ucol, icol = self.columns_["user"], self.columns_["item"]
-        for column in (ucol, icol):
+        for column in (self.columns_["user"], self.columns_["item"]):
             if column not in history.columns:
                 raise ValueError(f"history has no column {column!r}. Its columns are {list(history.columns)}.")
+        return history
+
+    def _labels(self, history: pd.DataFrame, texts: Mapping[Hashable, Any] | pd.Series | None) -> list[Hashable] | None:
+        """History users in order of appearance, then users known only by their text."""
+        self._check_history(history)
+        if texts is None or not hasattr(texts, "keys"):
+            return None
+        return list(dict.fromkeys(list(pd.unique(history[self.columns_["user"]].to_numpy())) + list(texts.keys())))
+
+    def _history_matrix(self, history: pd.DataFrame, labels: list[Hashable] | None = None) -> tuple[list[Hashable], sp.csr_matrix]:
+        """Users (first-appearance order, or ``labels``) and their rows over the catalogue."""
+        self._check_history(history)
+        ucol, icol = self.columns_["user"], self.columns_["item"]
         if history[ucol].isna().any() or history[icol].isna().any():
             raise ValueError("history has missing (NaN/None) user or item ids; every row needs both.")
         weight_col = self.columns_.get("weight")
@@ -82,7 +93,7 @@ class ColdStartMixin:
         lookup = dict(texts.items()) if hasattr(texts, "items") else None
         if lookup is None:
             raise ValueError("texts must be a mapping or pandas Series of user id -> text.")
-        return self._encode([lookup.get(label, "") for label in labels])
+        return self._encode([lookup.get(label, "") for label in labels], warn_empty=False)
 
     def _text_weights(self) -> dict[str, float] | None:
         """The ``text_weights`` parameter restricted to fitted components (None: the model's weights)."""
@@ -165,10 +176,7 @@ class ColdStartMixin:
         check_is_fitted(self, "components_")
         k = check_positive_int(k, "k", "recommend_new")
         weight = self._check_cdw(cross_domain_weight, "recommend_new")
-        labels = None
-        if texts is not None and hasattr(texts, "keys"):
-            labels = list(dict.fromkeys(list(pd.unique(history[self.columns_["user"]].to_numpy())) + list(texts.keys())))
-        labels, matrix = self._history_matrix(history, labels)
+        labels, matrix = self._history_matrix(history, self._labels(history, texts))
         blend = self._call_weights(weights, "recommend_new")
         return self._top_k(matrix, self._text_rows(labels, texts), labels, k, domain, exclude_seen, weight, blend)
 
@@ -208,10 +216,7 @@ class ColdStartMixin:
         self
         """
         check_is_fitted(self, "components_")
-        labels = None
-        if texts is not None and hasattr(texts, "keys"):
-            labels = list(dict.fromkeys(list(pd.unique(history[self.columns_["user"]].to_numpy())) + list(texts.keys())))
-        labels, matrix = self._history_matrix(history, labels)
+        labels, matrix = self._history_matrix(history, self._labels(history, texts))
         known = self.data_.user_index(labels, missing="ignore")
         if (known >= 0).any():
             raise ValueError(
@@ -259,6 +264,8 @@ class ColdStartMixin:
         if items[icol].isna().any() or items[icol].duplicated().any():
             raise ValueError(f"items[{icol!r}] must hold unique, non-missing ids.")
         if dcol in items.columns:
+            if items[dcol].isna().any():
+                raise ValueError(f"items[{dcol!r}] is missing for some new items; every item needs a domain.")
             domains = items[dcol].astype(str).tolist()
         elif len(self.data_.domains) == 1:
             domains = [self.data_.domains[0]] * len(items)

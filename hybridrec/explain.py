@@ -93,21 +93,30 @@ class ExplainMixin:
                 parts[name] = (comp, raw[0], float(centre[0, 0]), float(spread[0, 0]))
             for item in [i for i in items if self.data_.item_domain[i] == code]:
                 col = int(np.searchsorted(scope, item))
-                out[item] = self._explain_one(batch, label, item, col, parts, n_history, user)
+                out[item] = self._explain_one(batch, label, item, col, parts, n_history, user, scope)
         return [out[i] for i in items]
 
-    def _explain_one(self, batch, label, item, col, parts, n_history, user) -> dict[str, Any]:
+    def _explain_one(self, batch, label, item, col, parts, n_history, user, scope) -> dict[str, Any]:
+        reference = self.reference_items_[scope]
         components, support = {}, np.zeros(batch.history.nnz, dtype=np.float64)
         text_part = 0.0
+        # Components that cannot score this item (e.g. item-kNN for an item added from text)
+        # contribute nothing; the others' weights are scaled up to the full total (see _blend).
+        knows = {name: bool(comp.knows(np.array([item]))[0]) for name, (comp, *_rest) in parts.items()}
+        full = sum(self.weights_[name] for name in parts)
+        known = sum(self.weights_[name] for name in parts if knows[name])
+        scale = full / known if known > 0 else 0.0
         for name, (comp, raw, centre, spread) in parts.items():
-            w = self.weights_[name]
-            knows = bool(comp.knows(np.array([item]))[0])
-            normalised = (raw[col] - centre) / spread if spread > 0 and knows else 0.0
+            w = self.weights_[name] * (scale if knows[name] else 0.0)
+            normalised = (raw[col] - centre) / spread if spread > 0 and knows[name] else 0.0
             components[name] = {"weight": w, "normalized": float(normalised), "contribution": float(w * normalised)}
             if spread > 0:
                 support += w * comp.history_contributions(batch, item) / spread
                 if name == "semantic" and batch.text_embeddings is not None:
-                    text_part = w * comp.user_text_weight * float(batch.text_embeddings[0] @ comp.item_embeddings_[item]) / spread
+                    # The text's share of the normalised score, centred like the score itself.
+                    sims = comp.item_embeddings_[scope] @ batch.text_embeddings[0]
+                    centred = float(batch.text_embeddings[0] @ comp.item_embeddings_[item]) - float(sims[reference].mean() if reference.any() else sims.mean())
+                    text_part = w * comp.user_text_weight * centred / spread
         score = float(sum(c["contribution"] for c in components.values()))
         hist = batch.history.indices
         order = np.argsort(-support, kind="stable")[:n_history]

@@ -306,17 +306,33 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
                 continue
             raw = comp.score(comp.user_state(users), scope)
             scores = normalize_scores(raw, self.normalization, reference)
-            scores[:, ~comp.knows(scope)] = 0.0  # no signal is neutral, not a penalty
+            scores[:, ~comp.knows(scope)] = np.nan  # no signal: the blend defers to the others
             out[name] = scores
         return out
 
     def _blend(self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
+        """Weighted sum of normalised component scores.
+
+        A component marks items it cannot score (an item added from text, for item-kNN) with
+        NaN; for those items the weights of the components that can score them are scaled up
+        to the full total, so a missing signal is neither a penalty nor a bonus.
+        """
         weights = self.weights_ if weights is None else weights
-        total = None
-        for name, scores in parts.items():
-            w = weights.get(name, 0.0)
-            if w:
-                total = w * scores if total is None else total + w * scores
+        used = [(weights.get(name, 0.0), scores) for name, scores in parts.items() if weights.get(name, 0.0)]
+        total = np.zeros_like(used[0][1])
+        missing = None
+        for w, scores in used:
+            gaps = np.isnan(scores)
+            if gaps.any():
+                missing = np.zeros(scores.shape, dtype=np.float32) if missing is None else missing
+                missing += w * gaps
+                total += w * np.where(gaps, 0.0, scores)
+            else:
+                total += w * scores
+        if missing is not None:
+            full = sum(w for w, _ in used)
+            known = full - missing
+            total *= np.divide(full, known, out=np.zeros_like(known), where=known > 0)
         return total
 
     def _domain_codes(self, domain: str | None) -> list[int]:

@@ -203,14 +203,25 @@ class TextEncoder(BaseEstimator):
             default_cache_dir() if self.cache_dir == "auto" else self.cache_dir
         )
         model_key = self.model_key
-        vectors = cache.get(model_key, keys) if cache is not None and keys else {}
+        vectors, truncated = cache.get(model_key, keys) if cache is not None and keys else ({}, set())
         todo = [(t, k) for t, k in zip(unique, keys) if k not in vectors]
         if todo:
-            fresh = self._encode_with_model([t for t, _ in todo], batch_size, show_progress)
+            fresh, too_long = self._encode_with_model([t for t, _ in todo], batch_size, show_progress)
+            new_truncated = [k for (_, k), long in zip(todo, too_long) if long]
             if cache is not None:
-                cache.put(model_key, [k for _, k in todo], fresh)
+                cache.put(model_key, [k for _, k in todo], fresh, new_truncated)
             vectors.update({k: v for (_, k), v in zip(todo, fresh)})
+            truncated.update(new_truncated)
         logger.info("Encoded %d texts (%d unique, %d from cache).", len(cleaned), len(unique), len(unique) - len(todo))
+        n_long = sum(k in truncated for k in keys)
+        if n_long:
+            limit = getattr(self, "_limit", None)
+            warnings.warn(
+                f"{n_long} of {len(unique)} texts are longer than the model's token limit"
+                f"{f' ({limit})' if limit else ''} and were truncated to it.",
+                UserWarning,
+                stacklevel=external_stacklevel(),
+            )
 
         dim = next(iter(vectors.values())).shape[0] if vectors else self.embedding_dim
         self._dim = dim
@@ -224,9 +235,9 @@ class TextEncoder(BaseEstimator):
             np.divide(out, norms, out=out, where=norms > 0)
         return out
 
-    def _encode_with_model(self, texts: list[str], batch_size: int, show_progress: bool | None) -> np.ndarray:
+    def _encode_with_model(self, texts: list[str], batch_size: int, show_progress: bool | None) -> tuple[np.ndarray, list[bool]]:
         model = self._get_model()
-        self._warn_truncation(model, texts)
+        too_long = self._too_long(model, texts)
         progress = self.show_progress if show_progress is None else show_progress
         progress = bool(progress) and len(texts) > batch_size  # no bar for a single batch
         vectors = model.encode(
@@ -239,23 +250,20 @@ class TextEncoder(BaseEstimator):
         vectors = np.asarray(vectors, dtype=np.float32)
         if not np.isfinite(vectors).all():
             raise ValueError("The text model returned non-finite embeddings; check the model files.")
-        return vectors
+        return vectors, too_long
 
-    @staticmethod
-    def _warn_truncation(model: Any, texts: list[str]) -> None:
+    def _too_long(self, model: Any, texts: list[str]) -> list[bool]:
+        """Which texts exceed the model's token limit (the model truncates them)."""
         limit = int(getattr(model, "max_seq_length", 0) or 0)
         tokenizer = getattr(model, "tokenizer", None)
+        self._limit = limit or None
         if not limit or tokenizer is None:
-            return
+            return [False] * len(texts)
         # A text of fewer characters than a quarter of the limit cannot exceed it.
-        long_texts = [t for t in texts if len(t) * 4 > limit - 2]
-        if not long_texts:
-            return
-        lengths = [len(ids) for ids in tokenizer(long_texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]]
-        n_long = sum(length > limit for length in lengths)
-        if n_long:
-            message = (
-                f"{n_long} of {len(texts)} texts are longer than the model's limit of {limit} tokens "
-                "and were truncated to it."
-            )
-            warnings.warn(message, UserWarning, stacklevel=external_stacklevel())
+        candidates = [i for i, t in enumerate(texts) if len(t) * 4 > limit - 2]
+        out = [False] * len(texts)
+        if candidates:
+            ids = tokenizer([texts[i] for i in candidates], add_special_tokens=True, truncation=False, verbose=False)
+            for i, tokens in zip(candidates, ids["input_ids"]):
+                out[i] = len(tokens) > limit
+        return out
