@@ -96,10 +96,11 @@ class ColdStartMixin:
         return self._encode([lookup.get(label, "") for label in labels], warn_empty=False)
 
     def _text_weights(self) -> dict[str, float] | None:
-        """The ``text_weights`` parameter restricted to fitted components (None: the model's weights)."""
-        if self.text_weights is None:
-            return None
-        chosen = {n: w for n, w in self.text_weights.items() if n in self.components_}
+        """Query weights restricted to fitted components (None: the model's own weights)."""
+        from .recommender import DEFAULT_TEXT_WEIGHTS
+
+        wanted = DEFAULT_TEXT_WEIGHTS if self.text_weights is None else self.text_weights
+        chosen = {n: w for n, w in wanted.items() if n in self.components_}
         return chosen if any(chosen.values()) else None
 
     # ------------------------------------------------------------------ text queries
