@@ -138,7 +138,7 @@ class ColdStartMixin:
         texts = [text] if isinstance(text, str) or not isinstance(text, Iterable) else list(text)
         embeddings = self._encode(texts)
         history = sp.csr_matrix((len(texts), self.data_.n_items), dtype=np.float32)
-        blend = self._call_weights(weights if weights is not None else self._text_weights(), "recommend_for_text")
+        blend = self._call_weights(weights, "recommend_for_text")  # None: query weights, row by row
         out = self._top_k(history, embeddings, texts, k, domain, False, 1.0, blend)
         return out.rename(columns={"user_id": "query"})
 

@@ -103,11 +103,17 @@ class ExplainMixin:
         # Components that cannot score this item (e.g. item-kNN for an item added from text)
         # contribute nothing; the others' weights are scaled up to the full total (see _blend).
         knows = {name: bool(comp.knows(np.array([item]))[0]) for name, (comp, *_rest) in parts.items()}
-        full = sum(self.weights_[name] for name in parts)
-        known = sum(self.weights_[name] for name in parts if knows[name])
+        weights = self.weights_
+        text_weights = self._text_weights()
+        if text_weights is not None and batch.history.nnz == 0 and batch.text_embeddings is not None \
+                and np.abs(batch.text_embeddings).sum() > 0:
+            weights = text_weights  # a user known only by a text is ranked with the query weights
+        weights = {name: weights.get(name, 0.0) for name in parts}
+        full = sum(weights.values())
+        known = sum(weights[name] for name in parts if knows[name])
         scale = full / known if known > 0 else 0.0
         for name, (comp, raw, centre, spread) in parts.items():
-            w = self.weights_[name] * (scale if knows[name] else 0.0)
+            w = weights[name] * (scale if knows[name] else 0.0)
             normalised = (raw[col] - centre) / spread if spread > 0 and knows[name] else 0.0
             components[name] = {"weight": w, "normalized": float(normalised), "contribution": float(w * normalised)}
             if spread > 0:

@@ -318,6 +318,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         return out
 
     def _blend(self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
+        # parts may hold components that only the query weights use; weights pick what counts.
         """Weighted sum of normalised component scores.
 
         A component marks items it cannot score (an item added from text, for item-kNN) with
@@ -409,7 +410,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
                 batch = self._user_batch(hist, txt, code, cross_domain_weight)
                 # One domain: rank within it. All domains: one catalogue-wide scale, so they merge.
                 scope = items if domain is not None else catalogue
-                scores = self._blend(self._component_scores(batch, scope, weights), weights)
+                scores = self._blend_rows(self._component_scores(batch, scope, self._needed(weights)), weights, hist, txt)
                 if domain is None:
                     scores = scores[:, items]
                 if exclude_seen:
@@ -534,7 +535,28 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float,
         weights: Mapping[str, float] | None = None,
     ) -> np.ndarray:
-        return self._blend(self._score_parts(history, texts, items, weight, weights), weights)
+        parts = self._score_parts(history, texts, items, weight, self._needed(weights))
+        return self._blend_rows(parts, weights, history, texts)
+
+    def _needed(self, weights: Mapping[str, float] | None) -> Mapping[str, float] | None:
+        """Components to score: the per-call ones, or the model's and the query weights' together."""
+        if weights is not None:
+            return weights
+        text = self._text_weights() or {}
+        return {n: self.weights_.get(n, 0.0) + text.get(n, 0.0) for n in self.components_}
+
+    def _blend_rows(
+        self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float] | None,
+        history: sp.csr_matrix, texts: np.ndarray | None,
+    ) -> np.ndarray:
+        """Blend; rows of users known only by a text use the query weights (unless ``weights`` is given)."""
+        scores = self._blend(parts, weights)
+        text_weights = self._text_weights() if weights is None else None
+        if text_weights is not None and texts is not None:
+            text_only = (np.diff(history.indptr) == 0) & (np.abs(texts).sum(axis=1) > 0)
+            if text_only.any():
+                scores[text_only] = self._blend({n: p[text_only] for n, p in parts.items()}, text_weights)
+        return scores
 
     def _score_parts(
         self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float,

@@ -1,7 +1,6 @@
 """tune_blend: grid search of blend weights and cross_domain_weight on validation users."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from sklearn.model_selection import ParameterSampler
 

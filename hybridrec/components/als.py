@@ -11,8 +11,9 @@ from .base import (
     Component,
     TrainingData,
     UserBatch,
+    TextMappedItemFactors,
     apply_ridge,
-    fit_ridge,
+    fit_item_text_map,
     fit_text_state_map,
     text_only_rows,
     text_profiles,
@@ -22,7 +23,7 @@ from .base import (
 logger = logging.getLogger(__name__)
 
 
-class ALSComponent(Component):
+class ALSComponent(TextMappedItemFactors, Component):
     """Implicit-feedback matrix factorisation with ``implicit.als.AlternatingLeastSquares``.
 
     User factors are always solved from the user's (cross-domain weighted) history against the
@@ -98,25 +99,12 @@ class ALSComponent(Component):
         self.model_ = model
         self.item_factors_ = np.array(model.item_factors, dtype=np.float32)
         self.catalogue_ = CatalogueMap(data.matrix.shape[1])
-        self.text_map_ = self._fit_text_map(data)
+        self.text_map_ = fit_item_text_map(data.matrix, data.item_embeddings, self.item_factors_, float(self.text_ridge))
         self.user_text_map_ = None
         if data.item_embeddings is not None:
             profiles = text_profiles(data.matrix, data.item_embeddings)
             self.user_text_map_ = fit_text_state_map(profiles, np.asarray(model.user_factors), float(self.text_ridge))
         return self
-
-    def _fit_text_map(self, data: TrainingData) -> np.ndarray | None:
-        """Ridge map from item text embeddings to item factors, learned on well-observed items."""
-        if data.item_embeddings is None:
-            return None
-        counts = np.diff(data.matrix.tocsc().indptr)
-        has_text = np.linalg.norm(data.item_embeddings, axis=1) > 0
-        warm = (counts >= 5) & has_text
-        if warm.sum() < 10:
-            warm = (counts > 0) & has_text
-        if warm.sum() < 2:
-            return None
-        return fit_ridge(data.item_embeddings[warm], self.item_factors_[warm], float(self.text_ridge))
 
     def user_state(self, users: UserBatch) -> np.ndarray:
         history = self.catalogue_.to_trained(users.weighted_history())
@@ -132,19 +120,6 @@ class ALSComponent(Component):
 
     def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
         return state @ self.item_factors_[items].T
-
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        if self.text_map_ is None:
-            new = np.zeros((len(embeddings), self.item_factors_.shape[1]), dtype=np.float32)
-        else:
-            new = apply_ridge(self.text_map_, embeddings)
-            new[np.linalg.norm(embeddings, axis=1) == 0] = 0
-        self.item_factors_ = np.vstack([self.item_factors_, new])
-        self.catalogue_.add(len(embeddings))
-
-    def remove_items(self, keep: np.ndarray) -> None:
-        self.item_factors_ = self.item_factors_[keep]
-        self.catalogue_.remove(keep)
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """Exact split of the ALS score over the user's history (implicit's ``explain`` algebra).

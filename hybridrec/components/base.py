@@ -77,6 +77,12 @@ class UserBatch:
         weighted.eliminate_zeros()
         return weighted
 
+    def history_weights(self) -> np.ndarray:
+        """Cross-domain weighted value of every stored history entry (aligned with ``history.data``)."""
+        if self.item_weights is None:
+            return self.history.data.astype(np.float32)
+        return (self.history.data * self.item_weights[self.history.indices]).astype(np.float32)
+
     def mass(self) -> np.ndarray:
         """Total raw history weight per user (before cross-domain weighting), shape (n_users, 1)."""
         return np.asarray(self.history.sum(axis=1), dtype=np.float32)
@@ -151,6 +157,49 @@ class Component(BaseEstimator):
         return np.zeros(users.history.nnz, dtype=np.float32)
 
 
+class TrainedItemsOnly:
+    """Mixin for item-item components: they know only the items they were trained on.
+
+    Items added later get no neighbours (``knows`` is False for them, so the blend defers
+    to the other components); removed items leave the catalogue, not the trained basis.
+    """
+
+    catalogue_: "CatalogueMap"
+
+    def knows(self, items: np.ndarray) -> np.ndarray:
+        return self.catalogue_.trained_index[items] >= 0
+
+    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
+        self.catalogue_.add(len(embeddings))
+
+    def remove_items(self, keep: np.ndarray) -> None:
+        self.catalogue_.remove(keep)
+
+
+class TextMappedItemFactors:
+    """Mixin for factor components: items added from text get factors from a ridge text map.
+
+    Expects ``item_factors_`` (current catalogue), ``catalogue_`` and ``text_map_`` (from
+    :func:`fit_ridge`, or None when there was no text; new items then get zero factors).
+    """
+
+    item_factors_: np.ndarray
+    catalogue_: "CatalogueMap"
+    text_map_: np.ndarray | None
+
+    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
+        new = np.zeros((len(embeddings), self.item_factors_.shape[1]), dtype=np.float32)
+        if self.text_map_ is not None:
+            new = apply_ridge(self.text_map_, embeddings)
+            new[np.abs(embeddings).sum(axis=1) == 0] = 0  # no text, no placement
+        self.item_factors_ = np.vstack([self.item_factors_, new])
+        self.catalogue_.add(len(embeddings))
+
+    def remove_items(self, keep: np.ndarray) -> None:
+        self.item_factors_ = self.item_factors_[keep]
+        self.catalogue_.remove(keep)
+
+
 class CatalogueMap:
     """Maps current catalogue columns to the items a component was trained on.
 
@@ -206,6 +255,24 @@ def fit_ridge(X: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
 def apply_ridge(W: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Predict with a matrix from :func:`fit_ridge`."""
     return (X @ W[:-1] + W[-1]).astype(np.float32)
+
+
+def fit_item_text_map(matrix: sp.csr_matrix, item_embeddings: np.ndarray | None, item_factors: np.ndarray, alpha: float) -> np.ndarray | None:
+    """Ridge map from item text embeddings to item factors, learned on well-observed items.
+
+    Items with at least 5 interactions teach it (all interacted items when fewer than 10
+    qualify). Returns None without text or with fewer than 2 usable items.
+    """
+    if item_embeddings is None:
+        return None
+    counts = np.diff(matrix.tocsc().indptr)
+    has_text = np.abs(item_embeddings).sum(axis=1) > 0
+    warm = (counts >= 5) & has_text
+    if warm.sum() < 10:
+        warm = (counts > 0) & has_text
+    if warm.sum() < 2:
+        return None
+    return fit_ridge(item_embeddings[warm], item_factors[warm], alpha)
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:

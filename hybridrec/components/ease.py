@@ -7,12 +7,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import check_non_negative, check_positive_int
-from .base import CatalogueMap, Component, TrainingData, UserBatch
+from .base import CatalogueMap, Component, TrainedItemsOnly, TrainingData, UserBatch
 
 logger = logging.getLogger(__name__)
 
 
-class EASEComponent(Component):
+class EASEComponent(TrainedItemsOnly, Component):
     """Embarrassingly shallow autoencoder: ``B = argmin ||X - XB||^2 + l2 ||B||^2``, ``diag(B) = 0``.
 
     ``B`` is a dense item x item matrix, so it is learned on the ``max_items`` most-interacted
@@ -84,18 +84,9 @@ class EASEComponent(Component):
             out[:, live] = state @ self.B_[:, pos[live]]
         return out
 
-    def knows(self, items: np.ndarray) -> np.ndarray:
-        return self.catalogue_.trained_index[items] >= 0
-
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        self.catalogue_.add(len(embeddings))
-
-    def remove_items(self, keep: np.ndarray) -> None:
-        self.catalogue_.remove(keep)
-
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         hist = users.history.indices
-        weights = users.history.data * (1.0 if users.item_weights is None else users.item_weights[hist])
+        weights = users.history_weights()
         target = self._positions(np.array([item]))[0]
         out = np.zeros(len(hist), dtype=np.float32)
         pos = self._positions(hist)

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import check_choice, check_fraction, check_non_negative, check_positive_int
-from .base import CatalogueMap, Component, TrainingData, UserBatch
+from .base import CatalogueMap, Component, TrainedItemsOnly, TrainingData, UserBatch
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def _unit_spread(scores: np.ndarray) -> np.ndarray:
     return np.divide(scores, spread, out=scores.copy(), where=spread > 0).astype(np.float32)
 
 
-class ItemKNNComponent(Component):
+class ItemKNNComponent(TrainedItemsOnly, Component):
     """Cosine item-item neighbours scored over the (cross-domain weighted) history.
 
     ``score(u, j) = sum_h w_h * sim(h, j)``. Neighbours are kept **per domain**: every item
@@ -127,15 +127,6 @@ class ItemKNNComponent(Component):
             out[:, live] = (state @ self.similarity_[:, trained[live]]).toarray()
         return out
 
-    def knows(self, items: np.ndarray) -> np.ndarray:
-        return self.catalogue_.trained_index[items] >= 0
-
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        self.catalogue_.add(len(embeddings))
-
-    def remove_items(self, keep: np.ndarray) -> None:
-        self.catalogue_.remove(keep)
-
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """Each history item's direct-neighbour share (the second step, if any, is not split)."""
         out = np.zeros(users.history.nnz, dtype=np.float32)
@@ -144,7 +135,7 @@ class ItemKNNComponent(Component):
             return out
         hist = users.history.indices
         trained = self.catalogue_.trained_index[hist]
-        weights = users.history.data * (1.0 if users.item_weights is None else users.item_weights[hist])
+        weights = users.history_weights()
         column = self.similarity_[:, target].toarray().ravel()
         live = trained >= 0
         out[live] = weights[live] * column[trained[live]]

@@ -223,14 +223,12 @@ class LightFMComponent(Component):
         """Each history feature's share of the interaction term ``user . item`` (biases excluded)."""
         n_trained = self.catalogue_.n_trained
         trained = self.catalogue_.trained_index[users.history.indices]
-        weights = np.ones(len(trained), dtype=np.float32)
-        if users.item_weights is not None:
-            weights = users.item_weights[users.history.indices]
+        weights = users.history_weights()
         mass = float(users.history.data.sum()) or 1.0
         out = np.zeros(len(trained), dtype=np.float32)
         live = trained >= 0
         per_feature = self.model_.user_embeddings[:n_trained][trained[live]] @ self.item_vectors_[item]
-        out[live] = users.history.data[live] * weights[live] / mass * per_feature
+        out[live] = weights[live] / mass * per_feature
         return out
 
 

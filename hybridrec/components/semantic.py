@@ -58,6 +58,6 @@ class SemanticComponent(Component):
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         hist = users.history.indices
-        weights = users.history.data * (1.0 if users.item_weights is None else users.item_weights[hist])
+        weights = users.history_weights()
         mass = float(users.history.data.sum()) or 1.0
         return (weights / mass * (self.item_embeddings_[hist] @ self.item_embeddings_[item])).astype(np.float32)

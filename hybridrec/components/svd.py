@@ -6,13 +6,9 @@ import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
 
 from .._validation import check_positive_int
-from .base import CatalogueMap, Component, TrainingData, UserBatch, apply_ridge, fit_ridge
+from .base import CatalogueMap, Component, TextMappedItemFactors, TrainingData, UserBatch, fit_item_text_map
 
-#: Items need this many interactions to teach the text -> item-factor map.
-_WARM = 5
-
-
-class PureSVDComponent(Component):
+class PureSVDComponent(TextMappedItemFactors, Component):
     """Score ``history @ V @ V[items].T`` with ``V`` the top right singular vectors of the matrix.
 
     A user is the projection of their (cross-domain weighted) history, so new users fold in
@@ -45,12 +41,7 @@ class PureSVDComponent(Component):
         _, _, vt = randomized_svd(X, n_components=k, n_iter=5, random_state=seed)
         self.item_factors_ = np.ascontiguousarray(vt.T, dtype=np.float32)
         self.catalogue_ = CatalogueMap(X.shape[1])
-        self.text_map_ = None
-        if data.item_embeddings is not None:
-            counts = np.diff(X.tocsc().indptr)
-            warm = (counts >= _WARM) & (np.abs(data.item_embeddings).sum(axis=1) > 0)
-            if warm.sum() >= 10:
-                self.text_map_ = fit_ridge(data.item_embeddings[warm], self.item_factors_[warm], 10.0)
+        self.text_map_ = fit_item_text_map(X, data.item_embeddings, self.item_factors_, 10.0)
         self.trained_factors_ = self.item_factors_.copy()
         return self
 
@@ -60,21 +51,9 @@ class PureSVDComponent(Component):
     def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
         return state @ self.item_factors_[items].T
 
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        new = np.zeros((len(embeddings), self.item_factors_.shape[1]), dtype=np.float32)
-        if self.text_map_ is not None:
-            new = apply_ridge(self.text_map_, embeddings)
-            new[np.abs(embeddings).sum(axis=1) == 0] = 0
-        self.item_factors_ = np.vstack([self.item_factors_, new])
-        self.catalogue_.add(len(embeddings))
-
-    def remove_items(self, keep: np.ndarray) -> None:
-        self.item_factors_ = self.item_factors_[keep]
-        self.catalogue_.remove(keep)
-
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         hist = users.history.indices
-        weights = users.history.data * (1.0 if users.item_weights is None else users.item_weights[hist])
+        weights = users.history_weights()
         trained = self.catalogue_.trained_index[hist]
         out = np.zeros(len(hist), dtype=np.float32)
         live = trained >= 0
