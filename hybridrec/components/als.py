@@ -100,6 +100,7 @@ class ALSComponent(TextMappedItemFactors, Component):
         self.item_factors_ = np.array(model.item_factors, dtype=np.float32)
         self.catalogue_ = CatalogueMap(data.matrix.shape[1])
         self.text_map_ = fit_item_text_map(data.matrix, data.item_embeddings, self.item_factors_, float(self.text_ridge))
+        self._place_cold_items(data)
         self.user_text_map_ = None
         if data.item_embeddings is not None:
             profiles = text_profiles(data.matrix, data.item_embeddings)

@@ -158,16 +158,20 @@ class Component(BaseEstimator):
 
 
 class TrainedItemsOnly:
-    """Mixin for item-item components: they know only the items they were trained on.
+    """Mixin for item-item components: they know only items they learned something about.
 
-    Items added later get no neighbours (``knows`` is False for them, so the blend defers
-    to the other components); removed items leave the catalogue, not the trained basis.
+    Items added later, and items that had no usable interactions in training (cold items),
+    get no neighbours: ``knows`` is False for them, so the blend defers to the other
+    components. Removed items leave the catalogue, not the trained basis. Expects
+    ``catalogue_`` and ``observed_``, a mask over the trained items.
     """
 
     catalogue_: "CatalogueMap"
+    observed_: np.ndarray
 
     def knows(self, items: np.ndarray) -> np.ndarray:
-        return self.catalogue_.trained_index[items] >= 0
+        trained = self.catalogue_.trained_index[items]
+        return (trained >= 0) & self.observed_[np.maximum(trained, 0)]
 
     def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
         self.catalogue_.add(len(embeddings))
@@ -177,22 +181,32 @@ class TrainedItemsOnly:
 
 
 class TextMappedItemFactors:
-    """Mixin for factor components: items added from text get factors from a ridge text map.
+    """Mixin for factor components: items without interactions get factors from their text.
 
     Expects ``item_factors_`` (current catalogue), ``catalogue_`` and ``text_map_`` (from
-    :func:`fit_ridge`, or None when there was no text; new items then get zero factors).
+    :func:`fit_item_text_map`, or None without text: such items then get zero factors). Call
+    :meth:`_place_cold_items` at the end of fit for catalogue items nobody interacted with.
     """
 
     item_factors_: np.ndarray
     catalogue_: "CatalogueMap"
     text_map_: np.ndarray | None
 
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
+    def _text_factors(self, embeddings: np.ndarray) -> np.ndarray:
         new = np.zeros((len(embeddings), self.item_factors_.shape[1]), dtype=np.float32)
         if self.text_map_ is not None:
             new = apply_ridge(self.text_map_, embeddings)
             new[np.abs(embeddings).sum(axis=1) == 0] = 0  # no text, no placement
-        self.item_factors_ = np.vstack([self.item_factors_, new])
+        return new
+
+    def _place_cold_items(self, data: "TrainingData") -> None:
+        """Catalogue items with no interactions in training take their factors from their text."""
+        cold = np.diff(data.matrix.tocsc().indptr) == 0
+        if cold.any() and data.item_embeddings is not None and self.text_map_ is not None:
+            self.item_factors_[cold] = self._text_factors(data.item_embeddings[cold])
+
+    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
+        self.item_factors_ = np.vstack([self.item_factors_, self._text_factors(embeddings)])
         self.catalogue_.add(len(embeddings))
 
     def remove_items(self, keep: np.ndarray) -> None:

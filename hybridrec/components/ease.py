@@ -64,6 +64,7 @@ class EASEComponent(TrainedItemsOnly, Component):
         position[keep] = np.arange(len(keep))
         self.position_ = position  # trained item -> row of B, or -1
         self.catalogue_ = CatalogueMap(X.shape[1])
+        self.observed_ = position >= 0  # items outside B get no score from EASE
         return self
 
     def _positions(self, catalogue_items: np.ndarray) -> np.ndarray:

@@ -104,6 +104,7 @@ class ItemKNNComponent(TrainedItemsOnly, Component):
         self.similarity_rows_ = similarity if self.hops == 2 else None
         logger.info("item-kNN: %d neighbour pairs", similarity.nnz)
         self.catalogue_ = CatalogueMap(data.matrix.shape[1])
+        self.observed_ = counts > 0
         return self
 
     def user_state(self, users: UserBatch) -> sp.csr_matrix | np.ndarray:

@@ -42,6 +42,7 @@ class PureSVDComponent(TextMappedItemFactors, Component):
         self.item_factors_ = np.ascontiguousarray(vt.T, dtype=np.float32)
         self.catalogue_ = CatalogueMap(X.shape[1])
         self.text_map_ = fit_item_text_map(X, data.item_embeddings, self.item_factors_, 10.0)
+        self._place_cold_items(data)
         self.trained_factors_ = self.item_factors_.copy()
         return self
 
