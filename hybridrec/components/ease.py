@@ -82,7 +82,8 @@ class EASEComponent(TrainedItemsOnly, Component):
         out = np.zeros((state.shape[0], len(items)), dtype=np.float32)
         live = pos >= 0
         if live.any() and state.nnz:
-            out[:, live] = state @ self.B_[:, pos[live]]
+            # (sparse history @ B) first, then pick columns: never copies columns of B.
+            out[:, live] = np.asarray(state @ self.B_)[:, pos[live]]
         return out
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:

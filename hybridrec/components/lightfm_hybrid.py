@@ -67,7 +67,11 @@ class LightFMComponent(Component):
     """
 
     name = "lightfm"
-    uses_text = True
+
+    @property
+    def uses_text(self) -> bool:  # type: ignore[override]
+        """Only with text features (``text_components > 0``) does fitting need item texts."""
+        return bool(self.text_components)
 
     def __init__(
         self,
@@ -126,7 +130,13 @@ class LightFMComponent(Component):
             item_text = self.compressor_.transform(data.item_embeddings)
             if data.user_embeddings is not None and np.abs(data.user_embeddings).sum() > 0:
                 user_text = self.compressor_.transform(data.user_embeddings)
-        item_features = stack_features(sp.identity(n_items, dtype=np.float32, format="csr"), item_text)
+        # Items nobody interacted with get no identity feature: an untrained (or negatively
+        # sampled) identity embedding would only add noise; their text features carry them.
+        interacted = (np.diff(data.matrix.tocsc().indptr) > 0).astype(np.float32)
+        if item_text is None:
+            interacted[:] = 1.0
+        identity = sp.diags(interacted, format="csr", dtype=np.float32)
+        item_features = stack_features(identity, item_text)
 
         interactions = data.matrix.tocoo()
         binary = sp.coo_matrix((np.ones_like(interactions.data), (interactions.row, interactions.col)),

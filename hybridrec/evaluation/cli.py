@@ -522,10 +522,6 @@ def _tune(model: Any, split: "Split", k: int, protocol: str, say: Callable[[str]
         reason = f"the {protocol} split has no validation rows"
         say(f"--tune skipped: {reason}; testing with the weights as given.")
         return {"skipped": reason, "best_params": None}
-    if protocol == "cold_user":
-        reason = "tune_blend scores users known at fit time, and cold_user validation users are not"
-        say(f"--tune skipped: {reason}; testing with the weights as given.")
-        return {"skipped": reason, "best_params": None}
     multi_domain = len(set(model.data_.item_domain.tolist())) > 1
     grid = default_grid(list(model.components_), multi_domain)
     if len(grid) < 2:

@@ -132,7 +132,9 @@ def evaluate(
     ``candidates``, or with ``split.candidates`` when ``candidates`` is None); each user's
     history items (``split.train``, plus the fold-in rows for the cold_user protocol) are
     excluded from the ranking; the held-out items among the candidates are the relevant ones.
-    Metrics are those of :func:`~hybridrec.evaluation.ranking_metrics` at ``k`` (same ties and
+    Candidates are ranked in a fixed pseudo-random order of the catalogue, so tied scores
+    are broken at random (but reproducibly) rather than by id order, which often encodes
+    popularity. Metrics are those of :func:`~hybridrec.evaluation.ranking_metrics` at ``k`` (same ties and
     exclusion rules) plus ``coverage`` = distinct items in the users' top-k / candidates.
 
     Parameters
@@ -200,6 +202,9 @@ def evaluate(
     frames, tops, n_candidates = [], {}, {}
     for domain in sorted(pd.unique(held_domain)):
         items = catalogue.index[catalogue.to_numpy() == domain]
+        # A fixed pseudo-random candidate order: ties (a scorer with no signal) must not follow
+        # the dataset's id order, which often encodes popularity.
+        items = items[np.random.default_rng(0).permutation(len(items))]
         if allowed is not None:
             items = items[items.isin(allowed)]
         rows = held[(held_domain == domain) & held[icol].isin(items).to_numpy()]
