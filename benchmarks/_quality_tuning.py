@@ -1,0 +1,340 @@
+"""Scoring, component grid search and staged blend tuning for ``benchmarks/quality.py``.
+
+Every method is scored through the public API: ``HybridRecommender.score_new(history,
+user_ids, item_ids, texts=..., cross_domain_weight=..., weights=...)`` with the users'
+training rows as ``history`` (or their text alone). With ``weights={name: 1}`` only that
+component is scored, which is exactly ``reweight({name: 1})`` followed by ``score_items``
+(checked once per run) without scoring the other seven components too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+import hybridrec as hr
+from hybridrec.components import (
+    ALSComponent,
+    EASEComponent,
+    ItemKNNComponent,
+    LightFMComponent,
+    PopularityComponent,
+    PureSVDComponent,
+    SemanticComponent,
+)
+from hybridrec.evaluation import Split, evaluate
+from hybridrec.model_selection import tune_blend
+
+log = logging.getLogger("quality")
+
+K = 10
+#: Metrics reported per row (``evaluate``'s names).
+REPORTED = ("ndcg", "recall", "precision", "map", "coverage")
+_CLASSES = {
+    "popularity": PopularityComponent,
+    "als": ALSComponent,
+    "lightfm": LightFMComponent,
+    "lightfm_text": LightFMComponent,
+    "semantic": SemanticComponent,
+    "itemknn": ItemKNNComponent,
+    "ease": EASEComponent,
+    "svd": PureSVDComponent,
+}
+_EMPTY = pd.DataFrame({"user_id": pd.Series([], dtype=object), "item_id": pd.Series([], dtype=object)})
+
+
+def make_component(family: str, params: Mapping[str, Any], fixed: Mapping[str, Any] | None = None) -> Any:
+    return _CLASSES[family](**{**(fixed or {}), **params})
+
+
+# ---------------------------------------------------------------------------- fit timing
+class _FitTimes(logging.Handler):
+    """Collects the recommender's "Fitted component %r in %.1fs" records."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seconds: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "Fitted component %r in %.1fs" and len(record.args) == 2:
+            self.seconds[str(record.args[0])] = float(record.args[1])
+
+
+@contextmanager
+def fit_times() -> Iterator[dict[str, float]]:
+    handler = _FitTimes()
+    logger = logging.getLogger("hybridrec.recommender")
+    logger.addHandler(handler)
+    try:
+        yield handler.seconds
+    finally:
+        logger.removeHandler(handler)
+
+
+def fit_model(components: list[tuple[str, Any]], split: Split, seed: int,
+              add_unseen: bool = False) -> tuple[hr.HybridRecommender, float, dict[str, float]]:
+    """A HybridRecommender with every component at weight 1, fitted on ``split.train``.
+
+    ``add_unseen``: fit on the catalogue items that have training interactions only, then add
+    the others with ``add_items`` (scored from their text, as new items), instead of passing
+    the whole catalogue to ``fit``.
+    """
+    # batch_size only groups users for scoring (results do not depend on it); large batches make
+    # EASE's per-batch column gather of its item-item matrix rarer.
+    model = hr.HybridRecommender(components=components, weights={n: 1.0 for n, _ in components}, random_state=seed,
+                                 batch_size=2048)
+    items = split.items
+    unseen = None
+    if add_unseen:
+        seen = items["item_id"].isin(split.train["item_id"].unique()).to_numpy()
+        items, unseen = items[seen], items[~seen]
+    start = time.perf_counter()
+    with fit_times() as seconds:
+        model.fit(split.train, items=items, users=split.users)
+    if unseen is not None and len(unseen):
+        uses_text = model.item_embeddings_ is not None
+        if uses_text:
+            model.add_items(unseen[["item_id", "text", "domain"]])
+        else:
+            raise ValueError("--cold-items add-items needs a text component in every model")
+    return model, time.perf_counter() - start, dict(seconds)
+
+
+# ---------------------------------------------------------------------------- scoring
+class Lookup:
+    """Rows of an interactions frame by user, as ``score_new`` history."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame[["user_id", "item_id", "weight"]].reset_index(drop=True)
+        self.groups = self.frame.groupby("user_id", sort=False).indices
+
+    def rows(self, user_ids: Sequence[Any]) -> pd.DataFrame:
+        parts = [self.groups[u] for u in user_ids if u in self.groups]
+        return self.frame.iloc[np.concatenate(parts)] if parts else self.frame.iloc[:0]
+
+
+class Scorer:
+    """What ``evaluate`` calls: a fitted model with one blend (weights, cdw, normalization).
+
+    ``lookup`` gives each user's history (training rows, or revealed rows for cold users);
+    ``texts`` maps user id -> text for users known only by a text.
+    """
+
+    def __init__(self, model: hr.HybridRecommender, weights: Mapping[str, float], *, lookup: Lookup | None = None,
+                 texts: Mapping[Any, str] | None = None, cdw: float | None = None, normalization: str = "zscore") -> None:
+        self.model, self.weights, self.lookup, self.texts = model, dict(weights), lookup, texts
+        self.cdw, self.normalization = cdw, normalization
+
+    def __call__(self, user_ids: list, item_ids: list) -> np.ndarray:
+        saved = self.model.normalization
+        self.model.normalization = self.normalization
+        try:
+            history = self.lookup.rows(user_ids) if self.lookup is not None else _EMPTY
+            return self.model.score_new(history, user_ids, item_ids, texts=self.texts,
+                                        cross_domain_weight=self.cdw, weights=self.weights)
+        finally:
+            self.model.normalization = saved
+
+
+def summary(frame: pd.DataFrame) -> dict[str, Any]:
+    """The aggregate metrics of an ``evaluate`` frame (domain 'all', group 'all'), plus per-domain NDCG."""
+    overall = frame[(frame["domain"] == "all") & (frame["group"] == "all")].set_index("metric")
+    out: dict[str, Any] = {m: float(overall.loc[m, "value"]) for m in REPORTED}
+    out["n_users"] = int(overall.loc["ndcg", "n_users"])
+    per = frame[(frame["group"] == "all") & (frame["metric"] == "ndcg") & (frame["domain"] != "all")]
+    if len(per) > 1:
+        out["ndcg_by_domain"] = {d: float(v) for d, v in zip(per["domain"], per["value"])}
+    groups = frame[(frame["domain"] == "all") & (frame["metric"] == "ndcg") & (frame["group"] != "all")]
+    if len(groups) > 1:
+        out["ndcg_by_group"] = {g: [float(v), int(n)] for g, v, n in zip(groups["group"], groups["value"], groups["n_users"])}
+    return out
+
+
+def view(split: Split, users: str) -> Split:
+    """The split with ``train`` cut down to the rows of the users evaluated (``users`` = "test"/"valid").
+
+    ``evaluate`` and ``tune_blend`` read ``train`` only to exclude each evaluated user's
+    training items and to tell warm from cold users; the fitted model keeps its own copy of the
+    histories. Results are identical; every call is faster (no pass over all training rows).
+    """
+    key = (id(split), users)
+    if key not in _VIEWS:
+        held = split.test if users == "test" else split.valid
+        keep = split.train["user_id"].isin(held["user_id"].unique())
+        _VIEWS.clear()
+        _VIEWS[key] = (split, dataclasses.replace(split, train=split.train[keep]))
+    return _VIEWS[key][1]
+
+
+_VIEWS: dict[tuple, tuple[Split, Split]] = {}
+
+
+def run_eval(scorer: Callable, split: Split, users: str, candidates: Any) -> dict[str, Any]:
+    return summary(evaluate(scorer, view(split, users), k=K, users=users, candidates=candidates))
+
+
+def check_equivalence(model: hr.HybridRecommender, split: Split, weights: Mapping[str, float], cdw: float | None,
+                      normalization: str, n_users: int = 20) -> float:
+    """Max |score_new(weights) - reweight(weights).score_items| over a few training users."""
+    users = list(pd.unique(split.train["user_id"])[:n_users])
+    items = list(split.items["item_id"].to_numpy())
+    ours = Scorer(model, weights, lookup=Lookup(split.train[split.train["user_id"].isin(users)]), cdw=cdw,
+                  normalization=normalization)(users, items)
+    saved = (dict(model.weights_), model.normalization)
+    model.reweight(weights)
+    model.normalization = normalization
+    try:
+        theirs = model.score_items(users, items, cross_domain_weight=cdw)
+    finally:
+        model.reweight(saved[0])
+        model.normalization = saved[1]
+    return float(np.max(np.abs(ours - theirs)))
+
+
+# ---------------------------------------------------------------------------- candidates
+def _key(weights: Mapping[str, float], cdw: float | None, norm: str) -> tuple:
+    """Candidates with proportional weights rank identically; one key for them."""
+    top = max(weights.values())
+    return (tuple(sorted((n, round(w / top, 6)) for n, w in weights.items() if w > 0)), cdw, norm)
+
+
+class BlendSearch:
+    """Staged blend search: scores a list of candidates (weights, cdw, normalization) per call.
+
+    ``history`` mode asks ``tune_blend`` (component scores cached within a call per
+    cross_domain_weight); ``text`` mode caches each component's normalised text scores itself
+    (tune_blend builds users from histories only) and blends them the same way.
+    """
+
+    def __init__(self, model: hr.HybridRecommender, split: Split, users: str, candidates: Any, names: Sequence[str],
+                 mode: str = "history", texts: Mapping[Any, str] | None = None) -> None:
+        self.model, self.split, self.users, self.candidates = model, split, users, candidates
+        self.names, self.mode, self.texts = list(names), mode, texts
+        self.seen: dict[tuple, float] = {}
+        self.calls = 0
+        self.evaluated = 0
+        self.seconds = 0.0
+        self._parts: dict[tuple, dict[str, np.ndarray]] = {}
+        self._parts_norm: str | None = None
+
+    def score(self, cands: list[dict[str, Any]]) -> list[float]:
+        todo, keys = [], []
+        for cand in cands:
+            key = _key(cand["weights"], cand.get("cdw"), cand["norm"])
+            keys.append(key)
+            if key not in self.seen and key not in [_key(c["weights"], c.get("cdw"), c["norm"]) for c in todo]:
+                todo.append(cand)
+        if todo:
+            start = time.perf_counter()
+            values = self._tune_blend(todo) if self.mode == "history" else self._text(todo)
+            for cand, value in zip(todo, values):
+                self.seen[_key(cand["weights"], cand.get("cdw"), cand["norm"])] = value
+            self.calls += 1
+            self.evaluated += len(todo)
+            self.seconds += time.perf_counter() - start
+        return [self.seen[key] for key in keys]
+
+    def _tune_blend(self, cands: list[dict[str, Any]]) -> list[float]:
+        grid = []
+        for cand in cands:
+            entry: dict[str, Any] = {"weights": dict(cand["weights"]), "normalization": cand["norm"]}
+            if cand.get("cdw") is not None:
+                entry["cross_domain_weight"] = cand["cdw"]
+            grid.append(entry)
+        frame = tune_blend(self.model, view(self.split, self.users), grid, k=K, metric="ndcg", users=self.users,
+                           candidates=self.candidates, refit=False)
+        found = {}
+        for row in frame.to_dict(orient="records"):
+            cdw = row.get("cross_domain_weight")
+            cdw = None if cdw is None or (isinstance(cdw, float) and np.isnan(cdw)) else float(cdw)
+            found[_key(row["weights"], cdw, row["normalization"])] = float(row[f"ndcg@{K}"])
+        return [found[_key(c["weights"], c.get("cdw"), c["norm"])] for c in cands]
+
+    def _text(self, cands: list[dict[str, Any]]) -> list[float]:
+        out = []
+        for cand in sorted(cands, key=lambda c: c["norm"]):
+            weights = {n: w for n, w in cand["weights"].items() if w > 0}
+            scorer = lambda u, i, w=weights, z=cand["norm"]: self._blend(u, i, w, z)  # noqa: E731
+            out.append((id(cand), run_eval(scorer, self.split, self.users, self.candidates)["ndcg"]))
+        value = dict(out)
+        return [value[id(c)] for c in cands]
+
+    def _blend(self, user_ids: list, item_ids: list, weights: Mapping[str, float], norm: str) -> np.ndarray:
+        if norm != self._parts_norm:
+            self._parts, self._parts_norm = {}, norm
+        key = (tuple(user_ids), tuple(item_ids))
+        parts = self._parts.setdefault(key, {})
+        total = None
+        for name, w in weights.items():
+            if name not in parts:
+                parts[name] = Scorer(self.model, {name: 1.0}, texts=self.texts, normalization=norm)(user_ids, item_ids)
+            total = w * parts[name] if total is None else total + w * parts[name]
+        return total
+
+
+def staged_blend(search: BlendSearch, cdw_grid: list[float] | None, norms: Sequence[str], levels: Sequence[float],
+                 rounds: int) -> dict[str, Any]:
+    """Single components x cdw, best-improvement coordinate ascent over the weights, then normalization and cdw.
+
+    1. Every component alone at every ``cross_domain_weight`` (z-score): the baselines' cdw
+       and the starting point (the best single component, weight 1).
+    2. Up to ``rounds`` rounds: every candidate that changes one component's weight to another
+       of ``levels``, scored in one call; the best is kept if it beats the current blend.
+    3. The chosen weights with each other normalization, and at each other cdw; if that moves the setting, up to
+       ``rounds - 1`` (at least one) more rounds of 2.
+    """
+    cdws = cdw_grid or [None]
+    names = search.names
+    trace: list[dict[str, Any]] = []
+    singles = [{"weights": {n: 1.0}, "cdw": c, "norm": "zscore"} for n in names for c in cdws]
+    values = search.score(singles)
+    single_best: dict[str, dict[str, Any]] = {}
+    for cand, value in zip(singles, values):
+        name = next(iter(cand["weights"]))
+        if name not in single_best or value > single_best[name]["ndcg"]:
+            single_best[name] = {"cdw": cand["cdw"], "ndcg": value}
+    start = max(names, key=lambda n: single_best[n]["ndcg"])
+    current = {"weights": {n: (1.0 if n == start else 0.0) for n in names}, "cdw": single_best[start]["cdw"], "norm": "zscore"}
+    best = single_best[start]["ndcg"]
+    trace.append({"stage": "single components", "candidates": len(singles), "best": dict(current), "ndcg": best})
+
+    def ascend(current: dict[str, Any], best: float, n_rounds: int, stage: str) -> tuple[dict[str, Any], float]:
+        for r in range(n_rounds):
+            moves = [current]
+            for name in names:
+                for level in levels:
+                    if level == current["weights"][name]:
+                        continue
+                    weights = dict(current["weights"], **{name: level})
+                    if max(weights.values()) > 0:
+                        moves.append({**current, "weights": weights})
+            values = search.score(moves)
+            top = int(np.argmax(values))  # ties keep the current blend (listed first)
+            improved = values[top] > best + 1e-9
+            trace.append({"stage": f"{stage} round {r + 1}", "candidates": len(moves), "best": dict(moves[top]),
+                          "ndcg": values[top], "improved": bool(improved)})
+            if not improved:
+                break
+            current, best = moves[top], values[top]
+        return current, best
+
+    current, best = ascend(current, best, rounds, "coordinate ascent")
+    # The other normalizations at the current cdw, and the other cdws at the current normalization.
+    settings = [current] + [{**current, "norm": z} for z in norms if z != current["norm"]]
+    settings += [{**current, "cdw": c} for c in cdws if c != current["cdw"]]
+    values = search.score(settings)
+    top = int(np.argmax(values))
+    trace.append({"stage": "normalization, cdw", "candidates": len(settings), "best": dict(settings[top]), "ndcg": values[top]})
+    if values[top] > best + 1e-9:
+        current, best = settings[top], values[top]
+        current, best = ascend(current, best, max(1, rounds - 1), "coordinate ascent (new setting)")
+    top_w = max(current["weights"].values())
+    weights = {n: round(w / top_w, 4) for n, w in current["weights"].items()}
+    return {"weights": weights, "cdw": current["cdw"], "norm": current["norm"], "valid_ndcg": best,
+            "single": single_best, "trace": trace, "calls": search.calls, "evaluated": search.evaluated,
+            "seconds": round(search.seconds, 1)}

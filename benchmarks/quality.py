@@ -1,0 +1,410 @@
+"""Recommendation quality of the hybrid against tuned single-component baselines, on every protocol.
+
+Protocols (DESIGN.md, "Evaluation protocols"), all on the same seeded splits:
+
+- ``cd_food2kitchen``, ``cd_kitchen2food``: CD-cold users on Amazon Food-Kitchen;
+- ``cold_item``: 10% of the kitchen items cold, ranked among the cold items and among all;
+- ``warm``: warm next-item (each official test user's last item);
+- ``movielens_random``, ``movielens_cold_item``, ``goodbooks_random``, ``goodbooks_cold_item``;
+- ``cold_user_text``: new Amazon users known only by a text (the titles of 3 of their items).
+
+Rows per protocol: popularity, ALS, LightFM without and with text features, the text profile,
+item-kNN, EASE, PureSVD and the hybrid. Every baseline is tuned on validation users with a
+small grid; the hybrid is one HybridRecommender holding every component at its tuned
+parameters, its blend tuned with ``tune_blend`` on the same validation users. Writes
+``benchmarks/results/quality.md``, ``quality.json`` and ``cd_weight_sweep.png``.
+
+    python benchmarks/quality.py                 # everything (about an hour on 2 cores)
+    python benchmarks/quality.py --quick         # minutes: Amazon subset, tiny grids, no goodbooks
+    python benchmarks/quality.py --only cd,warm  # a subset (aliases: cd, amazon, movielens, goodbooks)
+    python benchmarks/quality.py --data DIR      # datasets folder (default ../shared/datasets)
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import logging
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hybridrec import recommender as hr_recommender
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from _quality_protocols import (  # noqa: E402
+    ALIASES,
+    LABELS,
+    TEXT_LABELS,
+    PROTOCOLS,
+    Budget,
+    Task,
+    build_tasks,
+    full_budget,
+    load_datasets,
+    quick_budget,
+)
+from _quality_report import markdown, plot_sweep, write_atomic, write_json  # noqa: E402
+from _quality_tuning import (  # noqa: E402
+    BlendSearch,
+    Lookup,
+    Scorer,
+    check_equivalence,
+    fit_model,
+    make_component,
+    run_eval,
+    staged_blend,
+    view,
+)
+
+log = logging.getLogger("quality")
+SWEEP = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+class _Elapsed(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.start = time.perf_counter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"[{time.perf_counter() - self.start:7.1f}s]"
+        if record.name != "quality":
+            prefix += f" {record.levelname.lower()} {record.name}:"
+        return f"{prefix} {record.getMessage()}"
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Elapsed())
+    if not verbose:  # the library logs every evaluation at INFO; keep its warnings only
+        handler.addFilter(lambda r: r.name == "quality" or r.levelno >= logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("hybridrec").setLevel(logging.INFO)  # fit times are read from its records
+
+
+def _protocols(only: str | None) -> list[str]:
+    if not only:
+        return list(PROTOCOLS)
+    wanted: list[str] = []
+    for part in only.split(","):
+        part = part.strip()
+        names = ALIASES.get(part, (part,))
+        for name in names:
+            if name not in PROTOCOLS:
+                raise ValueError(f"--only: unknown protocol {part!r}. Known: {', '.join(PROTOCOLS)}; "
+                                 f"aliases: {', '.join(ALIASES)}.")
+            if name not in wanted:
+                wanted.append(name)
+    return [p for p in PROTOCOLS if p in wanted]
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + (" (uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# ---------------------------------------------------------------------------- one protocol
+def _tune_components(task: Task, budget: Budget, seed: int) -> tuple[dict[str, dict], dict[str, Any]]:
+    """Search each component's parameters on the tuning users (each component alone, fixed cdw)."""
+    chosen: dict[str, dict] = {}
+    report: dict[str, Any] = {}
+    split, users = task.tune_split, task.tune_users
+    fixed_cdw = 0.5 if task.cdw_grid else None
+    lookup = None if task.mode == "text" else Lookup(split.train)
+    texts = task.texts.get("tune")
+
+    def trial(family: str, params: dict[str, Any], results: list[dict[str, Any]]) -> float:
+        for done in results:
+            if done["params"] == params:
+                return done["score"]
+        comps = [(family, make_component(family, params, budget.fixed.get(family)))]
+        if (task.mode == "text" or budget.add_unseen) and family not in ("semantic", "lightfm", "lightfm_text"):
+            comps.append(("semantic", make_component("semantic", {})))  # loads the text encoder
+        model, fit_s, _ = fit_model(comps, split, seed, budget.add_unseen)
+        scorer = Scorer(model, {family: 1.0}, lookup=lookup, texts=texts, cdw=fixed_cdw)
+        values = [run_eval(scorer, split, users, cands)["ndcg"] for _, _, cands in task.sets]
+        results.append({"params": dict(params), "ndcg": values, "score": float(np.mean(values)), "fit_seconds": round(fit_s, 1)})
+        log.info("  %s %s: tuning NDCG@10 %s (fit %.1fs)", family, params, " / ".join(f"{v:.4f}" for v in values), fit_s)
+        del model, scorer
+        gc.collect()
+        return results[-1]["score"]
+
+    for family in task.families:
+        if family == "lightfm_text":
+            chosen[family] = {"epochs": chosen["lightfm"]["epochs"]} if "lightfm" in chosen else {}
+            report[family] = {"search": "one setting: the epochs chosen for LightFM without text", "chosen": chosen[family]}
+            continue
+        axes = budget.axes_for(family, task.dataset)
+        if all(len(v) == 1 for v in axes.values()):
+            chosen[family] = {k: v[0] for k, v in axes.items()}
+            report[family] = {"search": "nothing to tune", "chosen": chosen[family]}
+            continue
+        start = time.perf_counter()
+        results: list[dict[str, Any]] = []
+        if family in budget.coordinate:
+            how = "one axis at a time"
+            current = {k: v[0] for k, v in axes.items()}
+            best = trial(family, current, results)
+            for axis, values in axes.items():
+                base = dict(current)
+                for value in values:
+                    if value == base[axis]:
+                        continue
+                    cand = {**base, axis: value}
+                    score = trial(family, cand, results)
+                    if score > best:
+                        best, current = score, cand
+        else:
+            how = "full grid"
+            keys = list(axes)
+            for combo in itertools.product(*(axes[k] for k in keys)):
+                trial(family, dict(zip(keys, combo)), results)
+            current = max(results, key=lambda r: r["score"])["params"]  # first wins ties
+        chosen[family] = dict(current)
+        report[family] = {"search": how, "axes": axes, "trials": results, "chosen": chosen[family], "fixed_cdw": fixed_cdw,
+                          "seconds": round(time.perf_counter() - start, 1)}
+        log.info("%s: chose %s (%d settings, %s, %.0fs)", family, chosen[family], len(results), how,
+                 time.perf_counter() - start)
+    return chosen, report
+
+
+def _components(task: Task, chosen: dict[str, dict], budget: Budget) -> list[tuple[str, Any]]:
+    return [(f, make_component(f, chosen[f], budget.fixed.get(f))) for f in task.families]
+
+
+def _row(method: str, component: str, metrics: dict, **extra: Any) -> dict[str, Any]:
+    return {"method": method, "component": component, "metrics": metrics, **extra}
+
+
+def _ratios(rows: list[dict], target: Any) -> tuple[dict, dict | None]:
+    hybrid = next(r for r in rows if r["component"] == "hybrid")
+    baselines = [r for r in rows if not r["component"].startswith("hybrid")]
+    best = max(baselines, key=lambda r: r["metrics"]["ndcg"])
+    h = hybrid["metrics"]["ndcg"]
+
+    def ratio(b: dict) -> float:
+        return h / b["metrics"]["ndcg"] if b["metrics"]["ndcg"] > 0 else float("inf")
+
+    general = {"value": ratio(best), "best_label": best["method"], "best": best["metrics"]["ndcg"], "hybrid": h}
+    if target is None:
+        return general, None
+    pool = [r for r in baselines if target.baselines is None or r["component"] in target.baselines]
+    ref = max(pool, key=lambda r: r["metrics"]["ndcg"])
+    value = ratio(ref)
+    return general, {"text": target.text, "factor": target.factor, "ratio": value, "best_label": ref["method"],
+                     "best": ref["metrics"]["ndcg"], "hybrid": h, "met": bool(value >= target.factor - 1e-12)}
+
+
+def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> dict[str, Any]:
+    start = time.perf_counter()
+    log.info("=== %s: tuning component parameters on %s users of %s", task.key, task.tune_users,
+             "a nested split" if task.refit else "the same split")
+    timings: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    chosen, component_report = _tune_components(task, budget, seed)
+    timings["component_grids"] = round(time.perf_counter() - t0, 1)
+
+    log.info("%s: fitting the tuning hybrid (%s)", task.key, ", ".join(task.families))
+    model, fit_s, comp_s = fit_model(_components(task, chosen, budget), task.tune_split, seed, budget.add_unseen)
+    timings["tuning_hybrid_fit"] = round(fit_s, 1)
+    log.info("%s: fitted in %.0fs (%s)", task.key, fit_s, ", ".join(f"{n} {s:.0f}s" for n, s in comp_s.items()))
+
+    blends: dict[str, dict] = {}
+    for label, _, tune_cands in task.sets:
+        log.info("%s [%s]: staged blend search", task.key, label)
+        search = BlendSearch(model, task.tune_split, task.tune_users, tune_cands, task.families, mode=task.mode,
+                             texts=task.texts.get("tune"))
+        blends[label] = staged_blend(search, None if task.mode == "text" else task.cdw_grid, budget.norms,
+                                     budget.blend_levels, budget.blend_rounds)
+        b = blends[label]
+        timings[f"blend_search [{label}]"] = b["seconds"]
+        log.info("%s [%s]: blend %s, cdw %s, %s: validation NDCG@10 %.4f (%d candidates in %d calls, %.0fs)",
+                 task.key, label, {n: w for n, w in b["weights"].items() if w}, b["cdw"], b["norm"], b["valid_ndcg"],
+                 b["evaluated"], b["calls"], b["seconds"])
+    history_blend = None
+    if task.mode == "text":
+        log.info("%s: staged blend search for the reference (3 items as history)", task.key)
+        search = BlendSearch(model, task.tune_split, task.tune_users, None, task.families)
+        history_blend = staged_blend(search, task.cdw_grid, budget.norms, budget.blend_levels, budget.blend_rounds)
+        timings["blend_search [3 items as history]"] = history_blend["seconds"]
+
+    sweep = None
+    if task.sweep:
+        t0 = time.perf_counter()
+        b = blends[task.sets[0][0]]
+        saved = (dict(model.weights_), model.normalization)
+        model.reweight(b["weights"])
+        model.set_params(normalization=b["norm"])
+        from hybridrec.model_selection import tune_blend
+
+        frame = tune_blend(model, view(task.tune_split, task.tune_users), {"cross_domain_weight": SWEEP},
+                           users=task.tune_users, refit=False)
+        sweep = sorted((float(c), float(v)) for c, v in zip(frame["cross_domain_weight"], frame["ndcg@10"]))
+        model.reweight(saved[0])
+        model.set_params(normalization=saved[1])
+        timings["cdw_sweep"] = round(time.perf_counter() - t0, 1)
+        log.info("%s: cdw sweep (validation) %s", task.key, ", ".join(f"{c:g}: {v:.4f}" for c, v in sweep))
+
+    tune_fit = {"seconds": round(fit_s, 1), "components": comp_s}
+    if task.refit:
+        del model
+        gc.collect()
+        log.info("%s: refitting every component on the outer training rows", task.key)
+        model, fit_s, comp_s = fit_model(_components(task, chosen, budget), task.split, seed, budget.add_unseen)
+        timings["refit"] = round(fit_s, 1)
+        log.info("%s: refitted in %.0fs", task.key, fit_s)
+
+    if task.mode == "history" and "equivalence_check" not in state:
+        b = blends[task.sets[0][0]]
+        state["equivalence_check"] = check_equivalence(model, task.split, b["weights"], b["cdw"], b["norm"])
+        log.info("check: score_new(weights=...) vs reweight(...).score_items max |diff| = %.2e", state["equivalence_check"])
+
+    log.info("%s: evaluating %d methods on the test users", task.key, len(task.families) + 1)
+    eval_lookup = Lookup(task.split.fold_in if task.mode == "text" else task.split.train)
+    texts = task.texts.get("test")
+    t0 = time.perf_counter()
+    sets = []
+    for label, cands, _ in task.sets:
+        b = blends[label]
+        rows = []
+        for family in task.families:
+            cdw = None if task.mode == "text" or family == "popularity" else b["single"][family]["cdw"]
+            scorer = Scorer(model, {family: 1.0}, lookup=None if task.mode == "text" else eval_lookup, texts=texts, cdw=cdw)
+            metrics = run_eval(scorer, task.split, "test", cands)
+            rows.append(_row((TEXT_LABELS if task.mode == "text" else LABELS)[family], family, metrics,
+                             params=chosen[family], cdw=cdw, fit_seconds=comp_s.get(family),
+                             tune_ndcg=b["single"][family]["ndcg"]))
+        scorer = Scorer(model, b["weights"], lookup=None if task.mode == "text" else eval_lookup, texts=texts,
+                        cdw=b["cdw"], normalization=b["norm"])
+        name = "hybrid (text blend)" if task.mode == "text" else "hybrid"
+        rows.append(_row(name, "hybrid", run_eval(scorer, task.split, "test", cands), weights=b["weights"],
+                         cdw=b["cdw"], normalization=b["norm"], fit_seconds=fit_s, tune_ndcg=b["valid_ndcg"]))
+        default = getattr(hr_recommender, "DEFAULT_TEXT_WEIGHTS", None) if task.mode == "text" else None
+        default = {n: w for n, w in (default or {}).items() if n in task.families and w > 0}
+        if default:
+            scorer = Scorer(model, default, texts=texts)
+            rows.append(_row("reference: the library's default text_weights (untuned)", "hybrid_default",
+                             run_eval(scorer, task.split, "test", cands), weights=default, cdw=None,
+                             normalization=model.normalization, fit_seconds=fit_s, tune_ndcg=None))
+        if history_blend is not None:
+            h = history_blend
+            scorer = Scorer(model, h["weights"], lookup=eval_lookup, cdw=h["cdw"], normalization=h["norm"])
+            rows.append(_row("reference: hybrid given the 3 items as history", "hybrid_history",
+                             run_eval(scorer, task.split, "test", cands), weights=h["weights"], cdw=h["cdw"],
+                             normalization=h["norm"], fit_seconds=fit_s, tune_ndcg=h["valid_ndcg"]))
+        for r in rows:
+            m = r["metrics"]
+            log.info("  %-46s NDCG@10 %.4f  Recall@10 %.4f  (%d users)", r["method"], m["ndcg"], m["recall"], m["n_users"])
+        general, target = _ratios(rows, task.targets.get(label))
+        log.info("%s [%s]: hybrid / best baseline (%s) = %.2fx%s", task.key, label, general["best_label"], general["value"],
+                 "" if target is None else f"; target {target['text']}: {'met' if target['met'] else 'NOT met'}"
+                 f" ({target['ratio']:.2f}x vs {target['best_label']})")
+        sets.append({"label": label, "rows": rows, "ratio": general, "target": target, "blend": b})
+    timings["test_evaluation"] = round(time.perf_counter() - t0, 1)
+    del model
+    gc.collect()
+    return {
+        "task": task.describe(), "component_tuning": component_report, "chosen": chosen, "tune_fit": tune_fit,
+        "history_blend": history_blend, "sweep": sweep, "sets": sets, "timings": timings,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+# ---------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n".join(__doc__.splitlines()[2:]))
+    parser.add_argument("--quick", action="store_true", help="minutes instead of an hour: subset, tiny grids, no goodbooks")
+    parser.add_argument("--only", metavar="PROTOCOL[,PROTOCOL]",
+                        help=f"run a subset: {', '.join(PROTOCOLS)}; aliases {', '.join(ALIASES)}")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets",
+                        help="datasets folder (default ../shared/datasets from the repository root)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every split and model (default 0)")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="output folder (default benchmarks/results)")
+    parser.add_argument("--cold-items", choices=["in-fit", "add-items"], default="in-fit",
+                        help="items without training interactions: in the catalogue given to fit (default, the "
+                             "documented path) or left out of fit and added afterwards with add_items")
+    parser.add_argument("--verbose", action="store_true", help="also show the library's INFO logs")
+    args = parser.parse_args(argv)
+
+    try:
+        protocols = _protocols(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
+    data_dir = args.data.expanduser().resolve()
+    if not data_dir.is_dir():
+        print(f"quality.py: the datasets folder {data_dir} does not exist; nothing to do (pass --data DIR). "
+              "Nothing was written.")
+        return 0
+    _setup_logging(args.verbose)
+    budget = quick_budget() if args.quick else full_budget()
+    if args.cold_items == "add-items":
+        budget.add_unseen = True
+        budget.notes.append("--cold-items add-items: every model is fitted on the catalogue items that have "
+                            "training interactions; the other items are added after fit with add_items.")
+    protocols = [p for p in protocols if p not in budget.skip or args.only]
+    given = sys.argv[1:] if argv is None else argv
+    command = "python benchmarks/quality.py" + (" " + shlex.join(given) if given else "")
+    log.info("%s (budget %s, seed %d, protocols %s)", command, budget.name, args.seed, ", ".join(protocols))
+    start = time.perf_counter()
+    commit = _commit()  # the code the run imports, before anyone changes the working tree
+    data = load_datasets(data_dir, set(protocols), budget, args.seed)
+    if not data:
+        print(f"quality.py: none of the datasets the protocols need are under {data_dir}; nothing was written.")
+        return 0
+    tasks = build_tasks(protocols, data, budget, args.seed)
+    skipped = [p + ": dataset missing" for p in protocols if p not in {t.key for t in tasks}]
+    skipped += [p + f": not run with --{budget.name}" for p in PROTOCOLS if p in budget.skip and p not in protocols]
+    state: dict[str, Any] = {}
+    results = []
+    for task in tasks:
+        results.append(run_task(task, budget, args.seed, state))
+    total = time.perf_counter() - start
+
+    header = {
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "commit": commit,
+        "seed": args.seed,
+        "budget": budget.name,
+        "budget_notes": budget.notes,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                   f"numpy {np.__version__}",
+        "total_seconds": round(total, 1),
+        "data": str(data_dir),
+        "equivalence_check": state.get("equivalence_check"),
+    }
+    report = {"header": header, "budget": {"axes": budget.axes, "overrides": budget.overrides, "coordinate": budget.coordinate,
+                                           "fixed": budget.fixed, "levels": budget.blend_levels,
+                                           "rounds": budget.blend_rounds, "norms": budget.norms},
+              "protocols": results, "skipped": skipped}
+    out = args.out
+    write_json(out / "quality.json", report)
+    write_atomic(out / "quality.md", lambda h: h.write(markdown(report)))
+    sweeps = {r["task"]["title"]: r["sweep"] for r in results if r.get("sweep")}
+    if sweeps:
+        plot_sweep(out / "cd_weight_sweep.png", sweeps, f"seed {args.seed}, budget {budget.name}, {header['date']}")
+    log.info("done in %.1f min; wrote %s, %s%s", total / 60, out / "quality.md", out / "quality.json",
+             f", {out / 'cd_weight_sweep.png'}" if sweeps else "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
