@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
+from hybridrec._io import json_ready, write_atomic
 
 #: Results of other systems quoted in the issue (not produced by this script).
 REFERENCES = [
@@ -19,38 +17,14 @@ REFERENCES = [
 ]
 
 
-def plain(value: Any) -> Any:
-    """JSON-ready: numpy scalars -> Python, NaN/inf -> None, tuples -> lists."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_atomic(path: Path, write: Callable[[Any], None], binary: bool = False) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (its folder created) atomically, UTF-8."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as handle:
-            write(handle)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
-    text = json.dumps(plain(report), indent=1, allow_nan=False, default=str) + "\n"
-    write_atomic(path, lambda h: h.write(text))
+    write_text(path, json.dumps(json_ready(report), indent=1, allow_nan=False, default=str) + "\n")
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -179,4 +153,5 @@ def plot_sweep(path: Path, sweeps: dict[str, list[tuple[float, float]]], subtitl
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    write_atomic(path, lambda h: fig.savefig(h, format="png", dpi=120), binary=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda h: fig.savefig(h, format="png", dpi=120))

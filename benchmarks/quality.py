@@ -53,7 +53,7 @@ from _quality_protocols import (  # noqa: E402
     load_datasets,
     quick_budget,
 )
-from _quality_report import markdown, plot_sweep, write_atomic, write_json  # noqa: E402
+from _quality_report import markdown, plot_sweep, write_json, write_text  # noqa: E402
 from _quality_tuning import (  # noqa: E402
     BlendSearch,
     Lookup,
@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
               "protocols": results, "skipped": skipped}
     out = args.out
     write_json(out / "quality.json", report)
-    write_atomic(out / "quality.md", lambda h: h.write(markdown(report)))
+    write_text(out / "quality.md", markdown(report))
     sweeps = {r["task"]["title"]: r["sweep"] for r in results if r.get("sweep")}
     if sweeps:
         plot_sweep(out / "cd_weight_sweep.png", sweeps, f"seed {args.seed}, budget {budget.name}, {header['date']}")

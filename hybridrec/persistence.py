@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import joblib
 
+from ._io import write_atomic
 from ._version import __version__
 
 logger = logging.getLogger(__name__)
@@ -63,16 +63,7 @@ def save(model: Any, path: str | os.PathLike, compress: int = 3) -> Path:
     if not target.parent.exists():
         raise FileNotFoundError(f"Cannot save to {target}: the folder {target.parent} does not exist.")
     payload = {"format": FORMAT, "versions": _versions(), "model": model}
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            joblib.dump(payload, handle, compress=compress)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, lambda handle: joblib.dump(payload, handle, compress=compress))
     logger.info("Saved %s to %s", type(model).__name__, target)
     return target
 

@@ -14,17 +14,17 @@ Only the standard library is imported at module level: ``hybridrec.cli`` treats 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import logging
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from .._io import json_ready, write_atomic
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas as pd
@@ -655,44 +655,16 @@ def _plot(tidy: "pd.DataFrame", k: int, title: str, path: Path) -> None:
 
 def _records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
     """Rows of ``frame`` as JSON-ready dicts (NaN -> None, numpy scalars -> Python)."""
-    return [{str(key): _plain(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-serialisable version of ``value``."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return [{str(key): json_ready(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def _dumps(report: Mapping[str, Any]) -> str:
-    return json.dumps(_plain(dict(report)), indent=2, allow_nan=False, default=str) + "\n"
+    return json.dumps(json_ready(dict(report)), indent=2, allow_nan=False, default=str) + "\n"
 
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """Write ``path`` through a temporary file in its folder and ``os.replace`` (no partial files)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write ``path`` atomically (see :func:`hybridrec._io.write_atomic`) and log it."""
+    write_atomic(path, write)
     logger.info("wrote %s", path)
 
 
