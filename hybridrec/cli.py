@@ -5,8 +5,9 @@ import argparse
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TextIO
 
 import pandas as pd
 
@@ -89,7 +90,7 @@ def _read_table(path: str | None) -> pd.DataFrame | None:
         return None
     source = Path(path)
     if not source.exists():
-        raise SystemExit(f"error: no such file: {source}")
+        raise FileNotFoundError(f"no such file: {source}")
     return pd.read_parquet(source) if source.suffix == ".parquet" else pd.read_csv(source)
 
 
@@ -173,11 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+               file: TextIO | None = None, line: str | None = None) -> None:
+    """Show a warning as one ``warning: ...`` line on stderr (no source location: users did not write it)."""
+    sys.stderr.write(f"warning: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.captureWarnings(True)
+    warnings.showwarning = _warn_line
     if args.command is None:
         parser.print_help()
         return 0
