@@ -22,7 +22,7 @@ from hybridrec.evaluation import Split, cold_item_split, cold_user_split, cross_
 log = logging.getLogger("quality")
 
 #: Component names of the hybrid, in the order of the report's rows.
-FAMILIES = ("popularity", "als", "lightfm", "lightfm_text", "semantic", "itemknn", "ease", "svd")
+FAMILIES = ("popularity", "als", "lightfm", "lightfm_text", "semantic", "textknn", "itemknn", "ease", "svd")
 #: Row labels of the single-component baselines.
 LABELS = {
     "popularity": "popularity",
@@ -30,6 +30,7 @@ LABELS = {
     "lightfm": "LightFM (no text)",
     "lightfm_text": "LightFM + text",
     "semantic": "text profile",
+    "textknn": "text kNN (soft max over history)",
     "itemknn": "item-kNN",
     "ease": "EASE",
     "svd": "PureSVD",
@@ -41,9 +42,10 @@ TEXT_LABELS = {
     "lightfm": "LightFM, no text features (text -> user map)",
     "lightfm_text": "LightFM + text features (text -> user map)",
     "semantic": "text profile",
+    "textknn": "text kNN",
 }
 #: Components that can score a user known only by a text (cold-user-from-text protocol).
-TEXT_FAMILIES = ("popularity", "als", "lightfm", "lightfm_text", "semantic")
+TEXT_FAMILIES = ("popularity", "als", "lightfm", "lightfm_text", "semantic", "textknn")
 #: Protocol keys, in report order, and the aliases of ``--only``.
 PROTOCOLS = (
     "cd_food2kitchen", "cd_kitchen2food", "cold_item", "warm", "movielens_random", "movielens_cold_item",
@@ -108,6 +110,7 @@ def full_budget() -> Budget:
             "ease": {"l2": [100.0, 300.0, 1000.0, 3000.0]},
             "svd": {"factors": [32, 64, 128]},
             "lightfm": {"epochs": [10, 20]},
+            "textknn": {"temperature": [0.05, 0.1, 0.2]},
         },
         overrides={"amazon": {"ease": {"l2": [1000.0, 3000.0], "max_items": [10000]}, "lightfm": {"epochs": [10]}}},
         fixed={
@@ -123,7 +126,8 @@ def full_budget() -> Budget:
             "hops {1, 2} x alpha {0.5, 0.9} x shrink {30, 100, 300} x k {100, 200}, each searched one axis at a "
             "time (one pass, in that order, from the first values; on CD-cold food -> kitchen this found the "
             "full grid's ALS optimum and 0.0701 vs 0.0706 for item-kNN); PureSVD factors {32, 64, 128}; LightFM "
-            "epochs {10, 20}; EASE (min_count 8, at most 15,000 items) l2 {100, 300, 1000, 3000}.",
+            "epochs {10, 20}; EASE (min_count 8, at most 15,000 items) l2 {100, 300, 1000, 3000}; text kNN "
+            "temperature {0.05, 0.1, 0.2}.",
             "On Amazon, to fit in about an hour: EASE keeps at most 10,000 items (of ~14,600 with >= 8 "
             "interactions; fit ~25 s instead of ~65 s; validation NDCG@10 0.0625 vs 0.0632 on CD-cold food -> "
             "kitchen at l2 = 1000) and tries l2 {1000, 3000} (250 lost to 1000 on every Amazon validation set "
@@ -142,6 +146,7 @@ def quick_budget() -> Budget:
             "ease": {"l2": [250.0, 1000.0]},
             "svd": {"factors": [32, 64]},
             "lightfm": {"epochs": [5]},
+            "textknn": {"temperature": [0.1]},
         },
         fixed={
             "ease": {"min_count": 8, "max_items": 3000},

@@ -26,6 +26,7 @@ from hybridrec.components import (
     PopularityComponent,
     PureSVDComponent,
     SemanticComponent,
+    TextKNNComponent,
 )
 from hybridrec.evaluation import Split, evaluate
 from hybridrec.model_selection import tune_blend
@@ -41,6 +42,7 @@ _CLASSES = {
     "lightfm": LightFMComponent,
     "lightfm_text": LightFMComponent,
     "semantic": SemanticComponent,
+    "textknn": TextKNNComponent,
     "itemknn": ItemKNNComponent,
     "ease": EASEComponent,
     "svd": PureSVDComponent,

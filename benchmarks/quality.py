@@ -134,7 +134,7 @@ def _tune_components(task: Task, budget: Budget, seed: int) -> tuple[dict[str, d
             if done["params"] == params:
                 return done["score"]
         comps = [(family, make_component(family, params, budget.fixed.get(family)))]
-        if (task.mode == "text" or budget.add_unseen) and family not in ("semantic", "lightfm", "lightfm_text"):
+        if (task.mode == "text" or budget.add_unseen) and family not in ("semantic", "textknn", "lightfm", "lightfm_text"):
             comps.append(("semantic", make_component("semantic", {})))  # loads the text encoder
         model, fit_s, _ = fit_model(comps, split, seed, budget.add_unseen)
         scorer = Scorer(model, {family: 1.0}, lookup=lookup, texts=texts, cdw=fixed_cdw)

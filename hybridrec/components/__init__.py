@@ -7,6 +7,7 @@ from .lightfm_hybrid import LightFMComponent
 from .popularity import PopularityComponent
 from .semantic import SemanticComponent
 from .svd import PureSVDComponent
+from .textknn import TextKNNComponent
 
 __all__ = [
     "ALSComponent",
@@ -17,6 +18,7 @@ __all__ = [
     "PopularityComponent",
     "PureSVDComponent",
     "SemanticComponent",
+    "TextKNNComponent",
     "TrainingData",
     "UserBatch",
 ]
