@@ -43,7 +43,7 @@ DEFAULT_OUT = "hybridrec_eval"
 #: Metric columns of the printed table, in order (``evaluate`` also reports ``coverage``).
 TABLE_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "auc", "coverage")
 #: Components that exist but are not among ``default_components()``: usable via --weights/--components.
-_EXTRA_COMPONENTS = ("ease", "svd")
+_EXTRA_COMPONENTS = ("ease", "svd", "textknn")
 #: Blend-weight levels of the default tuning grid (coarser when more components are fitted).
 _GRID_LEVELS = {"few": (0.0, 0.5, 1.0), "many": (0.0, 1.0)}
 #: cross_domain_weight values of the default tuning grid (multi-domain catalogues only).
@@ -124,7 +124,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
                             "named are not fitted (default: the HybridRecommender defaults)")
     model.add_argument("--components", metavar="LIST",
                        help="comma-separated components to fit, each at weight 1, e.g. als,itemknn "
-                            "(known: als, lightfm, semantic, itemknn, popularity, ease, svd)")
+                            "(known: als, lightfm, semantic, itemknn, popularity, ease, svd, textknn)")
     model.add_argument("--cross-domain-weight", type=float, default=0.5, metavar="W",
                        help="weight of a user's other-domain history, in [0, 1] (default 0.5)")
     model.add_argument("--tune", action="store_true",
@@ -372,15 +372,15 @@ def parse_components(text: str) -> dict[str, float]:
 
 
 def _components_for(weights: Mapping[str, float] | None) -> list | None:
-    """``components=`` for HybridRecommender: None (the defaults) unless EASE or PureSVD is asked for."""
-    from ..components import EASEComponent, PureSVDComponent
+    """``components=`` for HybridRecommender: None (the defaults) unless EASE, PureSVD or text kNN is asked for."""
+    from ..components import EASEComponent, PureSVDComponent, TextKNNComponent
     from ..recommender import default_components
 
     if weights is None:
         return None
     comps = default_components()
     have = {name for name, _ in comps}
-    extra = {"ease": EASEComponent, "svd": PureSVDComponent}
+    extra = {"ease": EASEComponent, "svd": PureSVDComponent, "textknn": TextKNNComponent}
     wanted = [name for name in _EXTRA_COMPONENTS if weights.get(name, 0) > 0 and name not in have]
     if not wanted:
         return None
