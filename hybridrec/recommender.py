@@ -324,7 +324,9 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
 
         A component marks items it cannot score (an item added from text, for item-kNN) with
         NaN; for those items the weights of the components that can score them are scaled up
-        to the full total, so a missing signal is neither a penalty nor a bonus.
+        to the full total. The missing score is thus taken as the weighted mean of the others:
+        no penalty for the gap, and a lift over warm items whose missing-here component scores
+        low when the others score the new item high.
         """
         weights = self.weights_ if weights is None else weights
         used = [(weights.get(name, 0.0), scores) for name, scores in parts.items() if weights.get(name, 0.0)]
