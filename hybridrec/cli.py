@@ -184,15 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    warnings.showwarning = _warn_line
     if args.command is None:
         parser.print_help()
         return 0
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
-        _say(f"error: {exc}")
-        return 2
+    with warnings.catch_warnings():  # one-line warnings for this command only; restored afterwards
+        warnings.showwarning = _warn_line
+        try:
+            return args.func(args)
+        except (ValueError, FileNotFoundError) as exc:
+            _say(f"error: {exc}")
+            return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import hybridrec as hr
+from hybridrec import cli
 from hybridrec.cli import main
 
 
@@ -97,10 +98,15 @@ def test_top_level_help_lists_every_command(capsys):
         assert command in text
 
 
-def test_warnings_are_shown_as_one_line_without_a_source_location(capsys):
+def test_warnings_are_shown_as_one_line_during_a_command_only(capsys, monkeypatch):
+    def warns(args):
+        warnings.warn("3 of 9 texts were truncated", UserWarning)
+        return 0
+
+    monkeypatch.setattr(cli, "demo", warns)
+    before = warnings.showwarning
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        assert main([]) == 0
-        capsys.readouterr()
-        warnings.warn("3 of 9 texts were truncated", UserWarning)
+        assert main(["demo"]) == 0
     assert capsys.readouterr().err == "warning: 3 of 9 texts were truncated\n"
+    assert warnings.showwarning is before  # the command's display rule does not outlive it
