@@ -180,6 +180,27 @@ class TrainedItemsOnly:
         self.catalogue_.remove(keep)
 
 
+class ItemTextEmbeddings:
+    """Mixin for components that score items by their text embeddings (``item_embeddings_``).
+
+    ``fit`` keeps the (unit-length) item embeddings; added items bring theirs, removed items
+    leave. Subclasses call :meth:`_keep_item_embeddings` from ``fit``.
+    """
+
+    item_embeddings_: np.ndarray
+
+    def _keep_item_embeddings(self, data: "TrainingData") -> None:
+        if data.item_embeddings is None:
+            raise ValueError(f"{type(self).__name__} needs item text; pass an items table with a text column.")
+        self.item_embeddings_ = np.asarray(data.item_embeddings, dtype=np.float32)
+
+    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
+        self.item_embeddings_ = np.vstack([self.item_embeddings_, embeddings.astype(np.float32)])
+
+    def remove_items(self, keep: np.ndarray) -> None:
+        self.item_embeddings_ = self.item_embeddings_[keep]
+
+
 class TextMappedItemFactors:
     """Mixin for factor components: items without interactions get factors from their text.
 

@@ -6,12 +6,12 @@ import logging
 import numpy as np
 
 from .._validation import check_non_negative
-from .base import Component, TrainingData, UserBatch
+from .base import Component, ItemTextEmbeddings, TrainingData, UserBatch
 
 logger = logging.getLogger(__name__)
 
 
-class SemanticComponent(Component):
+class SemanticComponent(ItemTextEmbeddings, Component):
     """Score items by how close their text is to the user's text profile.
 
     The profile is the mean embedding of the user's history (other domains scaled by the
@@ -36,9 +36,7 @@ class SemanticComponent(Component):
 
     def fit(self, data: TrainingData) -> "SemanticComponent":
         self.check_params()
-        if data.item_embeddings is None:
-            raise ValueError("SemanticComponent needs item text; pass an items table with a text column.")
-        self.item_embeddings_ = np.asarray(data.item_embeddings, dtype=np.float32)
+        self._keep_item_embeddings(data)
         return self
 
     def user_state(self, users: UserBatch) -> np.ndarray:
@@ -49,12 +47,6 @@ class SemanticComponent(Component):
 
     def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
         return state @ self.item_embeddings_[items].T
-
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        self.item_embeddings_ = np.vstack([self.item_embeddings_, embeddings.astype(np.float32)])
-
-    def remove_items(self, keep: np.ndarray) -> None:
-        self.item_embeddings_ = self.item_embeddings_[keep]
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         hist = users.history.indices

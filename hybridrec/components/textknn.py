@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import check_non_negative
-from .base import Component, TrainingData, UserBatch
+from .base import Component, ItemTextEmbeddings, TrainingData, UserBatch
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class _TextKNNState:
     text: np.ndarray | None  # user text embeddings, or None
 
 
-class TextKNNComponent(Component):
+class TextKNNComponent(ItemTextEmbeddings, Component):
     """Score an item by the text similarity of its nearest items in the user's history.
 
     ``score(u, i) = T * log(sum_h w_h * exp(cos(h, i) / T))`` over the user's history items
@@ -61,9 +61,7 @@ class TextKNNComponent(Component):
 
     def fit(self, data: TrainingData) -> "TextKNNComponent":
         self.check_params()
-        if data.item_embeddings is None:
-            raise ValueError("TextKNNComponent needs item text; pass an items table with a text column.")
-        self.item_embeddings_ = np.asarray(data.item_embeddings, dtype=np.float32)
+        self._keep_item_embeddings(data)
         return self
 
     def user_state(self, users: UserBatch) -> _TextKNNState:
@@ -120,26 +118,21 @@ class TextKNNComponent(Component):
             scores = t * np.log(np.maximum(sums[has], np.finfo(np.float64).tiny)) + 1.0
         out[start:stop][has] = scores.astype(np.float32)
 
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        self.item_embeddings_ = np.vstack([self.item_embeddings_, embeddings.astype(np.float32)])
-
-    def remove_items(self, keep: np.ndarray) -> None:
-        self.item_embeddings_ = self.item_embeddings_[keep]
-
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
-        """The score of ``item`` split over the history items by their share of the soft maximum."""
-        state = self.user_state(users)
-        vectors, weights, _ = self._entries(state, 0, 1)
-        contributions = np.zeros(users.history.nnz, dtype=np.float32)
-        if not (weights > 0).any():
-            return contributions
-        sims = vectors @ self.item_embeddings_[item]
-        mass = weights * np.exp((sims - 1.0) / float(self.temperature))
-        score = float(self.temperature) * np.log(max(float(mass.sum()), np.finfo(np.float64).tiny)) + 1.0
-        share = mass / mass.sum()
-        # Entries follow the weighted history, which drops zero-weight items: align with history.
-        weighted_items = state.weights.indices
-        position = {item_id: k for k, item_id in enumerate(users.history.indices)}
-        for k, item_id in enumerate(weighted_items):
-            contributions[position[item_id]] = score * share[k]
-        return contributions
+        """The score of ``item`` split over the history items by their share of the soft maximum.
+
+        The user's own text takes its share too, so the history's shares add up to the score
+        only for users without text.
+        """
+        t = float(self.temperature)
+        weights = users.history_weights()
+        history_mass = weights * np.exp((self.item_embeddings_[users.history.indices] @ self.item_embeddings_[item] - 1.0) / t)
+        total = float(history_mass.sum())
+        if users.text_embeddings is not None and self.user_text_weight:
+            text = np.asarray(users.text_embeddings[0], dtype=np.float32)
+            if np.abs(text).sum() > 0:
+                total += self.user_text_weight * float(np.exp((text @ self.item_embeddings_[item] - 1.0) / t))
+        if total <= 0:
+            return np.zeros(users.history.nnz, dtype=np.float32)
+        score = t * np.log(total) + 1.0
+        return (score * history_mass / total).astype(np.float32)
