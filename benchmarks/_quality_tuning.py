@@ -1,33 +1,25 @@
 """Scoring, component grid search and staged blend tuning for ``benchmarks/quality.py``.
 
-Every method is scored through the public API: ``HybridRecommender.score_new(history,
-user_ids, item_ids, texts=..., cross_domain_weight=..., weights=...)`` with the users'
-training rows as ``history`` (or their text alone). With ``weights={name: 1}`` only that
-component is scored, which is exactly ``reweight({name: 1})`` followed by ``score_items``
-(checked once per run) without scoring the other seven components too.
+Every method is scored through the public API: ``HybridRecommender.component_scores(user_ids,
+history=..., texts=..., item_ids=..., cross_domain_weight=..., normalization=...,
+components=...)`` with the users' training rows as ``history`` (or their text alone), blended
+by ``hybridrec.blend.blend``. With ``weights={name: 1}`` only that component is scored, which
+is exactly ``reweight({name: 1})`` followed by ``score_items`` (checked once per run) without
+scoring the other seven components too.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 import hybridrec as hr
-from hybridrec.components import (
-    ALSComponent,
-    EASEComponent,
-    ItemKNNComponent,
-    LightFMComponent,
-    PopularityComponent,
-    PureSVDComponent,
-    SemanticComponent,
-    TextKNNComponent,
-)
+from hybridrec import components
+from hybridrec.blend import blend
 from hybridrec.evaluation import Split, evaluate
 from hybridrec.model_selection import tune_blend
 
@@ -36,46 +28,13 @@ log = logging.getLogger("quality")
 K = 10
 #: Metrics reported per row (``evaluate``'s names).
 REPORTED = ("ndcg", "recall", "precision", "map", "coverage")
-_CLASSES = {
-    "popularity": PopularityComponent,
-    "als": ALSComponent,
-    "lightfm": LightFMComponent,
-    "lightfm_text": LightFMComponent,
-    "semantic": SemanticComponent,
-    "textknn": TextKNNComponent,
-    "itemknn": ItemKNNComponent,
-    "ease": EASEComponent,
-    "svd": PureSVDComponent,
-}
+#: Row families that are a registered component under another name (a second configuration of it).
+_REGISTERED_AS = {"lightfm_text": "lightfm"}
 _EMPTY = pd.DataFrame({"user_id": pd.Series([], dtype=object), "item_id": pd.Series([], dtype=object)})
 
 
 def make_component(family: str, params: Mapping[str, Any], fixed: Mapping[str, Any] | None = None) -> Any:
-    return _CLASSES[family](**{**(fixed or {}), **params})
-
-
-# ---------------------------------------------------------------------------- fit timing
-class _FitTimes(logging.Handler):
-    """Collects the recommender's "Fitted component %r in %.1fs" records."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.seconds: dict[str, float] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "Fitted component %r in %.1fs" and len(record.args) == 2:
-            self.seconds[str(record.args[0])] = float(record.args[1])
-
-
-@contextmanager
-def fit_times() -> Iterator[dict[str, float]]:
-    handler = _FitTimes()
-    logger = logging.getLogger("hybridrec.recommender")
-    logger.addHandler(handler)
-    try:
-        yield handler.seconds
-    finally:
-        logger.removeHandler(handler)
+    return components.create(_REGISTERED_AS.get(family, family), **{**(fixed or {}), **params})
 
 
 def fit_model(components: list[tuple[str, Any]], split: Split, seed: int,
@@ -96,8 +55,8 @@ def fit_model(components: list[tuple[str, Any]], split: Split, seed: int,
         seen = items["item_id"].isin(split.train["item_id"].unique()).to_numpy()
         items, unseen = items[seen], items[~seen]
     start = time.perf_counter()
-    with fit_times() as seconds:
-        model.fit(split.train, items=items, users=split.users)
+    model.fit(split.train, items=items, users=split.users)
+    seconds = {name: round(comp.fit_seconds_, 1) for name, comp in model.components_.items()}
     if unseen is not None and len(unseen):
         uses_text = model.item_embeddings_ is not None
         if uses_text:
@@ -133,14 +92,14 @@ class Scorer:
         self.cdw, self.normalization = cdw, normalization
 
     def __call__(self, user_ids: list, item_ids: list) -> np.ndarray:
-        saved = self.model.normalization
-        self.model.normalization = self.normalization
-        try:
-            history = self.lookup.rows(user_ids) if self.lookup is not None else _EMPTY
-            return self.model.score_new(history, user_ids, item_ids, texts=self.texts,
-                                        cross_domain_weight=self.cdw, weights=self.weights)
-        finally:
-            self.model.normalization = saved
+        return blend(self.parts(user_ids, item_ids, [n for n, w in self.weights.items() if w > 0]), self.weights)
+
+    def parts(self, user_ids: list, item_ids: list, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The named components' normalised scores of these users (their history and text)."""
+        history = self.lookup.rows(user_ids) if self.lookup is not None else _EMPTY
+        return self.model.component_scores(user_ids, history=history, texts=self.texts, item_ids=item_ids,
+                                           cross_domain_weight=self.cdw, normalization=self.normalization,
+                                           components=names)
 
 
 def summary(frame: pd.DataFrame) -> dict[str, Any]:
@@ -189,12 +148,12 @@ def check_equivalence(model: hr.HybridRecommender, split: Split, weights: Mappin
                   normalization=normalization)(users, items)
     saved = (dict(model.weights_), model.normalization)
     model.reweight(weights)
-    model.normalization = normalization
+    model.set_params(normalization=normalization)
     try:
         theirs = model.score_items(users, items, cross_domain_weight=cdw)
     finally:
         model.reweight(saved[0])
-        model.normalization = saved[1]
+        model.set_params(normalization=saved[1])
     return float(np.max(np.abs(ours - theirs)))
 
 
@@ -271,12 +230,10 @@ class BlendSearch:
             self._parts, self._parts_norm = {}, norm
         key = (tuple(user_ids), tuple(item_ids))
         parts = self._parts.setdefault(key, {})
-        total = None
-        for name, w in weights.items():
-            if name not in parts:
-                parts[name] = Scorer(self.model, {name: 1.0}, texts=self.texts, normalization=norm)(user_ids, item_ids)
-            total = w * parts[name] if total is None else total + w * parts[name]
-        return total
+        todo = [name for name in weights if name not in parts]
+        if todo:
+            parts.update(Scorer(self.model, {}, texts=self.texts, normalization=norm).parts(user_ids, item_ids, todo))
+        return blend(parts, weights)
 
 
 def staged_blend(search: BlendSearch, cdw_grid: list[float] | None, norms: Sequence[str], levels: Sequence[float],

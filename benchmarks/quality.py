@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hybridrec import recommender as hr_recommender
+from hybridrec.blend import query_weights
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -295,7 +295,7 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
         name = "hybrid (text blend)" if task.mode == "text" else "hybrid"
         rows.append(_row(name, "hybrid", run_eval(scorer, task.split, "test", cands), weights=b["weights"],
                          cdw=b["cdw"], normalization=b["norm"], fit_seconds=fit_s, tune_ndcg=b["valid_ndcg"]))
-        default = getattr(hr_recommender, "DEFAULT_TEXT_WEIGHTS", None) if task.mode == "text" else None
+        default = query_weights(None, model.components_) if task.mode == "text" else None
         default = {n: w for n, w in (default or {}).items() if n in task.families and w > 0}
         if default:
             scorer = Scorer(model, default, texts=texts)

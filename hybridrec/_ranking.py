@@ -1,4 +1,4 @@
-"""Deterministic top-k selection shared by recommendation and evaluation."""
+"""Deterministic top-k selection shared by recommendation and evaluation, and seen-item masking."""
 from __future__ import annotations
 
 import numpy as np
@@ -37,3 +37,22 @@ def top_k_block(work: np.ndarray, k: int) -> np.ndarray:
     position = np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]
     out[rows, position] = cols
     return out
+
+
+def mask_seen(scores: np.ndarray, history, items: np.ndarray) -> None:
+    """Set ``scores[u, j] = NaN`` (never ranked) where user ``u`` has ``items[j]`` in ``history`` (CSR)."""
+    position = np.full(history.shape[1], -1, dtype=np.int64)
+    position[items] = np.arange(len(items))
+    coo = history.tocoo()
+    cols = position[coo.col]
+    keep = cols >= 0
+    scores[coo.row[keep], cols[keep]] = np.nan
+
+
+def merge_top_k(items: list[np.ndarray], scores: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge per-domain top-k blocks (inner ids, -1 padded; scores, NaN padded) into one top-k."""
+    items_k, scores_k = np.hstack(items), np.hstack(scores)
+    order = top_k_block(scores_k, k)
+    picked = np.maximum(order, 0)
+    return (np.where(order >= 0, np.take_along_axis(items_k, picked, axis=1), -1),
+            np.where(order >= 0, np.take_along_axis(scores_k, picked, axis=1), np.nan))

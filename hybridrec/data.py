@@ -1,35 +1,27 @@
-"""InteractionData: raw ids <-> inner indices, domains, the users x items matrix and texts.
+"""InteractionData: raw ids <-> inner indices, domains, the users x items matrix, texts and blocks.
 
 Everything outside the library speaks raw ids (any hashable: ints, strings, tuples); everything
 inside speaks inner indices ``0..n-1``. This module is the only place that converts between them.
+Named dense blocks (text embeddings, image vectors, encoded columns) ride along, one row per
+item (user), and stay aligned as items and users are added and removed.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Hashable, Iterable, Sequence
+from typing import Any, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._ids import as_index
 from ._validation import check_choice, preview, require_columns, require_frame, require_ids
+from .modalities import align_block
 
 logger = logging.getLogger(__name__)
 
 #: Domain name used when the items table has no domain column.
 DEFAULT_DOMAIN = "all"
-
-
-def as_index(values: Any) -> pd.Index:
-    """A flat ``pandas.Index`` of raw ids (tuples stay tuples, never a MultiIndex)."""
-    if isinstance(values, pd.Index) and not isinstance(values, pd.MultiIndex):
-        return values
-    array = np.asarray(values) if not isinstance(values, (list, tuple)) else None
-    if array is not None and array.dtype != object and array.ndim == 1:
-        return pd.Index(array)
-    out = np.empty(len(values), dtype=object)
-    out[:] = list(values)
-    return pd.Index(out, dtype=object, tupleize_cols=False)
 
 
 def _unique_ids(values: pd.Series) -> pd.Index:
@@ -71,6 +63,9 @@ class InteractionData:
         One text per item (empty string when missing).
     user_texts : list of str, optional
         One text per user (empty string when missing), or None when no user texts were given.
+    item_blocks, user_blocks : dict of str -> ndarray, optional
+        Named dense blocks, one row per item (user). The recommender adds ``"text"`` (the
+        text embeddings) when a component reads text.
     """
 
     def __init__(
@@ -82,6 +77,8 @@ class InteractionData:
         domains: list[str],
         item_texts: list[str],
         user_texts: list[str] | None = None,
+        item_blocks: Mapping[str, np.ndarray] | None = None,
+        user_blocks: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.user_ids = user_ids
         self.item_ids = item_ids
@@ -90,6 +87,8 @@ class InteractionData:
         self.domains = domains
         self.item_texts = item_texts
         self.user_texts = user_texts
+        self.item_blocks = dict(item_blocks or {})
+        self.user_blocks = dict(user_blocks or {})
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -106,6 +105,8 @@ class InteractionData:
         user_text_col: str | Sequence[str] = "text",
         domain_col: str = "domain",
         duplicates: str = "sum",
+        item_vectors: Mapping[str, Any] | None = None,
+        user_vectors: Mapping[str, Any] | None = None,
     ) -> "InteractionData":
         """Build from pandas DataFrames.
 
@@ -129,6 +130,11 @@ class InteractionData:
         duplicates : {"sum", "max"}
             How repeated (user, item) rows combine: their weights are summed (repeat events add
             confidence) or the largest is kept.
+        item_vectors, user_vectors : dict of str -> vectors, optional
+            Named dense blocks keyed by item (user) id: a DataFrame (with the id column, or
+            indexed by id), a Series or dict of id -> vector, or an array with one row per row
+            of ``items`` (``users``). Ids without a vector get a zero row; see
+            :func:`hybridrec.modalities.align_block`.
 
         Returns
         -------
@@ -166,7 +172,17 @@ class InteractionData:
             "InteractionData: %d users, %d items, %d interactions, domains %s",
             matrix.shape[0], matrix.shape[1], matrix.nnz, domains,
         )
-        return cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts)
+        item_blocks = {
+            name: align_block(name, value, item_ids, kind="item", id_col=item_col,
+                              table_ids=None if items is None else as_index(items[item_col].to_numpy()))
+            for name, value in (item_vectors or {}).items()
+        }
+        user_blocks = {
+            name: align_block(name, value, user_ids, kind="user", id_col=user_col,
+                              table_ids=None if users is None else as_index(users[user_col].to_numpy()))
+            for name, value in (user_vectors or {}).items()
+        }
+        return cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts, item_blocks, user_blocks)
 
     @staticmethod
     def _weights(interactions: pd.DataFrame, weight_col: str | None) -> np.ndarray:
@@ -308,8 +324,13 @@ class InteractionData:
         return np.flatnonzero(self.item_domain == code)
 
     # ------------------------------------------------------------------ growth
-    def append_items(self, item_ids: pd.Index, domains: Sequence[str], texts: list[str]) -> np.ndarray:
-        """Append new items (no interactions) and return their inner indices."""
+    def append_items(self, item_ids: pd.Index, domains: Sequence[str], texts: list[str],
+                     blocks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Append new items (no interactions) with their rows of the blocks; return their inner indices.
+
+        Blocks the new items do not bring get zero rows for them; a block that is not among the
+        catalogue's blocks is an error.
+        """
         clash = item_ids.intersection(self.item_ids)
         if len(clash):
             raise ValueError(f"Items {preview(clash)} already exist; remove them first to replace them.")
@@ -317,6 +338,7 @@ class InteractionData:
             if name not in self.domains:
                 self.domains.append(str(name))
         codes = np.array([self.domains.index(str(d)) for d in domains], dtype=np.int32)
+        self.item_blocks = _grow(self.item_blocks, blocks, len(item_ids), "item")
         start = self.n_items
         self.item_ids = self.item_ids.append(item_ids)
         self.item_domain = np.concatenate([self.item_domain, codes])
@@ -330,13 +352,19 @@ class InteractionData:
         self.item_domain = self.item_domain[keep]
         self.item_texts = [t for t, k in zip(self.item_texts, keep) if k]
         self.matrix = self.matrix[:, np.flatnonzero(keep)].tocsr()
+        self.item_blocks = {name: block[keep] for name, block in self.item_blocks.items()}
 
-    def append_users(self, user_ids: pd.Index, matrix: sp.csr_matrix, texts: list[str] | None) -> np.ndarray:
-        """Append new users with their interaction rows and texts; return their inner indices."""
+    def append_users(self, user_ids: pd.Index, matrix: sp.csr_matrix, texts: list[str] | None,
+                     blocks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """Append new users with their interaction rows, texts and blocks; return their inner indices.
+
+        A block the new users bring that the others lack gets zero rows for the others.
+        """
         clash = user_ids.intersection(self.user_ids)
         if len(clash):
             raise ValueError(f"Users {preview(clash)} already exist.")
         start = self.n_users
+        self.user_blocks = _grow(self.user_blocks, blocks, len(user_ids), "user", start, allow_new=True)
         self.user_ids = self.user_ids.append(user_ids)
         self.matrix = sp.vstack([self.matrix, matrix.astype(np.float32)]).tocsr()
         if texts is not None or self.user_texts is not None:
@@ -345,7 +373,28 @@ class InteractionData:
         return np.arange(start, self.n_users)
 
     def __repr__(self) -> str:
+        blocks = f", item_blocks={sorted(self.item_blocks)}" if self.item_blocks else ""
         return (
             f"InteractionData(n_users={self.n_users}, n_items={self.n_items}, "
-            f"n_interactions={self.matrix.nnz}, domains={self.domains})"
+            f"n_interactions={self.matrix.nnz}, domains={self.domains}{blocks})"
         )
+
+
+def _grow(blocks: dict[str, np.ndarray], new: Mapping[str, np.ndarray] | None, n_new: int, kind: str,
+          n_old: int = 0, allow_new: bool = False) -> dict[str, np.ndarray]:
+    """``blocks`` with ``n_new`` rows appended from ``new`` (zero rows for blocks ``new`` lacks)."""
+    new = dict(new or {})
+    unknown = sorted(set(new) - set(blocks))
+    if unknown and not allow_new:
+        raise ValueError(f"New {kind}s bring blocks {unknown} that the model was not fitted with "
+                         f"(its blocks: {sorted(blocks)}).")
+    out = {}
+    for name in [*blocks, *unknown]:
+        old = blocks.get(name)
+        dim = (old if old is not None else new[name]).shape[1]
+        rows = np.asarray(new[name], dtype=np.float32) if name in new else np.zeros((n_new, dim), np.float32)
+        if rows.shape != (n_new, dim):
+            raise ValueError(f"The {kind} block {name!r} of the new {kind}s must have shape {(n_new, dim)}. Got {rows.shape}.")
+        old = old if old is not None else np.zeros((n_old, dim), np.float32)
+        out[name] = np.vstack([old, rows])
+    return out

@@ -251,3 +251,26 @@ def load_amazon_food_kitchen(path: str | os.PathLike) -> Dataset:
         }
     )
     return Dataset(interactions, items, None, "amazon_food_kitchen", "Amazon Food-Kitchen (LLMCDSR), research use only")
+
+
+def official_users(ds: Dataset) -> tuple[list, list]:
+    """The users of the ``split`` column's ``"test"`` and ``"valid"`` rows (Amazon Food-Kitchen).
+
+    The LLMCDSR processing fixes which users are evaluated and which tune; the warm next-item
+    and CD-cold protocols use them instead of drawing users.
+
+    Returns
+    -------
+    (list, list)
+        Test user ids and validation user ids, in order of appearance.
+    """
+    frame = ds.interactions
+    if "split" not in frame.columns:
+        raise ValueError(f"{ds.name or 'This dataset'} has no 'split' column in its interactions; "
+                         "it has no official test and validation users.")
+    test = frame.loc[frame["split"] == "test", "user_id"].unique().tolist()
+    valid = frame.loc[frame["split"] == "valid", "user_id"].unique().tolist()
+    if not test:
+        raise ValueError(f"{ds.name or 'This dataset'}: no interactions have split == 'test'; "
+                         "cannot take the official test users.")
+    return test, valid

@@ -1,10 +1,10 @@
-"""Text embeddings -> LightFM feature matrices.
+"""Dense item blocks (text embeddings and others) -> LightFM feature matrices.
 
-The compressed form: PCA of the 384-d embeddings to ``n_components`` dimensions, each row then
-rescaled to unit length times ``weight``. Raw 384-d dense features make every LightFM update
-touch 384 weights and tend to drown the identity features; 32 PCA dimensions keep most of the
-topical variance of short product titles at a tenth of the cost. Items without text get a zero
-row, so they fall back to their identity feature alone.
+The compressed form: PCA of a block (the 384-d text embeddings, say) to ``n_components``
+dimensions, each row then rescaled to unit length times ``weight``. Raw 384-d dense features
+make every LightFM update touch 384 weights and tend to drown the identity features; 32 PCA
+dimensions keep most of the topical variance of short product titles at a tenth of the cost.
+Items without the block (a zero row) get a zero row, so they fall back to their other features.
 """
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from sklearn.decomposition import PCA
 logger = logging.getLogger(__name__)
 
 
-class TextCompressor:
-    """PCA-compress embeddings into dense, unit-length LightFM feature rows.
+class BlockCompressor:
+    """PCA-compress a dense block into unit-length LightFM feature rows of length ``weight``.
 
     Parameters
     ----------
     n_components : int
-        Output dimensions (capped by the number of texts and the embedding size).
+        Output dimensions (capped by the number of non-zero rows and the block's dimension).
     weight : float
-        Length of each output row, i.e. the text features' weight next to an identity feature.
+        Length of each output row, i.e. the block's weight next to an identity feature.
     random_state : int or None
         Seed for the randomized PCA solver.
     """
@@ -35,14 +35,14 @@ class TextCompressor:
         self.weight = weight
         self.random_state = random_state
 
-    def fit(self, embeddings: np.ndarray) -> "TextCompressor":
+    def fit(self, embeddings: np.ndarray) -> "BlockCompressor":
         rows = embeddings[np.linalg.norm(embeddings, axis=1) > 0]
         k = int(min(self.n_components, max(len(rows) - 1, 0), embeddings.shape[1]))
         if k < 1:
             self.pca_ = None
             return self
         self.pca_ = PCA(n_components=k, random_state=self.random_state).fit(rows)
-        logger.info("Text features: PCA %d -> %d keeps %.0f%% of variance",
+        logger.info("Block features: PCA %d -> %d keeps %.0f%% of variance",
                     embeddings.shape[1], k, 100 * self.pca_.explained_variance_ratio_.sum())
         return self
 

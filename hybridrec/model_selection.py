@@ -17,9 +17,10 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
 from ._validation import check_choice, check_fraction
-from .blend import NORMALIZATIONS, check_weights
+from .blend import NORMALIZATIONS, blend, check_weights
 from .evaluation import Split, evaluate
 from .evaluation.metrics import METRICS
+from .evaluation.report import metric_label
 
 logger = logging.getLogger(__name__)
 
@@ -39,21 +40,10 @@ class _ComponentScoreCache:
         """Known users' blocks, or new users' blocks built from ``history`` (cold-user splits)."""
         key = (history is not None, tuple(user_ids), tuple(item_ids))
         if key not in self.blocks:
-            model = self.model
-            saved = model.normalization
-            model.normalization = self.normalization
-            try:
-                items = model.data_.item_index(item_ids)
-                if history is None:
-                    users = model._known_users(user_ids, "tune_blend")
-                    texts = None if model.user_embeddings_ is None else model.user_embeddings_[users]
-                    matrix = model.data_.matrix[users]
-                else:
-                    _, matrix = model._history_matrix(history, list(user_ids))
-                    texts = None
-                self.blocks[key] = model._score_parts(matrix, texts, items, self.cross_domain_weight)
-            finally:
-                model.normalization = saved
+            self.blocks[key] = self.model.component_scores(
+                user_ids, history=history, item_ids=item_ids,
+                cross_domain_weight=self.cross_domain_weight, normalization=self.normalization,
+            )
         return self.blocks[key]
 
     def scorer(self, weights: Mapping[str, float]) -> "_BlendScorer":
@@ -67,15 +57,10 @@ class _BlendScorer:
         self.cache, self.weights = cache, weights
 
     def score_items(self, user_ids: list, item_ids: list) -> np.ndarray:
-        return self.cache.model._blend(self.cache.parts(user_ids, item_ids), self.weights)
+        return blend(self.cache.parts(user_ids, item_ids), self.weights)
 
     def score_new(self, history: pd.DataFrame, user_ids: list, item_ids: list) -> np.ndarray:
-        return self.cache.model._blend(self.cache.parts(user_ids, item_ids, history), self.weights)
-
-
-def _label(metric: str, k: int) -> str:
-    """Column name of a metric: ``ndcg@10``; MRR and AUC rank the whole list, so no ``@k``."""
-    return metric if metric in ("mrr", "auc") else f"{metric}@{k}"
+        return blend(self.cache.parts(user_ids, item_ids, history), self.weights)
 
 
 def _expand(param_grid: Mapping[str, Any] | Iterable[Mapping[str, Any]], names: list[str]) -> list[dict[str, Any]]:
@@ -118,7 +103,8 @@ def _all_zero(model: Any, cand: Mapping[str, Any]) -> bool:
 
 
 def _resolve(model: Any, cand: Mapping[str, Any]) -> tuple[float, str, dict[str, float]]:
-    weights = check_weights(_candidate_weights(model, cand), list(model.components_), {})
+    weights = check_weights(_candidate_weights(model, cand), list(model.components_),
+                            where="The 'param_grid' parameter of tune_blend")
     cdw = check_fraction(cand.get("cross_domain_weight", model.cross_domain_weight), "cross_domain_weight", "tune_blend")
     norm = check_choice(cand.get("normalization", model.normalization), "normalization", NORMALIZATIONS, "tune_blend")
     return cdw, norm, weights
@@ -183,18 +169,18 @@ def tune_blend(
         result = evaluate(cache.scorer(weights), split, k=k, users=users, candidates=candidates)
         overall = result[(result["domain"] == "all") & (result["group"] == "all")].set_index("metric")
         row = {"candidate": i, **candidates_list[i]}
-        row.update({_label(m, k): overall.loc[m, "value"] for m in overall.index})
+        row.update({metric_label(m, k): overall.loc[m, "value"] for m in overall.index})
         row["n_users"] = int(overall.loc[metric, "n_users"])
         rows.append(row)
-    frame = pd.DataFrame(rows).sort_values(_label(metric, k), ascending=False, kind="stable").reset_index(drop=True)
+    frame = pd.DataFrame(rows).sort_values(metric_label(metric, k), ascending=False, kind="stable").reset_index(drop=True)
     best = frame.iloc[0]
     best_params = dict(candidates_list[int(best["candidate"])])
     frame = frame.drop(columns="candidate")
     frame.attrs["best_params"] = best_params
     logger.info("tune_blend: %d candidates in %.1fs; best %s = %.4f with %s",
-                len(rows), time.perf_counter() - start, metric, best[_label(metric, k)], best_params)
+                len(rows), time.perf_counter() - start, metric, best[metric_label(metric, k)], best_params)
     if refit:
         cdw, norm, weights = _resolve(model, best_params)
-        model.set_params(cross_domain_weight=cdw, normalization=norm, weights=weights)
-        model.weights_ = {n: w for n, w in weights.items() if n in model.components_}
+        model.set_params(cross_domain_weight=cdw, normalization=norm)
+        model.reweight(weights)
     return frame

@@ -1,63 +1,71 @@
-"""HybridRecommender: a scikit-learn style blend of collaborative, hybrid and semantic scorers."""
+"""HybridRecommender: a scikit-learn style blend of collaborative, hybrid and semantic scorers.
+
+Every scoring entry point resolves its users (:mod:`hybridrec.users`) and goes through one
+per-domain loop, :meth:`HybridRecommender._domain_scores`; :meth:`~HybridRecommender.component_scores`
+is its public face, and :mod:`hybridrec.blend` turns component scores into one score.
+"""
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Hashable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
-from ._ranking import top_k_block
-from ._validation import check_choice, check_fraction, check_positive_int, preview
-from .blend import NORMALIZATIONS, check_weights, cross_domain_item_weights, normalize_scores
-from .components import (
-    ALSComponent,
-    Component,
-    ItemKNNComponent,
-    LightFMComponent,
-    PopularityComponent,
-    SemanticComponent,
-    TrainingData,
-    UserBatch,
+from ._composition import ComponentsMixin, default_components  # noqa: F401 - public here too
+from ._ranking import mask_seen, merge_top_k, top_k_block
+from ._validation import check_choice, check_fraction, check_positive_int
+from .blend import (
+    NORMALIZATIONS,
+    blend_users,
+    call_weights,
+    check_weights,
+    cross_domain_item_weights,
+    default_weights,
+    normalize_with_stats,
+    query_weights,
+    scored_names,
 )
 from .coldstart import ColdStartMixin
+from .components import TEXT, Component, TrainingData, UserBatch
 from .data import InteractionData
 from .explain import ExplainMixin
-from .text import TextEncoder
+from .modalities import encode_columns
+from .users import Users, history_users, known_users, query_users
 
 logger = logging.getLogger(__name__)
 
 #: Scale of the popularity tie-break added when ranking (never to reported scores).
 _TIE_BREAK = 1e-6
 
-#: Blend weights for users known only by a text (queries) when ``text_weights=None``. Measured on
-#: Amazon Food-Kitchen cold users described by the titles of 3 of their items (1,061 users, seed 0,
-#: benchmarks/results/quality.md): semantic alone NDCG@10 0.0152, ALS through its text -> factor
-#: map alone 0.0226, these weights 0.0247.
-DEFAULT_TEXT_WEIGHTS = {"semantic": 1.0, "als": 0.5}
 
-#: Blend weights used when ``weights=None``.
-DEFAULT_WEIGHTS = {"als": 1.0, "lightfm": 0.5, "semantic": 0.5, "itemknn": 1.0, "popularity": 0.0}
+@dataclass
+class DomainScores:
+    """One block of the per-domain loop: some users' normalised component scores over a scope.
+
+    ``rows`` locates the users in the full user set; ``items`` are the domain's items and
+    ``scope`` the items the scores cover (``items``, or the whole catalogue when domains are
+    ranked together); ``scores[name]`` is NaN where the component cannot score the item, and
+    ``spreads[name]`` the per-user scale the raw scores were divided by.
+    """
+
+    code: int
+    rows: slice
+    users: Users
+    batch: UserBatch
+    items: np.ndarray
+    scope: np.ndarray
+    scores: dict[str, np.ndarray]
+    spreads: dict[str, np.ndarray]
 
 
-def default_components() -> list[tuple[str, Component]]:
-    """The components a recommender uses when ``components=None``."""
-    return [
-        ("als", ALSComponent()),
-        ("lightfm", LightFMComponent()),
-        ("semantic", SemanticComponent()),
-        ("itemknn", ItemKNNComponent()),
-        ("popularity", PopularityComponent()),
-    ]
-
-
-class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
-    """Blend collaborative (ALS), hybrid (LightFM + text features) and semantic scores.
+class HybridRecommender(ColdStartMixin, ExplainMixin, ComponentsMixin, BaseEstimator):
+    """Blend collaborative (ALS), hybrid (LightFM + block features) and semantic scores.
 
     Parameters
     ----------
@@ -67,13 +75,14 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         ``set_params(als__factors=128)``.
     weights : dict of str -> float or None, default=None
         Blend weight per component name. Components not named get weight 0 and are not fitted,
-        so ``weights={"als": 1}`` is ALS alone. ``None`` uses :data:`DEFAULT_WEIGHTS`.
-        :meth:`reweight` changes them after fitting, without refitting.
+        so ``weights={"als": 1}`` is ALS alone. ``None`` uses each component's declared
+        ``default_weight`` (ALS 1, LightFM 0.5, semantic 0.5, item-kNN 1, popularity 0, others
+        1). :meth:`reweight` changes them after fitting, without refitting.
     text_weights : dict of str -> float or None, default=None
-        Blend weights for queries (:meth:`recommend_for_text`), whose users have a text and no
-        history; only fitted components count. ``None`` uses :data:`DEFAULT_TEXT_WEIGHTS`
-        (semantic 1, ALS 0.5): the collaborative components know a text only through learned
-        maps, which help next to the semantic match but should not drown it.
+        Blend weights for users known only by a text (queries, text-only new users); only
+        fitted components count. ``None`` uses each component's declared ``query_weight``
+        (semantic 1, ALS 0.5, others 0): the collaborative components know a text only through
+        learned maps, which help next to the semantic match but should not drown it.
     cross_domain_weight : float in [0, 1], default=0.5
         How much a user's history in other domains counts when recommending in a target domain:
         0 uses same-domain history only, 1 treats all domains alike. It scales the other-domain
@@ -82,7 +91,8 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         How each component's scores are normalised per user, over all items of the domain,
         before they are weighted and summed.
     encoder : TextEncoder or None, default=None
-        Text encoder; ``None`` uses ``TextEncoder()`` (all-MiniLM-L6-v2, offline, cached).
+        Text encoder: any object with ``encode(texts) -> ndarray`` and ``model_key``; ``None``
+        uses ``TextEncoder()`` (all-MiniLM-L6-v2, offline, cached).
     batch_size : int, default=256
         Users scored per block.
     random_state : int or None, default=None
@@ -93,18 +103,18 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
     Attributes
     ----------
     data_ : InteractionData
-        Id maps, domains, texts and the users' histories (needed to build profiles and to
-        exclude seen items; saved with the model).
+        Id maps, domains, texts, blocks and the users' histories (needed to build profiles and
+        to exclude seen items; saved with the model).
     components_ : dict of str -> Component
-        Fitted components with a weight > 0.
+        Fitted components with a weight > 0 (each with ``fit_seconds_``).
     weights_ : dict of str -> float
         The validated weights of the fitted components.
-    item_embeddings_ : ndarray or None
-        Item text embeddings (None when no text component was fitted).
-    user_embeddings_ : ndarray or None
-        User text embeddings, when users had text.
     encoder_ : TextEncoder or None
-        The encoder used in fit.
+        The encoder used in fit (None when no component reads text).
+    block_encoders_ : dict of str -> ColumnEncoder
+        The fitted encoders of the item blocks built from columns (they encode added items).
+    columns_ : dict
+        The column names fit was given (``user``, ``item``, ``domain``, ``weight``); outputs use them.
 
     Notes
     -----
@@ -119,7 +129,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         text_weights: Mapping[str, float] | None = None,
         cross_domain_weight: float = 0.5,
         normalization: str = "zscore",
-        encoder: TextEncoder | None = None,
+        encoder: Any = None,
         batch_size: int = 256,
         random_state: int | None = None,
         show_progress: bool = False,
@@ -133,73 +143,6 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
         self.show_progress = show_progress
-
-    # ------------------------------------------------------------------ parameters
-    def _named_components(self) -> list[tuple[str, Component]]:
-        comps = default_components() if self.components is None else list(self.components)
-        names = [name for name, _ in comps]
-        if len(set(names)) != len(names):
-            raise ValueError(f"The 'components' parameter of HybridRecommender has duplicate names: {names}.")
-        for name, comp in comps:
-            if not isinstance(comp, Component):
-                raise ValueError(
-                    f"The 'components' parameter of HybridRecommender must hold (name, Component) pairs. "
-                    f"Got {type(comp).__name__} for {name!r}."
-                )
-            if "__" in name:
-                raise ValueError(f"Component names may not contain '__'. Got {name!r}.")
-        return comps
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params = super().get_params(deep=False)
-        if deep:
-            if self.encoder is not None:
-                params.update({f"encoder__{k}": v for k, v in self.encoder.get_params().items()})
-            if self.components is not None:
-                for name, comp in self.components:
-                    params[name] = comp
-                    params.update({f"{name}__{k}": v for k, v in comp.get_params().items()})
-        return params
-
-    def set_params(self, **params: Any) -> "HybridRecommender":
-        if "components" in params:
-            self.components = params.pop("components")
-        nested: dict[str, dict[str, Any]] = {}
-        for key, value in params.items():
-            head, sep, tail = key.partition("__")
-            if sep:
-                nested.setdefault(head, {})[tail] = value
-            elif key in self._param_names():
-                setattr(self, key, value)
-            else:
-                self._replace_component(key, value)
-        for head, sub in nested.items():
-            if head == "encoder":
-                if self.encoder is None:
-                    self.encoder = TextEncoder()
-                self.encoder.set_params(**sub)
-            else:
-                self._component(head).set_params(**sub)
-        return self
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return cls._get_param_names()
-
-    def _component(self, name: str) -> Component:
-        if self.components is None:
-            self.components = default_components()
-        for comp_name, comp in self.components:
-            if comp_name == name:
-                return comp
-        raise ValueError(
-            f"Invalid parameter {name!r} for HybridRecommender. Valid parameters are "
-            f"{self._param_names()} and the component names {[n for n, _ in self.components]}."
-        )
-
-    def _replace_component(self, name: str, value: Component) -> None:
-        self._component(name)  # raises for unknown names
-        self.components = [(n, value if n == name else c) for n, c in self.components]
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -215,6 +158,8 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         user_text_col: str | Sequence[str] = "text",
         domain_col: str = "domain",
         duplicates: str = "sum",
+        item_vectors: Mapping[str, Any] | None = None,
+        user_vectors: Mapping[str, Any] | None = None,
     ) -> "HybridRecommender":
         """Fit every component with a weight > 0.
 
@@ -229,6 +174,11 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
             ``user_col`` and text column(s) ``user_text_col``.
         user_col, item_col, weight_col, text_col, user_text_col, domain_col, duplicates
             See :meth:`hybridrec.InteractionData.from_frames`.
+        item_vectors, user_vectors : dict of str -> vectors or ColumnEncoder, optional
+            Named blocks beside text: vectors keyed by id (see
+            :func:`hybridrec.modalities.align_block`), or a
+            :class:`~hybridrec.modalities.ColumnEncoder` that encodes columns of ``items``
+            (``users``). Components read them by name (``SemanticComponent(modality=...)``).
 
         Returns
         -------
@@ -238,43 +188,42 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         check_choice(self.normalization, "normalization", NORMALIZATIONS, "HybridRecommender")
         check_positive_int(self.batch_size, "batch_size", "HybridRecommender")
         comps = self._named_components()
-        weights = check_weights(self.weights, [n for n, _ in comps], DEFAULT_WEIGHTS)
+        names = [n for n, _ in comps]
+        weights = check_weights(self.weights, names, default_weights(comps))
+        if self.text_weights is not None:
+            check_weights(self.text_weights, names, where="The 'text_weights' parameter of HybridRecommender")
         active = [(name, comp) for name, comp in comps if weights[name] > 0]
         for _, comp in active:
             comp.check_params()  # fail before minutes of text encoding, not after
-
+        item_specs, self.block_encoders_ = encode_columns(item_vectors, items, "item")
+        user_specs, _ = encode_columns(user_vectors, users, "user")
         data = InteractionData.from_frames(
             interactions, items, users,
             user_col=user_col, item_col=item_col, weight_col=weight_col, text_col=text_col,
             user_text_col=user_text_col, domain_col=domain_col, duplicates=duplicates,
+            item_vectors=item_specs, user_vectors=user_specs,
         )
+        self._check_blocks(active, data)
         encoder = None
-        item_emb = user_emb = None
-        if any(comp.uses_text for _, comp in active):
-            encoder = clone(self.encoder) if self.encoder is not None else TextEncoder()
-            if self.show_progress:
-                encoder.set_params(show_progress=True)
-            item_emb = encoder.encode(data.item_texts)
+        if any(TEXT in comp.modalities() for _, comp in active):
+            encoder = self._make_encoder()
+            data.item_blocks = {TEXT: encoder.encode(data.item_texts), **data.item_blocks}
             if data.user_texts is not None and any(data.user_texts):
-                user_emb = encoder.encode(data.user_texts)
+                data.user_blocks = {TEXT: encoder.encode(data.user_texts), **data.user_blocks}
         training = TrainingData(
-            matrix=data.matrix,
-            item_embeddings=item_emb,
-            user_embeddings=user_emb,
-            item_domain=data.item_domain,
-            random_state=self.random_state,
-            show_progress=self.show_progress,
+            matrix=data.matrix, item_domain=data.item_domain, item_blocks=data.item_blocks,
+            user_blocks=data.user_blocks, item_ids=data.item_ids, user_ids=data.user_ids,
+            random_state=self.random_state, show_progress=self.show_progress,
         )
         fitted = {}
         for name, comp in active:
             start = time.perf_counter()
             fitted[name] = clone(comp).fit(training)
-            logger.info("Fitted component %r in %.1fs", name, time.perf_counter() - start)
+            fitted[name].fit_seconds_ = time.perf_counter() - start
+            logger.info("Fitted component %r in %.1fs", name, fitted[name].fit_seconds_)
 
         self.data_ = data
         self.encoder_ = encoder
-        self.item_embeddings_ = item_emb
-        self.user_embeddings_ = user_emb
         self.components_ = fitted
         self.weights_ = {name: weights[name] for name in fitted}
         counts = np.log1p(np.diff(data.matrix.tocsc().indptr)).astype(np.float32)
@@ -283,68 +232,152 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         self.columns_ = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col}
         return self
 
-    # ------------------------------------------------------------------ scoring core
-    def _batches(self, n: int, desc: str) -> Iterator[slice]:
-        size = self.batch_size
-        starts = range(0, n, size)
-        if self.show_progress and n > size:
+    def _make_encoder(self) -> Any:
+        from .text import TextEncoder
+
+        if self.encoder is None:
+            encoder = TextEncoder()
+        elif isinstance(self.encoder, BaseEstimator):
+            encoder = clone(self.encoder)
+        else:
+            return self.encoder  # any object with encode(texts) and model_key
+        if self.show_progress and "show_progress" in encoder.get_params():
+            encoder.set_params(show_progress=True)
+        return encoder
+
+    @staticmethod
+    def _check_blocks(active: list[tuple[str, Component]], data: InteractionData) -> None:
+        for name, comp in active:
+            missing = [m for m in comp.modalities() if m != TEXT and m not in data.item_blocks]
+            if missing:
+                raise ValueError(
+                    f"Component {name!r} reads the item blocks {missing}, which fit was not given; pass "
+                    f"fit(..., item_vectors={{{missing[0]!r}: ...}}). Blocks given: {sorted(data.item_blocks)}."
+                )
+
+    @property
+    def item_embeddings_(self) -> np.ndarray | None:
+        """Item text embeddings (``data_.item_blocks["text"]``; None when no component read text)."""
+        return self.data_.item_blocks.get(TEXT)
+
+    @property
+    def user_embeddings_(self) -> np.ndarray | None:
+        """User text embeddings, when users had text."""
+        return self.data_.user_blocks.get(TEXT)
+
+    # ------------------------------------------------------------------ the per-domain loop
+    def _domain_scores(
+        self, users: Users, codes: Iterable[int], cross_domain_weight: float, *, whole_catalogue: bool = False,
+        names: Iterable[str] | None = None, normalization: str | None = None, desc: str = "score",
+    ) -> Iterator[DomainScores]:
+        """Normalised scores of the components ``names`` for user batches x domains ``codes``.
+
+        For domain ``d`` every component builds its user profiles with the cross-domain item
+        weights of ``d`` and scores the scope: ``d``'s items, or the whole catalogue with
+        ``whole_catalogue=True`` (``recommend(domain=None)`` ranks domains together, so they
+        need one scale). Statistics use the scope's reference items (those fitted), so items
+        added later never move existing scores. Batches come first, then domains.
+        """
+        method = self.normalization if normalization is None else normalization
+        names = list(self.components_) if names is None else list(names)
+        codes = list(codes)
+        catalogue = np.arange(self.data_.n_items)
+        starts = range(0, len(users), self.batch_size)
+        if self.show_progress and len(users) > self.batch_size:
             starts = tqdm(starts, desc=desc, unit="batch")
         for start in starts:
-            yield slice(start, min(start + size, n))
+            rows = slice(start, min(start + self.batch_size, len(users)))
+            part = users.take(rows)
+            for code in codes:
+                items = self.data_.items_in_domain(code)
+                if len(items) == 0:
+                    continue
+                scope = catalogue if whole_catalogue else items
+                batch = part.batch(cross_domain_item_weights(self.data_.item_domain, code, cross_domain_weight))
+                reference = self.reference_items_[scope]
+                scores, spreads = {}, {}
+                for name in names:
+                    comp = self.components_[name]
+                    raw = comp.score(comp.user_state(batch), scope)
+                    scores[name], spreads[name] = normalize_with_stats(raw, method, reference)
+                    scores[name][:, ~comp.knows(scope)] = np.nan  # no signal: the blend defers to the others
+                yield DomainScores(code, rows, part, batch, items, scope, scores, spreads)
 
-    def _user_batch(self, history: sp.csr_matrix, texts: np.ndarray | None, code: int, weight: float) -> UserBatch:
-        item_weights = cross_domain_item_weights(self.data_.item_domain, code, weight)
-        return UserBatch(history=history, item_weights=item_weights, text_embeddings=texts)
-
-    def _component_scores(
-        self, users: UserBatch, scope: np.ndarray, weights: Mapping[str, float] | None = None
-    ) -> dict[str, np.ndarray]:
-        """Normalised (unweighted) scores of every fitted component over the items ``scope``.
-
-        ``scope`` is the set of items being ranked: one domain's items for a ranking within a
-        domain (and for ``predict``/``score_items``, which score an item as it ranks in its
-        domain), the whole catalogue for ``recommend(domain=None)``, whose domains are ranked
-        together and so need one common scale. Statistics use the scope's reference items, so
-        items added later never move existing scores. Returns ``name -> (n_users, len(scope))``.
-        """
-        reference = self.reference_items_[scope]
-        out = {}
-        for name, comp in self.components_.items():
-            if weights is not None and not weights.get(name):
-                continue
-            raw = comp.score(comp.user_state(users), scope)
-            scores = normalize_scores(raw, self.normalization, reference)
-            scores[:, ~comp.knows(scope)] = np.nan  # no signal: the blend defers to the others
-            out[name] = scores
+    def _parts(self, users: Users, items: np.ndarray, cross_domain_weight: float,
+               names: Iterable[str] | None = None, normalization: str | None = None) -> dict[str, np.ndarray]:
+        """``name -> (n_users, len(items))`` normalised scores, each item scored within its own domain."""
+        names = list(self.components_) if names is None else list(names)
+        out = {name: np.empty((len(users), len(items)), dtype=np.float32) for name in names}
+        codes = self.data_.item_domain[items]
+        for block in self._domain_scores(users, np.unique(codes), cross_domain_weight, names=names,
+                                         normalization=normalization):
+            cols = np.flatnonzero(codes == block.code)
+            pick = np.searchsorted(block.items, items[cols])
+            for name, scores in block.scores.items():
+                out[name][block.rows, cols] = scores[:, pick]
         return out
 
-    def _blend(self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
-        # parts may hold components that only the query weights use; weights pick what counts.
-        """Weighted sum of normalised component scores.
+    def _blend_weights(self, weights: Mapping[str, float] | None) -> tuple[Mapping[str, float], dict | None]:
+        """The weights to blend with, and the query weights for text-only users (None with per-call weights)."""
+        return (self.weights_, query_weights(self.text_weights, self.components_)) if weights is None else (weights, None)
 
-        A component marks items it cannot score (an item added from text, for item-kNN) with
-        NaN; for those items the weights of the components that can score them are scaled up
-        to the full total. The missing score is thus taken as the weighted mean of the others:
-        no penalty for the gap, and a lift over warm items whose missing-here component scores
-        low when the others score the new item high.
+    def _scores(self, users: Users, items: np.ndarray, cross_domain_weight: float,
+                weights: Mapping[str, float] | None = None) -> np.ndarray:
+        blend_w, query = self._blend_weights(weights)
+        parts = self._parts(users, items, cross_domain_weight, scored_names(blend_w, query))
+        return blend_users(parts, blend_w, query, users.text_only())
+
+    def _rank(self, users: Users, k: int, domain: str | None, exclude_seen: bool, cross_domain_weight: float,
+              weights: Mapping[str, float] | None = None, user_column: str | None = None) -> pd.DataFrame:
+        """Top-k of every user (known, new or a query): per domain, then merged."""
+        codes = self._domain_codes(domain)
+        blend_w, query = self._blend_weights(weights)
+        frames, found, current = [], {"items": [], "scores": []}, None
+
+        def flush() -> None:
+            if current is not None:
+                items_k, scores_k = merge_top_k(found["items"], found["scores"], k)
+                frames.append(self._frame(current.users.labels, items_k, scores_k, user_column))
+                found["items"], found["scores"] = [], []
+
+        for block in self._domain_scores(users, codes, cross_domain_weight, whole_catalogue=domain is None,
+                                         names=scored_names(blend_w, query), desc="recommend"):
+            if current is not None and block.rows != current.rows:
+                flush()
+            current = block
+            scores = blend_users(block.scores, blend_w, query, block.users.text_only())
+            if domain is None:
+                scores = scores[:, block.items]
+            if exclude_seen:
+                mask_seen(scores, block.users.history, block.items)
+            # Exact ties (a user nothing is known about) go to the more popular item.
+            top = top_k_block(scores + _TIE_BREAK * self.item_popularity_[block.items], k)
+            found["items"].append(np.where(top >= 0, block.items[np.maximum(top, 0)], -1))
+            found["scores"].append(np.where(top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan))
+        flush()
+        if not frames:
+            return self._frame([], np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0)), user_column)
+        return pd.concat(frames, ignore_index=True)
+
+    def _frame(self, labels: Sequence[Hashable], items: np.ndarray, scores: np.ndarray,
+               user_column: str | None = None) -> pd.DataFrame:
+        """Tidy rows from ``(n_users, k)`` blocks of inner item ids (-1 = no candidate) and scores.
+
+        Columns are named as in fit (``user_id, item_id, score, rank, domain`` by default).
         """
-        weights = self.weights_ if weights is None else weights
-        used = [(weights.get(name, 0.0), scores) for name, scores in parts.items() if weights.get(name, 0.0)]
-        total = np.zeros_like(used[0][1])
-        missing = None
-        for w, scores in used:
-            gaps = np.isnan(scores)
-            if gaps.any():
-                missing = np.zeros(scores.shape, dtype=np.float32) if missing is None else missing
-                missing += w * gaps
-                total += w * np.where(gaps, 0.0, scores)
-            else:
-                total += w * scores
-        if missing is not None:
-            full = sum(w for w, _ in used)
-            known = full - missing
-            total *= np.divide(full, known, out=np.zeros_like(known), where=known > 0)
-        return total
+        n, k = items.shape
+        valid = items >= 0
+        users = np.repeat(np.arange(n), k).reshape(n, k)[valid]
+        inner = items[valid]
+        ids = np.empty(len(labels), dtype=object)
+        ids[:] = list(labels)
+        return pd.DataFrame({
+            user_column or self.columns_["user"]: ids[users],
+            self.columns_["item"]: self.data_.item_ids[inner].to_numpy(),
+            "score": scores[valid].astype(np.float64),
+            "rank": np.broadcast_to(np.arange(1, k + 1), (n, k))[valid].astype(np.int64),
+            self.columns_["domain"]: np.asarray(self.data_.domains, dtype=object)[self.data_.item_domain[inner]],
+        })
 
     def _domain_codes(self, domain: str | None) -> list[int]:
         if domain is None:
@@ -352,6 +385,82 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         if not isinstance(domain, str):
             raise ValueError(f"The 'domain' parameter must be a domain name (str) or None. Got {domain!r} instead.")
         return [self.data_.domain_code(domain)]
+
+    def _check_cdw(self, value: float | None, method: str) -> float:
+        return float(self.cross_domain_weight) if value is None else check_fraction(value, "cross_domain_weight", method)
+
+    def _call_weights(self, weights: Mapping[str, float] | None, method: str) -> dict[str, float] | None:
+        return call_weights(weights, list(self.components_), [n for n, _ in self._named_components()], method)
+
+    def _items(self, item_ids: Iterable[Hashable] | None) -> np.ndarray:
+        return np.arange(self.data_.n_items) if item_ids is None else self.data_.item_index(list(item_ids))
+
+    def _users(self, user_ids: Any, history: pd.DataFrame | None, texts: Any, method: str) -> Users:
+        """Resolve the users of a call: known ids, new users from a history table, or query texts."""
+        if history is not None:
+            encoder = None if texts is None else self._text_encoder(method)
+            return history_users(self.data_, self.columns_, encoder, history, user_ids, texts)
+        if texts is not None:
+            if user_ids is not None or hasattr(texts, "items"):
+                raise ValueError(f"{method}: texts without a history describe queries: pass a list of strings "
+                                 "and no user_ids (texts of new users go with history=...).")
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            return query_users(self.data_, self._text_encoder(method), texts)
+        if user_ids is None:
+            raise ValueError(f"{method} needs user_ids, history=... (new users) or texts=... (queries).")
+        return known_users(self.data_, user_ids, method)
+
+    # ------------------------------------------------------------------ public API
+    def component_scores(
+        self,
+        user_ids: Iterable[Hashable] | None = None,
+        *,
+        history: pd.DataFrame | None = None,
+        texts: Mapping[Hashable, Any] | Sequence[str] | None = None,
+        item_ids: Iterable[Hashable] | None = None,
+        cross_domain_weight: float | None = None,
+        normalization: str | None = None,
+        components: Iterable[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Every fitted component's normalised scores of users x items: the blend's inputs.
+
+        ``blend.blend(model.component_scores(...), model.weights_)`` equals
+        :meth:`score_items` for users with a history. Each item is scored as it ranks in its own
+        domain (the profile for that domain, normalised over the domain's items).
+
+        Parameters
+        ----------
+        user_ids : iterable of user ids, optional
+            Known users; with ``history``, the new users' order (default: order of appearance).
+        history : DataFrame, optional
+            Interactions of new users (columns as in fit), scored without refitting.
+        texts : mapping of user id -> text, or list of str, optional
+            With ``history``: the new users' own texts. Alone: query texts, one user each.
+        item_ids : iterable of item ids, optional
+            Defaults to the whole catalogue in inner order (``data_.item_ids``).
+        cross_domain_weight : float in [0, 1], optional
+            Overrides the fitted value.
+        normalization : {"zscore", "minmax", "none"}, optional
+            Overrides the fitted value.
+        components : iterable of str, optional
+            Score only these fitted components.
+
+        Returns
+        -------
+        dict of str -> ndarray of shape (n_users, n_items)
+            Float32; NaN where the component has no signal for the item (the blend defers).
+        """
+        check_is_fitted(self, "components_")
+        weight = self._check_cdw(cross_domain_weight, "component_scores")
+        if normalization is not None:
+            check_choice(normalization, "normalization", NORMALIZATIONS, "component_scores")
+        names = list(self.components_) if components is None else list(components)
+        unknown = [n for n in names if n not in self.components_]
+        if unknown:
+            raise ValueError(f"The 'components' parameter of component_scores names {unknown}, which are not "
+                             f"fitted. Fitted components: {list(self.components_)}.")
+        users = self._users(user_ids, history, texts, "component_scores")
+        return self._parts(users, self._items(item_ids), weight, names, normalization)
 
     def reweight(self, weights: Mapping[str, float]) -> "HybridRecommender":
         """Change the blend weights of a fitted model, without refitting anything.
@@ -368,87 +477,6 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         self.weights = dict(self.weights_)
         return self
 
-    def _call_weights(self, weights: Mapping[str, float] | None, method: str) -> dict[str, float] | None:
-        """Validate per-call weights against the fitted components (None stays None)."""
-        if weights is None:
-            return None
-        if isinstance(weights, Mapping):
-            idle = sorted(n for n, w in weights.items() if n not in self.components_ and n in dict(self._named_components()) and w)
-            if idle:
-                raise ValueError(
-                    f"The 'weights' parameter of {method} gives a weight to {idle}, which were not fitted "
-                    "(their weight was 0 at fit time). Refit with a weight > 0 for them."
-                )
-            weights = {n: w for n, w in weights.items() if n in self.components_ or n not in dict(self._named_components())}
-        return check_weights(weights, list(self.components_), {})
-
-    def _check_cdw(self, value: float | None, method: str) -> float:
-        if value is None:
-            return float(self.cross_domain_weight)
-        return check_fraction(value, "cross_domain_weight", method)
-
-    def _top_k(
-        self,
-        history: sp.csr_matrix,
-        texts: np.ndarray | None,
-        labels: Sequence[Hashable],
-        k: int,
-        domain: str | None,
-        exclude_seen: bool,
-        cross_domain_weight: float,
-        weights: Mapping[str, float] | None = None,
-    ) -> pd.DataFrame:
-        """Top-k over the given users (any users: fitted, folded-in or built from text)."""
-        codes = self._domain_codes(domain)
-        catalogue = np.arange(self.data_.n_items)
-        frames = []
-        for rows in self._batches(history.shape[0], "recommend"):
-            hist = history[rows]
-            txt = None if texts is None else texts[rows]
-            cand_items, cand_scores = [], []
-            for code in codes:
-                items = self.data_.items_in_domain(code)
-                if len(items) == 0:
-                    continue
-                batch = self._user_batch(hist, txt, code, cross_domain_weight)
-                # One domain: rank within it. All domains: one catalogue-wide scale, so they merge.
-                scope = items if domain is not None else catalogue
-                scores = self._blend_rows(self._component_scores(batch, scope, self._needed(weights)), weights, hist, txt)
-                if domain is None:
-                    scores = scores[:, items]
-                if exclude_seen:
-                    mask_seen(scores, hist, items)
-                # Exact ties (a user nothing is known about) go to the more popular item.
-                top = top_k_block(scores + _TIE_BREAK * self.item_popularity_[items], k)
-                cand_items.append(np.where(top >= 0, items[top], -1))
-                cand_scores.append(np.where(top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan))
-            items_k = np.hstack(cand_items)
-            scores_k = np.hstack(cand_scores)
-            order = top_k_block(scores_k, k)
-            items_k = np.where(order >= 0, np.take_along_axis(items_k, np.maximum(order, 0), axis=1), -1)
-            scores_k = np.where(order >= 0, np.take_along_axis(scores_k, np.maximum(order, 0), axis=1), np.nan)
-            frames.append(self._frame(_object_array(labels)[rows], items_k, scores_k))
-        if not frames:
-            return self._frame(np.array([], dtype=object), np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0)))
-        return pd.concat(frames, ignore_index=True)
-
-    def _frame(self, labels: np.ndarray, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
-        """Tidy rows from ``(n_users, k)`` blocks of inner item ids (-1 = no candidate) and scores."""
-        n, k = items.shape
-        valid = items >= 0
-        users = np.repeat(np.arange(n), k).reshape(n, k)[valid]
-        inner = items[valid]
-        return pd.DataFrame(
-            {
-                "user_id": labels[users],
-                "item_id": self.data_.item_ids[inner].to_numpy(),
-                "score": scores[valid].astype(np.float64),
-                "rank": np.broadcast_to(np.arange(1, k + 1), (n, k))[valid].astype(np.int64),
-                "domain": np.asarray(self.data_.domains, dtype=object)[self.data_.item_domain[inner]],
-            }
-        )
-
-    # ------------------------------------------------------------------ public API
     def recommend(
         self,
         user_ids: Iterable[Hashable] | Hashable,
@@ -469,7 +497,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
             Recommendations per user.
         domain : str or None, default=None
             Recommend only items of this domain; ``None`` ranks every domain together (each
-            item scored with the profile for its own domain).
+            item scored with the profile for its own domain, on one catalogue-wide scale).
         exclude_seen : bool, default=True
             Leave out items the user interacted with in training.
         cross_domain_weight : float in [0, 1], optional
@@ -483,24 +511,20 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         Returns
         -------
         DataFrame
-            Columns ``user_id, item_id, score, rank, domain``; ``rank`` starts at 1. Users with
-            fewer than ``k`` candidates get fewer rows.
+            Columns ``user_id, item_id, score, rank, domain`` (named as in fit); ``rank`` starts
+            at 1. Users with fewer than ``k`` candidates get fewer rows.
         """
         check_is_fitted(self, "components_")
         k = check_positive_int(k, "k", "recommend")
         weight = self._check_cdw(cross_domain_weight, "recommend")
-        labels = _as_list(user_ids)
-        idx = self._known_users(labels, "recommend")
-        texts = None if self.user_embeddings_ is None else self.user_embeddings_[idx]
-        history = self.data_.matrix[idx]
+        users = known_users(self.data_, user_ids, "recommend")
         blend = self._call_weights(weights, "recommend")
-        frame = self._top_k(history, texts, labels, k, domain, exclude_seen, weight, blend)
         if explain and blend is not None:
             raise ValueError("recommend(explain=True) explains the model's own weights; call reweight(...) first.")
+        frame = self._rank(users, k, domain, exclude_seen, weight, blend)
         if explain:
-            frame["contributions"], frame["explanation"] = self._explain_frame_rows(
-                frame, history, texts, labels, weight, whole_catalogue=domain is None
-            )
+            scope = "catalogue" if domain is None else "domain"
+            frame["contributions"], frame["explanation"] = self._explain_frame_rows(frame, users, weight, scope)
         return frame
 
     def score_items(
@@ -529,58 +553,11 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
         """
         check_is_fitted(self, "components_")
         weight = self._check_cdw(cross_domain_weight, "score_items")
-        users = self._known_users(_as_list(user_ids), "score_items")
-        items = np.arange(self.data_.n_items) if item_ids is None else self.data_.item_index(_as_list(item_ids))
-        texts = None if self.user_embeddings_ is None else self.user_embeddings_[users]
-        return self._score_matrix(self.data_.matrix[users], texts, items, weight)
-
-    def _score_matrix(
-        self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float,
-        weights: Mapping[str, float] | None = None,
-    ) -> np.ndarray:
-        parts = self._score_parts(history, texts, items, weight, self._needed(weights))
-        return self._blend_rows(parts, weights, history, texts)
-
-    def _needed(self, weights: Mapping[str, float] | None) -> Mapping[str, float] | None:
-        """Components to score: the per-call ones, or the model's and the query weights' together."""
-        if weights is not None:
-            return weights
-        text = self._text_weights() or {}
-        return {n: self.weights_.get(n, 0.0) + text.get(n, 0.0) for n in self.components_}
-
-    def _blend_rows(
-        self, parts: Mapping[str, np.ndarray], weights: Mapping[str, float] | None,
-        history: sp.csr_matrix, texts: np.ndarray | None,
-    ) -> np.ndarray:
-        """Blend; rows of users known only by a text use the query weights (unless ``weights`` is given)."""
-        scores = self._blend(parts, weights)
-        text_weights = self._text_weights() if weights is None else None
-        if text_weights is not None and texts is not None:
-            text_only = (np.diff(history.indptr) == 0) & (np.abs(texts).sum(axis=1) > 0)
-            if text_only.any():
-                scores[text_only] = self._blend({n: p[text_only] for n, p in parts.items()}, text_weights)
-        return scores
-
-    def _score_parts(
-        self, history: sp.csr_matrix, texts: np.ndarray | None, items: np.ndarray, weight: float,
-        weights: Mapping[str, float] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """Normalised scores of the fitted components (those with a weight) for users x ``items``."""
-        names = [n for n in self.components_ if weights is None or weights.get(n)]
-        out = {name: np.empty((history.shape[0], len(items)), dtype=np.float32) for name in names}
-        codes = self.data_.item_domain[items]
-        for rows in self._batches(history.shape[0], "score"):
-            for code in np.unique(codes):
-                domain_items = self.data_.items_in_domain(code)
-                batch = self._user_batch(history[rows], None if texts is None else texts[rows], code, weight)
-                cols = np.flatnonzero(codes == code)
-                pick = np.searchsorted(domain_items, items[cols])
-                for name, block in self._component_scores(batch, domain_items, weights).items():
-                    out[name][rows, cols] = block[:, pick]
-        return out
+        users = known_users(self.data_, user_ids, "score_items")
+        return self._scores(users, self._items(item_ids), weight)
 
     def predict(self, pairs: pd.DataFrame, cross_domain_weight: float | None = None) -> np.ndarray:
-        """One blended score per (user, item) row of ``pairs``.
+        """One blended score per (user, item) row of ``pairs`` (as :meth:`score_items` scores it).
 
         Parameters
         ----------
@@ -601,53 +578,15 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, BaseEstimator):
             if column not in pairs.columns:
                 raise ValueError(f"pairs has no column {column!r}. Its columns are {list(pairs.columns)}.")
         weight = self._check_cdw(cross_domain_weight, "predict")
-        users = self._known_users(list(pairs[ucol]), "predict")
+        users = known_users(self.data_, list(pairs[ucol]), "predict")
         items = self.data_.item_index(list(pairs[icol]))
         out = np.empty(len(pairs), dtype=np.float64)
-        unique_users, user_pos = np.unique(users, return_inverse=True)
-        texts = None if self.user_embeddings_ is None else self.user_embeddings_[unique_users]
-        history = self.data_.matrix[unique_users]
+        _, first, user_pos = np.unique(users.index, return_index=True, return_inverse=True)
+        unique = users.take(first)
         for code in np.unique(self.data_.item_domain[items]) if len(items) else []:
             rows = np.flatnonzero(self.data_.item_domain[items] == code)
             need = np.unique(user_pos[rows])
             domain_items = self.data_.items_in_domain(code)
-            scores = self._score_matrix(history[need], None if texts is None else texts[need], domain_items, weight)
+            scores = self._scores(unique.take(need), domain_items, weight)
             out[rows] = scores[np.searchsorted(need, user_pos[rows]), np.searchsorted(domain_items, items[rows])]
         return out
-
-    def _known_users(self, labels: list[Hashable], method: str) -> np.ndarray:
-        idx = self.data_.user_index(labels, missing="ignore")
-        if (idx < 0).any():
-            unknown = [label for label, i in zip(labels, idx) if i < 0]
-            raise ValueError(
-                f"{method} got {len(unknown)} user ids that were not seen in fit: {preview(unknown)}. "
-                "Use recommend_new(...) for users known by their history, or recommend_for_text(...) "
-                "for users known by a text."
-            )
-        return idx
-
-
-def _as_list(ids: Iterable[Hashable] | Hashable) -> list[Hashable]:
-    """A single id (str, int, tuple, ...) or an iterable of ids, as a list."""
-    if isinstance(ids, (str, bytes, tuple)) or not isinstance(ids, Iterable):
-        return [ids]
-    if isinstance(ids, (pd.Series, pd.Index, np.ndarray)):
-        return list(ids.tolist() if not isinstance(ids, pd.Index) else ids)
-    return list(ids)
-
-
-def _object_array(values: Sequence[Hashable]) -> np.ndarray:
-    """A 1-D object array of ids (tuples stay elements instead of becoming a 2-D array)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = list(values)
-    return out
-
-
-def mask_seen(scores: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> None:
-    """Set ``scores[u, j] = NaN`` (never ranked) where user ``u`` has ``items[j]`` in ``history``."""
-    position = np.full(history.shape[1], -1, dtype=np.int64)
-    position[items] = np.arange(len(items))
-    coo = history.tocoo()
-    cols = position[coo.col]
-    keep = cols >= 0
-    scores[coo.row[keep], cols[keep]] = np.nan

@@ -103,7 +103,7 @@ def test_warnings_are_shown_as_one_line_during_a_command_only(capsys, monkeypatc
         warnings.warn("3 of 9 texts were truncated", UserWarning)
         return 0
 
-    monkeypatch.setattr(cli, "demo", warns)
+    monkeypatch.setattr(cli.demo, "demo", warns)
     before = warnings.showwarning
     with warnings.catch_warnings():
         warnings.simplefilter("always")

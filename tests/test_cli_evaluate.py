@@ -15,7 +15,8 @@ import pytest
 import hybridrec as hr
 from hybridrec.cli import main
 from hybridrec.evaluation import METRICS
-from hybridrec.evaluation.cli import _write_atomic, default_grid, parse_components, parse_weights
+from hybridrec._io import write_atomic as _write_atomic
+from hybridrec.cli.evaluate import default_grid, parse_components, parse_weights
 
 from conftest import shared_dataset
 

@@ -20,6 +20,7 @@ import hybridrec as hr
 from _helpers import assert_raised_by_us
 from conftest import shared_dataset
 from hybridrec.components import UserBatch
+from hybridrec.users import history_users
 
 DOMAINS = ["drama", "family", "thriller"]
 COLUMNS = ["query", "item_id", "score", "rank", "domain"]
@@ -467,10 +468,10 @@ def _fold_in_vs_refit(interactions, items, users_to_test, iterations=30):
         # the ALS user factors themselves, solved the same way in both models; they live in
         # different latent bases, so they are compared through their raw scores over the catalogue
         als_a, als_b = folded.components_["als"], refit.components_["als"]
-        x_a = als_a.user_state(UserBatch(folded._history_matrix(history)[1]))
+        x_a = als_a.user_state(UserBatch(history_users(folded.data_, folded.columns_, None, history).history))
         row_b = refit.data_.user_index([user])
         x_b = als_b.user_state(UserBatch(refit.data_.matrix[row_b]))
-        learned_b = np.asarray(als_b.model_.user_factors)[row_b]  # the factor ALS learned for U in fit
+        learned_b = als_b.user_factors_[row_b]  # the factor ALS learned for U in fit
         top = lambda frame: set(frame["item_id"])  # noqa: E731
         rows.append({
             "user": user,
@@ -938,7 +939,7 @@ def test_items_never_interacted_with_are_placed_by_their_text(cold_catalogue_mod
     factors = als.item_factors_[idx]
     assert np.abs(factors).sum(axis=1).min() > 0  # not the near-zero factors of an unseen item
     # the same placement as an item added later with the same text
-    from hybridrec.components.base import apply_ridge
+    from hybridrec.components.textmaps import apply_ridge
 
     np.testing.assert_allclose(factors, apply_ridge(als.text_map_, model.item_embeddings_[idx]), rtol=1e-5, atol=1e-6)
     knn = model.components_["itemknn"]

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 import hybridrec as hr
-from hybridrec.components import SemanticComponent, TextKNNComponent
+from hybridrec.blend import cross_domain_item_weights
+from hybridrec.components import SemanticComponent, TextKNNComponent, UserBatch
 from hybridrec.components import textknn as textknn_module
 
 
@@ -25,7 +26,8 @@ def _raw(model, user, domain: str, cdw: float, items=None) -> np.ndarray:
     """The component's raw scores of one user, for ``domain`` at ``cdw``."""
     comp = model.components_["textknn"]
     row = model.data_.user_index([user])
-    batch = model._user_batch(model.data_.matrix[row], None, model.data_.domain_code(domain), cdw)
+    weights = cross_domain_item_weights(model.data_.item_domain, model.data_.domain_code(domain), cdw)
+    batch = UserBatch(model.data_.matrix[row], item_weights=weights)
     items = np.arange(model.data_.n_items) if items is None else items
     return comp.score(comp.user_state(batch), items)[0]
 
@@ -108,7 +110,8 @@ def test_explain_splits_the_score_over_history(model, sample):
     top = model.recommend(user, k=1, domain="family")["item_id"].iloc[0]
     comp = model.components_["textknn"]
     row = model.data_.matrix[model.data_.user_index([user])]
-    batch = model._user_batch(row, None, model.data_.domain_code("family"), model.cross_domain_weight)
+    weights = cross_domain_item_weights(model.data_.item_domain, model.data_.domain_code("family"), model.cross_domain_weight)
+    batch = UserBatch(row, item_weights=weights)
     item = int(model.data_.item_index([top])[0])
     contributions = comp.history_contributions(batch, item)
     assert contributions.shape == (row.nnz,)

@@ -1,6 +1,16 @@
-"""Scorers blended by :class:`~hybridrec.HybridRecommender`, one per module."""
+"""Scorers blended by :class:`~hybridrec.HybridRecommender`, one per module, found by name.
+
+>>> from hybridrec import components
+>>> components.available()
+['als', 'ease', 'itemknn', 'lightfm', 'popularity', 'semantic', 'svd', 'textknn']
+>>> components.create("itemknn", k=50)
+ItemKNNComponent(k=50)
+
+A new component is one module here with a :class:`Component` subclass that sets ``name``.
+"""
+from ._registry import available, create, get
 from .als import ALSComponent
-from .base import Component, TrainingData, UserBatch
+from .base import TEXT, Component, TrainingData, UserBatch
 from .ease import EASEComponent
 from .itemknn import ItemKNNComponent
 from .lightfm_hybrid import LightFMComponent
@@ -18,7 +28,11 @@ __all__ = [
     "PopularityComponent",
     "PureSVDComponent",
     "SemanticComponent",
+    "TEXT",
     "TextKNNComponent",
     "TrainingData",
     "UserBatch",
+    "available",
+    "create",
+    "get",
 ]

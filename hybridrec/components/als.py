@@ -1,42 +1,64 @@
-"""Collaborative component: implicit's alternating least squares."""
+"""Collaborative component: implicit-feedback ALS, trained by a backend, served by numpy algebra."""
 from __future__ import annotations
 
-import logging
 import numpy as np
-from threadpoolctl import threadpool_limits
+import scipy.sparse as sp
 
-from .._validation import check_non_negative, check_positive_int
-from .base import (
-    CatalogueMap,
-    Component,
-    TrainingData,
-    UserBatch,
-    TextMappedItemFactors,
-    apply_ridge,
-    fit_item_text_map,
-    fit_text_state_map,
-    text_only_rows,
-    text_profiles,
-    unit_rows,
-)
+from .._validation import check_choice, check_non_negative, check_positive_int
+from .als_backends import ALSParams, backends, get_solver
+from .base import TEXT, Component, TrainingData, UserBatch
+from .catalogue import CatalogueMap
+from .textmaps import TextMappedItemFactors, apply_ridge, fit_item_text_map, fit_text_state_map, text_profiles, unit_rows
 
-logger = logging.getLogger(__name__)
+#: History entries whose outer products are summed at once when solving users (bounds memory).
+_CHUNK = 2048
+
+
+def solve_users(history: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, regularization: float, alpha: float) -> np.ndarray:
+    """Exact least-squares user factors for the histories in ``history`` (rows x trained items).
+
+    With confidence ``c = alpha * weight`` for every history item, a user's factors are
+    ``x = A^-1 b`` with ``A = YtY + regularization I + sum_h (c_h - 1) y_h y_h^T`` and
+    ``b = sum_h c_h y_h``: the same system implicit's ``recalculate_user`` solves. Users with
+    an empty history get zero factors.
+    """
+    n, k = history.shape[0], Y.shape[1]
+    out = np.zeros((n, k), dtype=np.float32)
+    rows = np.flatnonzero(np.diff(history.indptr))
+    if not len(rows):
+        return out
+    sub = history[rows]
+    owner = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+    confidence = alpha * sub.data.astype(np.float64)
+    A = np.broadcast_to(YtY.astype(np.float64) + regularization * np.eye(k), (len(rows), k, k)).copy()
+    b = np.zeros((len(rows), k))
+    for start in range(0, sub.nnz, _CHUNK):
+        part = slice(start, start + _CHUNK)
+        Yh = Y[sub.indices[part]].astype(np.float64)
+        m = len(Yh)
+        pick = (owner[part], np.arange(m))
+        outer = (Yh[:, :, None] * Yh[:, None, :]).reshape(m, k * k)
+        A += (sp.csr_matrix((confidence[part] - 1, pick), shape=(len(rows), m)) @ outer).reshape(-1, k, k)
+        b += sp.csr_matrix((confidence[part], pick), shape=(len(rows), m)) @ Yh
+    out[rows] = np.linalg.solve(A, b[:, :, None])[:, :, 0]
+    return out
 
 
 class ALSComponent(TextMappedItemFactors, Component):
-    """Implicit-feedback matrix factorisation with ``implicit.als.AlternatingLeastSquares``.
+    """Implicit-feedback matrix factorisation (Hu, Koren and Volinsky 2008).
 
-    User factors are always solved from the user's (cross-domain weighted) history against the
-    trained item factors with implicit's exact ``recalculate_user``; warm users, folded-in users
-    and cross-domain profiles therefore share one code path. BLAS runs single-threaded inside
-    fit and fold-in, as implicit advises (its threads parallelise over users instead).
+    A backend trains the factors (``backend="implicit"``: implicit's CPU ALS; ``"implicit-gpu"``:
+    its CUDA ALS; more with :func:`hybridrec.components.als_backends.register_backend`). A user's
+    factors are then always solved exactly from their (cross-domain weighted) history against
+    the trained item factors (:func:`solve_users`), so warm users, new users and cross-domain
+    profiles share one code path whatever the backend.
 
     Parameters
     ----------
     factors : int, default=64
         Latent dimensions.
     regularization : float, default=0.1
-        L2 penalty.
+        L2 penalty (constant, not scaled by counts).
     alpha : float, default=10.0
         Confidence scale: an interaction of weight ``w`` has confidence ``alpha * w``.
     iterations : int, default=15
@@ -48,10 +70,24 @@ class ALSComponent(TextMappedItemFactors, Component):
     random_state : int or None, default=None
         Seed; ``None`` takes the recommender's ``random_state``.
     num_threads : int, default=0
-        implicit's worker threads (0 = all cores).
+        The backend's worker threads (0 = all cores).
+    backend : str, default="implicit"
+        Which solver trains the factors (see :func:`~hybridrec.components.als_backends.backends`).
+
+    Attributes
+    ----------
+    user_factors_ : ndarray of shape (n_users, factors)
+        The training users' factors as learned in fit.
+    item_factors_ : ndarray of shape (n_items, factors)
+        Factors of the current catalogue (items nobody interacted with are placed by text).
     """
 
     name = "als"
+    default_weight = 1.0
+    #: Measured on Amazon Food-Kitchen users known by the titles of 3 items: with the text
+    #: profile at 1, ALS through its text -> factor map at 0.5 lifted NDCG@10 from 0.0152 to 0.0247.
+    query_weight = 0.5
+    can_retrieve = True
 
     def __init__(
         self,
@@ -62,6 +98,7 @@ class ALSComponent(TextMappedItemFactors, Component):
         text_ridge: float = 10.0,
         random_state: int | None = None,
         num_threads: int = 0,
+        backend: str = "implicit",
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -70,57 +107,53 @@ class ALSComponent(TextMappedItemFactors, Component):
         self.text_ridge = text_ridge
         self.random_state = random_state
         self.num_threads = num_threads
+        self.backend = backend
 
     def check_params(self) -> None:
         check_positive_int(self.factors, "factors", "ALSComponent")
         check_positive_int(self.iterations, "iterations", "ALSComponent")
         check_non_negative(self.regularization, "regularization", "ALSComponent")
         check_non_negative(self.text_ridge, "text_ridge", "ALSComponent")
+        check_choice(self.backend, "backend", backends(), "ALSComponent")
         if check_non_negative(self.alpha, "alpha", "ALSComponent") == 0:
             raise ValueError("The 'alpha' parameter of ALSComponent must be > 0. Got 0 instead.")
 
     def fit(self, data: TrainingData) -> "ALSComponent":
-        from implicit.cpu.als import AlternatingLeastSquares
-
         self.check_params()
-        factors, iterations = int(self.factors), int(self.iterations)
-        regularization, alpha = float(self.regularization), float(self.alpha)
         seed = self.random_state if self.random_state is not None else data.random_state
-        with threadpool_limits(1, "blas"):
-            model = AlternatingLeastSquares(
-                factors=factors,
-                regularization=regularization,
-                alpha=alpha,
-                iterations=iterations,
-                random_state=seed,
-                num_threads=self.num_threads,
-            )
-            model.fit(data.matrix, show_progress=data.show_progress)
-        self.model_ = model
-        self.item_factors_ = np.array(model.item_factors, dtype=np.float32)
+        params = ALSParams(int(self.factors), float(self.regularization), float(self.alpha), int(self.iterations),
+                           seed, int(self.num_threads))
+        users, items = get_solver(self.backend).fit(data.matrix, params, data.show_progress)
+        self.user_factors_ = users
+        self.trained_factors_ = items  # the basis users are solved against
+        self.YtY_ = items.T.astype(np.float64) @ items.astype(np.float64)
+        self.item_factors_ = items.copy()
         self.catalogue_ = CatalogueMap(data.matrix.shape[1])
-        self.text_map_ = fit_item_text_map(data.matrix, data.item_embeddings, self.item_factors_, float(self.text_ridge))
+        text = data.item_blocks.get(TEXT)
+        self.text_map_ = fit_item_text_map(data.matrix, text, self.item_factors_, float(self.text_ridge))
         self._place_cold_items(data)
         self.user_text_map_ = None
-        if data.item_embeddings is not None:
-            profiles = text_profiles(data.matrix, data.item_embeddings)
-            self.user_text_map_ = fit_text_state_map(profiles, np.asarray(model.user_factors), float(self.text_ridge))
+        if text is not None:
+            profiles = text_profiles(data.matrix, text)
+            self.user_text_map_ = fit_text_state_map(profiles, users, float(self.text_ridge))
         return self
 
     def user_state(self, users: UserBatch) -> np.ndarray:
         history = self.catalogue_.to_trained(users.weighted_history())
-        factors = np.zeros((len(users), self.item_factors_.shape[1]), dtype=np.float32)
-        if history.nnz:
-            with threadpool_limits(1, "blas"):
-                solved = self.model_.recalculate_user(np.arange(len(users)), history)
-            factors[:] = np.asarray(solved, dtype=np.float32).reshape(len(users), -1)
-        text_only = text_only_rows(users, history)
+        factors = solve_users(history, self.trained_factors_, self.YtY_, float(self.regularization), float(self.alpha))
+        text_only = users.text_only(history)
         if text_only.any() and self.user_text_map_ is not None:
             factors[text_only] = apply_ridge(self.user_text_map_, unit_rows(users.text_embeddings[text_only]))
         return factors
 
     def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
         return state @ self.item_factors_[items].T
+
+    def user_vectors(self, state: np.ndarray) -> np.ndarray:
+        return state
+
+    def item_vectors(self, items: np.ndarray) -> np.ndarray:
+        return self.item_factors_[items]
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """Exact split of the ALS score over the user's history (implicit's ``explain`` algebra).
@@ -131,10 +164,10 @@ class ALSComponent(TextMappedItemFactors, Component):
         history = self.catalogue_.to_trained(users.weighted_history())
         if history.nnz == 0:
             return out
-        Y = self.model_.item_factors
+        Y = self.trained_factors_.astype(np.float64)
         idx = history.indices
-        confidence = self.model_.alpha * history.data
-        A = self.model_.YtY + self.model_.regularization * np.eye(Y.shape[1], dtype=np.float64)
+        confidence = float(self.alpha) * history.data
+        A = self.YtY_ + float(self.regularization) * np.eye(Y.shape[1])
         A += (Y[idx].T * (confidence - 1)) @ Y[idx]
         shares = (Y[idx] @ np.linalg.solve(A, self.item_factors_[item])) * confidence
         trained = self.catalogue_.trained_index[users.history.indices]

@@ -1,21 +1,31 @@
-"""The one small interface every scorer implements.
+"""The contract every scorer implements, and the two data objects it is given.
 
 A component is fitted once on :class:`TrainingData`. At recommendation time it turns a
-:class:`UserBatch` (histories, cross-domain item weights, user texts) into a user state, and
-scores that state against a block of items. Every component therefore folds in new users for
-free: a user is described by what they did and wrote, never by a row id the model memorised.
+:class:`UserBatch` (histories, cross-domain item weights, user-side blocks such as the user's
+text) into a user state, and scores that state against a block of items. Every component
+therefore folds in new users for free: a user is described by what they did and wrote, never
+by a row id the model memorised.
+
+Components declare what they can do instead of being recognised by their name:
+``default_weight`` and ``query_weight`` (their blend weights when none are given),
+:meth:`Component.modalities` (the item blocks fit needs), :meth:`Component.text_contribution`
+(the user's own text in explanations) and ``can_retrieve`` (user and item vectors whose dot
+product is the score, for candidate retrieval).
 """
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-logger = logging.getLogger(__name__)
+from ._registry import register
+
+#: Name of the block that holds text embeddings, on items and on users.
+TEXT = "text"
 
 
 @dataclass
@@ -26,12 +36,16 @@ class TrainingData:
     ----------
     matrix : csr_matrix of shape (n_users, n_items)
         Interaction weights.
-    item_embeddings : ndarray of shape (n_items, dim)
-        L2-normalised item text embeddings (zero rows for items without text).
-    user_embeddings : ndarray of shape (n_users, dim) or None
-        User text embeddings, when users have text.
     item_domain : ndarray of int
         Domain code per item.
+    item_blocks : dict of str -> ndarray of shape (n_items, dim)
+        Named dense item representations: ``"text"`` (L2-normalised text embeddings, zero
+        rows for items without text) when a component reads text, plus any block given to
+        ``fit(..., item_vectors=...)``.
+    user_blocks : dict of str -> ndarray of shape (n_users, dim)
+        The same for users (``"text"`` when users have text).
+    item_ids, user_ids : pandas.Index or None
+        Raw ids in inner order, so a component can align side data of its own.
     random_state : int or None
         Seed for the component's own randomness.
     show_progress : bool
@@ -39,9 +53,11 @@ class TrainingData:
     """
 
     matrix: sp.csr_matrix
-    item_embeddings: np.ndarray | None
-    user_embeddings: np.ndarray | None
     item_domain: np.ndarray
+    item_blocks: Mapping[str, np.ndarray] = field(default_factory=dict)
+    user_blocks: Mapping[str, np.ndarray] = field(default_factory=dict)
+    item_ids: pd.Index | None = None
+    user_ids: pd.Index | None = None
     random_state: int | None = None
     show_progress: bool = False
 
@@ -57,16 +73,34 @@ class UserBatch:
     item_weights : ndarray of shape (n_items,) or None
         Cross-domain weight of each history item for the target domain (1 for the target
         domain's items, ``cross_domain_weight`` for the others). None means all ones.
-    text_embeddings : ndarray of shape (n_users, dim) or None
-        User text embeddings (zero rows for users without text).
+    blocks : dict of str -> ndarray of shape (n_users, dim)
+        User-side blocks; ``"text"`` holds the users' text embeddings (zero rows for users
+        without text).
     """
 
     history: sp.csr_matrix
     item_weights: np.ndarray | None = None
-    text_embeddings: np.ndarray | None = None
+    blocks: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.history.shape[0]
+
+    @property
+    def text_embeddings(self) -> np.ndarray | None:
+        """The users' text embeddings, or None when no user has text."""
+        return self.blocks.get(TEXT)
+
+    def text_only(self, history: sp.csr_matrix | None = None) -> np.ndarray:
+        """Users with no usable history (rows of ``history``, default this batch's) but a non-empty text.
+
+        Such users are served through text maps by the components, and with the query
+        weights by the blend.
+        """
+        history = self.history if history is None else history
+        texts = self.text_embeddings
+        if texts is None:
+            return np.zeros(history.shape[0], dtype=bool)
+        return (np.diff(history.indptr) == 0) & (np.abs(texts).sum(axis=1) > 0)
 
     def weighted_history(self) -> sp.csr_matrix:
         """History with every column scaled by its cross-domain weight (zeros removed)."""
@@ -108,15 +142,31 @@ class UserBatch:
 class Component(BaseEstimator):
     """Base class of the scorers blended by :class:`~hybridrec.HybridRecommender`.
 
-    Subclasses implement :meth:`fit`, :meth:`user_state` and :meth:`score`, and may implement
-    :meth:`add_items` / :meth:`remove_items` (new items from text) and
-    :meth:`history_contributions` (explanations).
+    Subclasses set ``name`` (which registers them, see :func:`hybridrec.components.create`)
+    and implement :meth:`fit`, :meth:`user_state` and :meth:`score`; they may implement
+    :meth:`knows`, :meth:`add_items` / :meth:`remove_items` (new items without refitting),
+    :meth:`history_contributions` and :meth:`text_contribution` (explanations), and
+    :meth:`user_vectors` / :meth:`item_vectors` (with ``can_retrieve = True``).
+    ``HybridRecommender.fit`` records each fitted component's fit time in ``fit_seconds_``.
     """
 
-    #: Key of the component in ``HybridRecommender.weights``.
-    name: ClassVar[str] = "component"
-    #: Whether fitting needs item text embeddings.
-    uses_text: ClassVar[bool] = False
+    #: Registry key; also the component's name in a recommender's default component list.
+    name: ClassVar[str]
+    #: Blend weight when the recommender is given no ``weights``.
+    default_weight: ClassVar[float] = 1.0
+    #: Blend weight for users known only by a text (queries) when no ``text_weights`` are given.
+    query_weight: ClassVar[float] = 0.0
+    #: Whether :meth:`user_vectors` and :meth:`item_vectors` exist (``score`` is their dot product).
+    can_retrieve: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            register(cls)
+
+    def modalities(self) -> tuple[str, ...]:
+        """The item blocks :meth:`fit` needs (``"text"`` makes the recommender encode item texts)."""
+        return ()
 
     def check_params(self) -> None:
         """Validate the parameters; called by fit, and by the recommender before any encoding."""
@@ -129,20 +179,23 @@ class Component(BaseEstimator):
         raise NotImplementedError
 
     def score(self, state: Any, items: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
-        """Raw scores of shape ``(n_users, len(items))`` (float32)."""
+        """Raw scores of shape ``(n_users, len(items))`` (float32, finite)."""
         raise NotImplementedError
 
     def knows(self, items: np.ndarray) -> np.ndarray:
         """Which of ``items`` this component can score (False for items it has no signal for).
 
-        The recommender sets a component's normalised score of unknown items to 0, the
-        neutral value, so an item added from text is not pushed down by a component that
-        knows nothing about it.
+        The blend leaves a component out for the items it does not know: their normalised
+        score is NaN, and the other components' weights are scaled up to the full total for
+        those items (see :func:`hybridrec.blend.blend`).
         """
         return np.ones(len(items), dtype=bool)
 
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        """Make appended items scorable from their text embeddings alone (no refit)."""
+    def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
+        """Make ``len(domains)`` appended items scorable from their blocks alone (no refit).
+
+        ``blocks`` maps block names (``"text"``, ...) to one row per new item.
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot add items without refitting.")
 
     def remove_items(self, keep: np.ndarray) -> None:
@@ -152,190 +205,24 @@ class Component(BaseEstimator):
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """Share of the raw score of ``item`` owed to each history item of a one-user batch.
 
-        Returns an array aligned with ``users.history.indices`` (the user's history items).
+        Returns an array aligned with ``users.history.indices`` (the user's history items);
+        zeros when the component cannot split its score.
         """
         return np.zeros(users.history.nnz, dtype=np.float32)
 
+    def text_contribution(self, users: UserBatch, item: int, reference: np.ndarray) -> float:
+        """The user's own text's share of the raw score of ``item`` for a one-user batch.
 
-class TrainedItemsOnly:
-    """Mixin for item-item components: they know only items they learned something about.
+        Centred like the normalised score: minus the text's mean share over the ``reference``
+        items (those the score is normalised over). 0 for components that do not read the
+        user's text.
+        """
+        return 0.0
 
-    Items added later, and items that had no usable interactions in training (cold items),
-    get no neighbours: ``knows`` is False for them, so the blend defers to the other
-    components. Removed items leave the catalogue, not the trained basis. Expects
-    ``catalogue_`` and ``observed_``, a mask over the trained items.
-    """
+    def user_vectors(self, state: Any) -> np.ndarray:
+        """User vectors ``U`` with ``score(state, items) == U @ item_vectors(items).T`` (``can_retrieve``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot nominate candidates (can_retrieve is False).")
 
-    catalogue_: "CatalogueMap"
-    observed_: np.ndarray
-
-    def knows(self, items: np.ndarray) -> np.ndarray:
-        trained = self.catalogue_.trained_index[items]
-        return (trained >= 0) & self.observed_[np.maximum(trained, 0)]
-
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        self.catalogue_.add(len(embeddings))
-
-    def remove_items(self, keep: np.ndarray) -> None:
-        self.catalogue_.remove(keep)
-
-
-class ItemTextEmbeddings:
-    """Mixin for components that score items by their text embeddings (``item_embeddings_``).
-
-    ``fit`` keeps the (unit-length) item embeddings; added items bring theirs, removed items
-    leave. Subclasses call :meth:`_keep_item_embeddings` from ``fit``.
-    """
-
-    item_embeddings_: np.ndarray
-
-    def _keep_item_embeddings(self, data: "TrainingData") -> None:
-        if data.item_embeddings is None:
-            raise ValueError(f"{type(self).__name__} needs item text; pass an items table with a text column.")
-        self.item_embeddings_ = np.asarray(data.item_embeddings, dtype=np.float32)
-
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        self.item_embeddings_ = np.vstack([self.item_embeddings_, embeddings.astype(np.float32)])
-
-    def remove_items(self, keep: np.ndarray) -> None:
-        self.item_embeddings_ = self.item_embeddings_[keep]
-
-
-class TextMappedItemFactors:
-    """Mixin for factor components: items without interactions get factors from their text.
-
-    Expects ``item_factors_`` (current catalogue), ``catalogue_`` and ``text_map_`` (from
-    :func:`fit_item_text_map`, or None without text: such items then get zero factors). Call
-    :meth:`_place_cold_items` at the end of fit for catalogue items nobody interacted with.
-    """
-
-    item_factors_: np.ndarray
-    catalogue_: "CatalogueMap"
-    text_map_: np.ndarray | None
-
-    def _text_factors(self, embeddings: np.ndarray) -> np.ndarray:
-        new = np.zeros((len(embeddings), self.item_factors_.shape[1]), dtype=np.float32)
-        if self.text_map_ is not None:
-            new = apply_ridge(self.text_map_, embeddings)
-            new[np.abs(embeddings).sum(axis=1) == 0] = 0  # no text, no placement
-        return new
-
-    def _place_cold_items(self, data: "TrainingData") -> None:
-        """Catalogue items with no interactions in training take their factors from their text."""
-        cold = np.diff(data.matrix.tocsc().indptr) == 0
-        if cold.any() and data.item_embeddings is not None and self.text_map_ is not None:
-            self.item_factors_[cold] = self._text_factors(data.item_embeddings[cold])
-
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        self.item_factors_ = np.vstack([self.item_factors_, self._text_factors(embeddings)])
-        self.catalogue_.add(len(embeddings))
-
-    def remove_items(self, keep: np.ndarray) -> None:
-        self.item_factors_ = self.item_factors_[keep]
-        self.catalogue_.remove(keep)
-
-
-class CatalogueMap:
-    """Maps current catalogue columns to the items a component was trained on.
-
-    Items added after fitting map to -1; removed items disappear from the catalogue but stay in
-    the trained basis, so warm users' scores never move when the catalogue changes.
-    """
-
-    def __init__(self, n_items: int) -> None:
-        self.trained_index = np.arange(n_items, dtype=np.int64)
-        self.n_trained = n_items
-        self._projection: sp.csr_matrix | None = None
-
-    def add(self, n_new: int) -> None:
-        self.trained_index = np.concatenate([self.trained_index, np.full(n_new, -1, dtype=np.int64)])
-        self._projection = None
-
-    def remove(self, keep: np.ndarray) -> None:
-        self.trained_index = self.trained_index[keep]
-        self._projection = None
-
-    @property
-    def projection(self) -> sp.csr_matrix:
-        """Sparse (n_catalogue, n_trained) 0/1 matrix: ``history @ projection`` = trained columns."""
-        if self._projection is None:
-            rows = np.flatnonzero(self.trained_index >= 0)
-            cols = self.trained_index[rows]
-            data = np.ones(len(rows), dtype=np.float32)
-            self._projection = sp.csr_matrix((data, (rows, cols)), shape=(len(self.trained_index), self.n_trained))
-        return self._projection
-
-    def to_trained(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
-        """Columns of ``matrix`` (over the catalogue) re-indexed to the trained items."""
-        out = sp.csr_matrix(matrix @ self.projection, dtype=np.float32)
-        out.eliminate_zeros()
-        out.sort_indices()
-        return out
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_projection"] = None
-        return state
-
-
-def fit_ridge(X: np.ndarray, Y: np.ndarray, alpha: float) -> np.ndarray:
-    """Closed-form ridge regression with an intercept; returns ``W`` with ``[X, 1] @ W ~ Y``."""
-    Xb = np.hstack([X, np.ones((len(X), 1), dtype=X.dtype)]).astype(np.float64)
-    gram = Xb.T @ Xb
-    gram[np.diag_indices_from(gram)] += alpha
-    gram[-1, -1] -= alpha  # do not shrink the intercept
-    return np.linalg.solve(gram, Xb.T @ Y.astype(np.float64)).astype(np.float32)
-
-
-def apply_ridge(W: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Predict with a matrix from :func:`fit_ridge`."""
-    return (X @ W[:-1] + W[-1]).astype(np.float32)
-
-
-def fit_item_text_map(matrix: sp.csr_matrix, item_embeddings: np.ndarray | None, item_factors: np.ndarray, alpha: float) -> np.ndarray | None:
-    """Ridge map from item text embeddings to item factors, learned on well-observed items.
-
-    Items with at least 5 interactions teach it (all interacted items when fewer than 10
-    qualify). Returns None without text or with fewer than 2 usable items.
-    """
-    if item_embeddings is None:
-        return None
-    counts = np.diff(matrix.tocsc().indptr)
-    has_text = np.abs(item_embeddings).sum(axis=1) > 0
-    warm = (counts >= 5) & has_text
-    if warm.sum() < 10:
-        warm = (counts > 0) & has_text
-    if warm.sum() < 2:
-        return None
-    return fit_ridge(item_embeddings[warm], item_factors[warm], alpha)
-
-
-def unit_rows(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 length (zero rows stay zero)."""
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return np.divide(X, norms, out=np.zeros_like(X, dtype=np.float32), where=norms > 0).astype(np.float32)
-
-
-def text_profiles(matrix: sp.csr_matrix, item_embeddings: np.ndarray) -> np.ndarray:
-    """Unit-length mean text embedding of every user's history (zero rows for empty histories).
-
-    This is what a text query looks like to the text -> state maps that let collaborative
-    components serve users known only by a text.
-    """
-    return unit_rows(np.asarray(matrix @ item_embeddings, dtype=np.float32))
-
-
-def fit_text_state_map(profiles: np.ndarray, states: np.ndarray, alpha: float, min_users: int = 10) -> np.ndarray | None:
-    """Ridge map from unit text profiles to a component's user states, fitted on users with a profile."""
-    has = np.linalg.norm(profiles, axis=1) > 0
-    if has.sum() < min_users:
-        return None
-    return fit_ridge(profiles[has], states[has], alpha)
-
-
-def text_only_rows(users: UserBatch, history: sp.csr_matrix) -> np.ndarray:
-    """Rows with no usable history but a non-empty text: served through a text -> state map."""
-    if users.text_embeddings is None:
-        return np.zeros(len(users), dtype=bool)
-    empty = np.diff(history.indptr) == 0
-    return empty & (np.abs(users.text_embeddings).sum(axis=1) > 0)
+    def item_vectors(self, items: np.ndarray) -> np.ndarray:
+        """Item vectors matching :meth:`user_vectors` (``can_retrieve``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot nominate candidates (can_retrieve is False).")

@@ -7,7 +7,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import check_non_negative, check_positive_int
-from .base import CatalogueMap, Component, TrainedItemsOnly, TrainingData, UserBatch
+from .base import Component, TrainingData, UserBatch
+from .catalogue import CatalogueMap, TrainedItemsOnly
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class EASEComponent(TrainedItemsOnly, Component):
     """
 
     name = "ease"
+    default_weight = 1.0
 
     def __init__(self, l2: float = 500.0, min_count: int = 8, max_items: int = 15000) -> None:
         self.l2 = l2

@@ -7,7 +7,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import check_choice, check_fraction, check_non_negative, check_positive_int
-from .base import CatalogueMap, Component, TrainedItemsOnly, TrainingData, UserBatch
+from .base import Component, TrainingData, UserBatch
+from .catalogue import CatalogueMap, TrainedItemsOnly
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class ItemKNNComponent(TrainedItemsOnly, Component):
     """
 
     name = "itemknn"
+    default_weight = 1.0
 
     def __init__(
         self,

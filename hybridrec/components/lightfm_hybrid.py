@@ -1,8 +1,9 @@
-"""Hybrid component: LightFM with text side features.
+"""Hybrid component: LightFM with side features from the item blocks (text and any other).
 
-Item features are an identity feature per item plus the PCA-compressed text embedding
-(:class:`~hybridrec.features.TextCompressor`), so an item added later is scored from its text
-alone. Users carry no identity feature: a user is the mean of "has interacted with item h"
+Item features are an identity feature per item plus every item block (the text embedding and
+any block given to ``fit(..., item_vectors=...)``), each PCA-compressed and weighted
+(:class:`~hybridrec.features.BlockCompressor`), so an item added later is scored from its
+blocks alone. Users carry no identity feature: a user is the mean of "has interacted with item h"
 features over their history, plus their compressed text when users have text. Any user, seen
 or new, can therefore be built from features without refitting, and the cross-domain weight
 scales the history features directly. A user known only by a text (a query) uses the text
@@ -11,31 +12,21 @@ representation learned on the training users.
 """
 from __future__ import annotations
 
-import logging
+from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp
 from tqdm import tqdm
 
 from .._validation import check_choice, check_non_negative, check_positive_int
-from ..features import TextCompressor, row_normalise, stack_features
-from .base import (
-    CatalogueMap,
-    Component,
-    TrainingData,
-    UserBatch,
-    apply_ridge,
-    fit_text_state_map,
-    text_only_rows,
-    text_profiles,
-    unit_rows,
-)
-
-logger = logging.getLogger(__name__)
+from ..features import BlockCompressor, row_normalise, stack_features
+from .base import TEXT, Component, TrainingData, UserBatch
+from .catalogue import CatalogueMap
+from .textmaps import apply_ridge, fit_text_state_map, text_profiles, unit_rows
 
 
 class LightFMComponent(Component):
-    """LightFM with identity + compressed-text item features and history-bag user features.
+    """LightFM with identity + compressed-block item features and history-bag user features.
 
     Parameters
     ----------
@@ -51,9 +42,13 @@ class LightFMComponent(Component):
     max_sampled : int, default=10
         WARP's negative samples per positive.
     text_components : int, default=32
-        PCA dimensions of the text features (0 disables text features).
+        PCA dimensions of each block's features (capped by the block's own dimension); 0
+        disables side features (identity features only).
     text_weight : float, default=1.0
-        Length of the text feature row next to the identity feature (weight 1).
+        Length of the text block's feature row next to the identity feature (weight 1).
+    block_weights : dict of str -> float or None, default=None
+        The item blocks used as side features and the length of each one's feature row.
+        ``None``: every block given to fit, text at ``text_weight`` and the others at 1.
     max_history : int or None, default=32
         During training a user's history features are a random subset of at most this many
         of their items, drawn afresh every epoch (training cost grows with history length;
@@ -67,11 +62,14 @@ class LightFMComponent(Component):
     """
 
     name = "lightfm"
+    default_weight = 0.5
+    can_retrieve = True
 
-    @property
-    def uses_text(self) -> bool:  # type: ignore[override]
-        """Only with text features (``text_components > 0``) does fitting need item texts."""
-        return bool(self.text_components)
+    def modalities(self) -> tuple[str, ...]:
+        """The blocks fit needs: none without side features, else text (or the named blocks)."""
+        if not self.text_components:
+            return ()
+        return (TEXT,) if self.block_weights is None else tuple(self.block_weights)
 
     def __init__(
         self,
@@ -87,6 +85,7 @@ class LightFMComponent(Component):
         max_history: int | None = 32,
         random_state: int | None = None,
         num_threads: int = 1,
+        block_weights: Mapping[str, float] | None = None,
     ) -> None:
         self.no_components = no_components
         self.loss = loss
@@ -100,6 +99,7 @@ class LightFMComponent(Component):
         self.max_history = max_history
         self.random_state = random_state
         self.num_threads = num_threads
+        self.block_weights = block_weights
 
     def check_params(self) -> None:
         where = "LightFMComponent"
@@ -114,6 +114,26 @@ class LightFMComponent(Component):
             check_non_negative(getattr(self, name), name, where)
         if self.text_components != 0:
             check_positive_int(self.text_components, "text_components", where)
+        if self.block_weights is not None:
+            if not isinstance(self.block_weights, Mapping):
+                raise ValueError(f"The 'block_weights' parameter of {where} must be a dict of block name -> "
+                                 f"weight or None. Got {self.block_weights!r} instead.")
+            for name, value in self.block_weights.items():
+                check_non_negative(value, f"block_weights[{name!r}]", where)
+
+    def _feature_blocks(self, data: TrainingData) -> dict[str, float]:
+        """Block name -> row length of the blocks turned into side features."""
+        if not self.text_components:
+            return {}
+        if self.block_weights is None:
+            wanted = {name: (float(self.text_weight) if name == TEXT else 1.0) for name in data.item_blocks}
+        else:
+            missing = sorted(set(self.block_weights) - set(data.item_blocks))
+            if missing:
+                raise ValueError(f"LightFMComponent: block_weights names item blocks {missing} that fit was not "
+                                 f"given. Blocks given: {sorted(data.item_blocks)}.")
+            wanted = {name: float(w) for name, w in self.block_weights.items()}
+        return {name: w for name, w in wanted.items() if w > 0}
 
     def fit(self, data: TrainingData) -> "LightFMComponent":
         from lightfm import LightFM
@@ -123,20 +143,22 @@ class LightFMComponent(Component):
         n_users, n_items = data.matrix.shape
         rng = np.random.default_rng(seed)
 
-        self.compressor_ = None
-        item_text = user_text = None
-        if data.item_embeddings is not None and self.text_components:
-            self.compressor_ = TextCompressor(self.text_components, self.text_weight, seed).fit(data.item_embeddings)
-            item_text = self.compressor_.transform(data.item_embeddings)
-            if data.user_embeddings is not None and np.abs(data.user_embeddings).sum() > 0:
-                user_text = self.compressor_.transform(data.user_embeddings)
+        self.compressors_ = {
+            name: BlockCompressor(self.text_components, weight, seed).fit(data.item_blocks[name])
+            for name, weight in self._feature_blocks(data).items()
+        }
+        side = [comp.transform(data.item_blocks[name]) for name, comp in self.compressors_.items()]
+        user_text = None
+        users = data.user_blocks.get(TEXT)
+        if TEXT in self.compressors_ and users is not None and np.abs(users).sum() > 0:
+            user_text = self.compressors_[TEXT].transform(users)
         # Items nobody interacted with get no identity feature: an untrained (or negatively
-        # sampled) identity embedding would only add noise; their text features carry them.
+        # sampled) identity embedding would only add noise; their block features carry them.
         interacted = (np.diff(data.matrix.tocsc().indptr) > 0).astype(np.float32)
-        if item_text is None:
+        if not side:
             interacted[:] = 1.0
         identity = sp.diags(interacted, format="csr", dtype=np.float32)
-        item_features = stack_features(identity, item_text)
+        item_features = stack_features(identity, *side)
 
         interactions = data.matrix.tocoo()
         binary = sp.coo_matrix((np.ones_like(interactions.data), (interactions.row, interactions.col)),
@@ -165,9 +187,10 @@ class LightFMComponent(Component):
         self.user_text_ = user_text is not None
         self.catalogue_ = CatalogueMap(n_items)
         self.user_text_map_ = None
-        if data.item_embeddings is not None and not self.user_text_:
+        text = data.item_blocks.get(TEXT)
+        if text is not None and not self.user_text_:
             states = row_normalise(data.matrix) @ self._user_table()
-            profiles = text_profiles(data.matrix, data.item_embeddings)
+            profiles = text_profiles(data.matrix, text)
             self.user_text_map_ = fit_text_state_map(profiles, states, alpha=10.0)
         return self
 
@@ -180,13 +203,13 @@ class LightFMComponent(Component):
     def _text_rows(self, users: UserBatch) -> np.ndarray | None:
         if not self.user_text_ or users.text_embeddings is None:
             return None
-        return self.compressor_.transform(users.text_embeddings)
+        return self.compressors_[TEXT].transform(users.text_embeddings)
 
     def user_state(self, users: UserBatch) -> tuple[np.ndarray, np.ndarray]:
         n_trained = self.catalogue_.n_trained
         trained = UserBatch(
             self.catalogue_.to_trained(users.history),
-            None if users.item_weights is None else self._trained_weights(users),
+            None if users.item_weights is None else self.catalogue_.trained_weights(users.item_weights),
         )
         bag = trained.weighted_mean(self._user_table())
         text = self._text_rows(users)
@@ -194,35 +217,40 @@ class LightFMComponent(Component):
             extra = np.hstack([self.model_.user_embeddings[n_trained:], self.model_.user_biases[n_trained:, None]])
             bag += text @ extra
         elif self.user_text_map_ is not None:
-            text_only = text_only_rows(users, trained.history)
+            text_only = users.text_only(trained.history)
             if text_only.any():
                 bag[text_only] = apply_ridge(self.user_text_map_, unit_rows(users.text_embeddings[text_only]))
         return bag[:, :-1], bag[:, -1]
-
-    def _trained_weights(self, users: UserBatch) -> np.ndarray:
-        """Cross-domain weights re-indexed from catalogue columns to trained items."""
-        out = np.ones(self.catalogue_.n_trained, dtype=np.float32)
-        live = self.catalogue_.trained_index >= 0
-        out[self.catalogue_.trained_index[live]] = users.item_weights[live]
-        return out
 
     def score(self, state: tuple[np.ndarray, np.ndarray], items: np.ndarray) -> np.ndarray:
         vectors, bias = state
         return vectors @ self.item_vectors_[items].T + self.item_biases_[items] + bias[:, None]
 
+    def user_vectors(self, state: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``[vector, 1, bias]``: with :meth:`item_vectors` ``[vector, bias, 1]`` the dot product is the score."""
+        vectors, bias = state
+        return np.hstack([vectors, np.ones((len(bias), 1), np.float32), bias[:, None]]).astype(np.float32)
+
+    def item_vectors(self, items: np.ndarray) -> np.ndarray:
+        ones = np.ones((len(items), 1), np.float32)
+        return np.hstack([self.item_vectors_[items], self.item_biases_[items, None], ones]).astype(np.float32)
+
     # ------------------------------------------------------------------ items
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        n_trained = self.catalogue_.n_trained
-        if self.compressor_ is None:
-            vectors = np.zeros((len(embeddings), self.item_vectors_.shape[1]), dtype=np.float32)
-            biases = np.zeros(len(embeddings), dtype=np.float32)
+    def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
+        n_trained, n_new = self.catalogue_.n_trained, len(domains)
+        if not self.compressors_:
+            vectors = np.zeros((n_new, self.item_vectors_.shape[1]), dtype=np.float32)
+            biases = np.zeros(n_new, dtype=np.float32)
         else:
-            text = self.compressor_.transform(embeddings)
-            vectors = text @ self.model_.item_embeddings[n_trained:]
-            biases = text @ self.model_.item_biases[n_trained:]
+            features = np.hstack([
+                comp.transform(blocks[name]) if name in blocks else np.zeros((n_new, comp.dim), np.float32)
+                for name, comp in self.compressors_.items()
+            ])
+            vectors = features @ self.model_.item_embeddings[n_trained:]
+            biases = features @ self.model_.item_biases[n_trained:]
         self.item_vectors_ = np.vstack([self.item_vectors_, vectors.astype(np.float32)])
         self.item_biases_ = np.concatenate([self.item_biases_, biases.astype(np.float32)])
-        self.catalogue_.add(len(embeddings))
+        self.catalogue_.add(n_new)
 
     def remove_items(self, keep: np.ndarray) -> None:
         self.item_vectors_ = self.item_vectors_[keep]

@@ -1,6 +1,8 @@
 """Popularity component: how many users interacted with each item (a prior, not personal)."""
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 
 from .base import Component, TrainingData, UserBatch
@@ -13,6 +15,8 @@ class PopularityComponent(Component):
     """
 
     name = "popularity"
+    #: A prior to weigh in by hand or by tuning; off by default (it is the same for everyone).
+    default_weight = 0.0
 
     def fit(self, data: TrainingData) -> "PopularityComponent":
         counts = np.diff(data.matrix.tocsc().indptr)
@@ -25,8 +29,8 @@ class PopularityComponent(Component):
     def score(self, state: int, items: np.ndarray) -> np.ndarray:
         return np.repeat(self.item_scores_[items][None, :], state, axis=0)
 
-    def add_items(self, embeddings: np.ndarray, domains: np.ndarray) -> None:
-        self.item_scores_ = np.concatenate([self.item_scores_, np.zeros(len(embeddings), dtype=np.float32)])
+    def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
+        self.item_scores_ = np.concatenate([self.item_scores_, np.zeros(len(domains), dtype=np.float32)])
 
     def remove_items(self, keep: np.ndarray) -> None:
         self.item_scores_ = self.item_scores_[keep]

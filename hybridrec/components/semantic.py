@@ -1,35 +1,39 @@
 """Semantic component: a text profile per user, compared with item text embeddings."""
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from .._validation import check_non_negative
-from .base import Component, ItemTextEmbeddings, TrainingData, UserBatch
+from .base import TEXT, Component, TrainingData, UserBatch
+from .catalogue import ItemBlockVectors
 
-logger = logging.getLogger(__name__)
 
+class SemanticComponent(ItemBlockVectors, Component):
+    """Score items by how close their text (or another block) is to the user's profile.
 
-class SemanticComponent(ItemTextEmbeddings, Component):
-    """Score items by how close their text is to the user's text profile.
-
-    The profile is the mean embedding of the user's history (other domains scaled by the
-    cross-domain weight, divided by the unweighted history mass) plus ``user_text_weight``
-    times the embedding of the user's own text. Embeddings are unit length, so the score
+    The profile is the mean of the block's rows over the user's history (other domains scaled
+    by the cross-domain weight, divided by the unweighted history mass) plus
+    ``user_text_weight`` times the user's own row of the block (their text embedding, for the
+    text block). Text embeddings are unit length, so with the text block the score
     ``profile . item`` is a weighted mean of cosine similarities.
 
     Parameters
     ----------
     user_text_weight : float, default=1.0
-        Weight of the user's own text next to their history.
+        Weight of the user's own text (their row of the block) next to their history.
+    modality : str, default="text"
+        The item block compared: ``"text"``, or a block given to ``fit(..., item_vectors=...)``.
     """
 
     name = "semantic"
-    uses_text = True
+    default_weight = 0.5
+    #: Queries are matched by their text first (see ALSComponent.query_weight for the measurement).
+    query_weight = 1.0
+    can_retrieve = True
 
-    def __init__(self, user_text_weight: float = 1.0) -> None:
+    def __init__(self, user_text_weight: float = 1.0, modality: str = TEXT) -> None:
         self.user_text_weight = user_text_weight
+        self.modality = modality
 
     def check_params(self) -> None:
         check_non_negative(self.user_text_weight, "user_text_weight", "SemanticComponent")
@@ -41,15 +45,30 @@ class SemanticComponent(ItemTextEmbeddings, Component):
 
     def user_state(self, users: UserBatch) -> np.ndarray:
         profile = users.weighted_mean(self.item_embeddings_)
-        if users.text_embeddings is not None and self.user_text_weight:
-            profile += self.user_text_weight * users.text_embeddings
+        own = self._user_block(users)
+        if own is not None and self.user_text_weight:
+            profile += self.user_text_weight * own
         return profile
 
     def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
         return state @ self.item_embeddings_[items].T
+
+    def user_vectors(self, state: np.ndarray) -> np.ndarray:
+        return state
+
+    def item_vectors(self, items: np.ndarray) -> np.ndarray:
+        return self.item_embeddings_[items]
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         hist = users.history.indices
         weights = users.history_weights()
         mass = float(users.history.data.sum()) or 1.0
         return (weights / mass * (self.item_embeddings_[hist] @ self.item_embeddings_[item])).astype(np.float32)
+
+    def text_contribution(self, users: UserBatch, item: int, reference: np.ndarray) -> float:
+        own = self._user_block(users)
+        if own is None or not self.user_text_weight:
+            return 0.0
+        sims = self.item_embeddings_[reference] @ own[0]
+        centred = float(own[0] @ self.item_embeddings_[item]) - (float(sims.mean()) if len(sims) else 0.0)
+        return float(self.user_text_weight) * centred

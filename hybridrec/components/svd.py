@@ -6,7 +6,10 @@ import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
 
 from .._validation import check_positive_int
-from .base import CatalogueMap, Component, TextMappedItemFactors, TrainingData, UserBatch, fit_item_text_map
+from .base import TEXT, Component, TrainingData, UserBatch
+from .catalogue import CatalogueMap
+from .textmaps import TextMappedItemFactors, fit_item_text_map
+
 
 class PureSVDComponent(TextMappedItemFactors, Component):
     """Score ``history @ V @ V[items].T`` with ``V`` the top right singular vectors of the matrix.
@@ -23,6 +26,8 @@ class PureSVDComponent(TextMappedItemFactors, Component):
     """
 
     name = "svd"
+    default_weight = 1.0
+    can_retrieve = True
 
     def __init__(self, factors: int = 64, random_state: int | None = None) -> None:
         self.factors = factors
@@ -41,7 +46,7 @@ class PureSVDComponent(TextMappedItemFactors, Component):
         _, _, vt = randomized_svd(X, n_components=k, n_iter=5, random_state=seed)
         self.item_factors_ = np.ascontiguousarray(vt.T, dtype=np.float32)
         self.catalogue_ = CatalogueMap(X.shape[1])
-        self.text_map_ = fit_item_text_map(X, data.item_embeddings, self.item_factors_, 10.0)
+        self.text_map_ = fit_item_text_map(X, data.item_blocks.get(TEXT), self.item_factors_, 10.0)
         self._place_cold_items(data)
         self.trained_factors_ = self.item_factors_.copy()
         return self
@@ -51,6 +56,12 @@ class PureSVDComponent(TextMappedItemFactors, Component):
 
     def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
         return state @ self.item_factors_[items].T
+
+    def user_vectors(self, state: np.ndarray) -> np.ndarray:
+        return state
+
+    def item_vectors(self, items: np.ndarray) -> np.ndarray:
+        return self.item_factors_[items]
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         hist = users.history.indices

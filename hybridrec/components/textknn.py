@@ -1,16 +1,14 @@
 """Text nearest neighbours: score an item by its closest history items' texts (a soft maximum)."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._validation import check_non_negative
-from .base import Component, ItemTextEmbeddings, TrainingData, UserBatch
-
-logger = logging.getLogger(__name__)
+from .base import TEXT, Component, TrainingData, UserBatch
+from .catalogue import ItemBlockVectors
 
 #: Similarity entries (history rows x items) computed at once; bounds memory (~128 MB float32).
 _BLOCK = 32_000_000
@@ -22,7 +20,7 @@ class _TextKNNState:
     text: np.ndarray | None  # user text embeddings, or None
 
 
-class TextKNNComponent(ItemTextEmbeddings, Component):
+class TextKNNComponent(ItemBlockVectors, Component):
     """Score an item by the text similarity of its nearest items in the user's history.
 
     ``score(u, i) = T * log(sum_h w_h * exp(cos(h, i) / T))`` over the user's history items
@@ -41,15 +39,19 @@ class TextKNNComponent(ItemTextEmbeddings, Component):
     temperature : float, default=0.1
         Softness of the maximum; larger values move towards a (log) mean over the history.
     user_text_weight : float, default=1.0
-        Weight of the user's own text, counted as one more history entry.
+        Weight of the user's own text (their row of the block), counted as one more history entry.
+    modality : str, default="text"
+        The item block compared: ``"text"``, or a block given to ``fit(..., item_vectors=...)``
+        (compared by cosine: rows are scaled to unit length).
     """
 
     name = "textknn"
-    uses_text = True
+    default_weight = 1.0
 
-    def __init__(self, temperature: float = 0.1, user_text_weight: float = 1.0) -> None:
+    def __init__(self, temperature: float = 0.1, user_text_weight: float = 1.0, modality: str = TEXT) -> None:
         self.temperature = temperature
         self.user_text_weight = user_text_weight
+        self.modality = modality
 
     def check_params(self) -> None:
         check_non_negative(self.user_text_weight, "user_text_weight", "TextKNNComponent")
@@ -66,9 +68,11 @@ class TextKNNComponent(ItemTextEmbeddings, Component):
 
     def user_state(self, users: UserBatch) -> _TextKNNState:
         weighted = users.weighted_history().astype(np.float32)
-        text = None
-        if users.text_embeddings is not None and self.user_text_weight:
-            text = np.asarray(users.text_embeddings, dtype=np.float32)
+        text = self._user_block(users)
+        if text is not None and self.user_text_weight:
+            text = np.asarray(text, dtype=np.float32)
+        else:
+            text = None
         return _TextKNNState(sp.csr_matrix(weighted), text)
 
     def score(self, state: _TextKNNState, items: np.ndarray) -> np.ndarray:
@@ -128,8 +132,9 @@ class TextKNNComponent(ItemTextEmbeddings, Component):
         weights = users.history_weights()
         history_mass = weights * np.exp((self.item_embeddings_[users.history.indices] @ self.item_embeddings_[item] - 1.0) / t)
         total = float(history_mass.sum())
-        if users.text_embeddings is not None and self.user_text_weight:
-            text = np.asarray(users.text_embeddings[0], dtype=np.float32)
+        own = self._user_block(users)
+        if own is not None and self.user_text_weight:
+            text = np.asarray(own[0], dtype=np.float32)
             if np.abs(text).sum() > 0:
                 total += self.user_text_weight * float(np.exp((text @ self.item_embeddings_[item] - 1.0) / t))
         if total <= 0:

@@ -1,4 +1,4 @@
-"""Evaluation: seeded splits for the DESIGN.md protocols, vectorised ranking metrics, evaluate().
+"""Evaluation: seeded splits for the DESIGN.md protocols, vectorised ranking metrics, evaluate(), reports.
 
 >>> from hybridrec.evaluation import cross_domain_split, evaluate
 >>> split = cross_domain_split(ds.interactions, ds.items, "kitchen", seed=0)  # doctest: +SKIP
@@ -9,17 +9,21 @@ from .evaluate import evaluate
 from .metrics import METRICS, coverage, ranking_metrics, top_k_items
 from .splits import (
     PROTOCOLS,
+    SPLITTERS,
     Split,
     cold_item_split,
     cold_user_split,
     cross_domain_split,
     leave_last_split,
+    make_split,
+    protocol_defaults,
     random_split,
 )
 
 __all__ = [
     "METRICS",
     "PROTOCOLS",
+    "SPLITTERS",
     "Split",
     "cold_item_split",
     "cold_user_split",
@@ -27,6 +31,8 @@ __all__ = [
     "cross_domain_split",
     "evaluate",
     "leave_last_split",
+    "make_split",
+    "protocol_defaults",
     "random_split",
     "ranking_metrics",
     "top_k_items",

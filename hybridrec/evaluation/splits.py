@@ -471,3 +471,56 @@ def cross_domain_split(
     return _split(frame, part, items=items, users=users, protocol="cross_domain", seed=seed,
                   target_domain=target_domain, candidates=candidates, user_col=user_col,
                   item_col=item_col, domain_col=domain_col)
+
+
+# ---------------------------------------------------------------------------- by name
+#: The splitter of every protocol of :data:`PROTOCOLS`.
+SPLITTERS = {
+    "random": random_split,
+    "leave_last": leave_last_split,
+    "cold_user": cold_user_split,
+    "cold_item": cold_item_split,
+    "cross_domain": cross_domain_split,
+}
+_DATA_ARGS = {"interactions", "items", "users", "seed", "user_col", "item_col", "domain_col"}
+
+
+def protocol_defaults(protocol: str) -> dict[str, Any]:
+    """The parameters of a protocol's splitter and their defaults (the one place they are set)."""
+    import inspect
+
+    check_choice(protocol, "protocol", PROTOCOLS, "protocol_defaults")
+    signature = inspect.signature(SPLITTERS[protocol])
+    return {name: p.default for name, p in signature.parameters.items()
+            if name not in _DATA_ARGS and p.default is not inspect.Parameter.empty}
+
+
+def make_split(
+    protocol: str,
+    interactions: pd.DataFrame,
+    *,
+    items: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+    seed: int | None = 0,
+    **params: Any,
+) -> tuple[Split, dict[str, Any]]:
+    """Split ``interactions`` with the named protocol; parameters not given take the splitter's defaults.
+
+    Returns
+    -------
+    (Split, dict)
+        The split, and every parameter it was drawn with (defaults included), for reports.
+    """
+    import inspect
+
+    defaults = protocol_defaults(protocol)
+    allowed = set(inspect.signature(SPLITTERS[protocol]).parameters) - _DATA_ARGS
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(f"The {protocol} protocol has no parameters {unknown}. Its parameters: {sorted(allowed)}.")
+    used = {**defaults, **params}
+    if protocol in ("cold_item", "cross_domain"):
+        split = SPLITTERS[protocol](interactions, items, seed=seed, users=users, **used)
+    else:
+        split = SPLITTERS[protocol](interactions, seed=seed, items=items, users=users, **used)
+    return split, used

@@ -1,15 +1,11 @@
-"""The ``hybridrec evaluate`` command: split a dataset, fit, (tune,) evaluate, write a report.
+"""``hybridrec evaluate``: split a dataset, fit, (tune,) evaluate, write a report.
 
-``hybridrec.cli.build_parser`` calls :func:`add_evaluate_parser` with its subparsers object.
 The command loads a dataset, splits it with one of the protocols of DESIGN.md
-(:data:`~hybridrec.evaluation.PROTOCOLS`), fits a :class:`~hybridrec.HybridRecommender` on the
+(:func:`hybridrec.evaluation.make_split`), fits a :class:`~hybridrec.HybridRecommender` on the
 training rows, optionally tunes the blend on the validation users
 (:func:`~hybridrec.model_selection.tune_blend`), evaluates the test users with
 :func:`~hybridrec.evaluation.evaluate`, prints a table and writes ``metrics.json`` and
-``ndcg.png`` to the output folder (each written atomically).
-
-Only the standard library is imported at module level: ``hybridrec.cli`` treats an
-``ImportError`` here as "no evaluate command", so heavy imports live inside the functions.
+``ndcg.png`` (:mod:`hybridrec.evaluation.report`) to the output folder.
 """
 from __future__ import annotations
 
@@ -19,31 +15,25 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from .._io import json_ready, write_atomic
+from .._optional import MissingExtraError
+from ._output import say
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    import pandas as pd
-
     from ..datasets import Dataset
-    from .splits import Split
+    from ..evaluation.splits import Split
 
 logger = logging.getLogger(__name__)
 
 #: Dataset loaders the command knows, by ``--loader`` name.
 LOADERS = ("sample", "movielens", "goodbooks", "amazon")
-#: Protocols of ``--protocol`` (the same names as :data:`hybridrec.evaluation.PROTOCOLS`).
+#: Protocols of ``--protocol``, in the order the help lists them.
 PROTOCOL_CHOICES = ("random", "leave_last", "cold_item", "cold_user", "cross_domain")
 #: Default output folder.
 DEFAULT_OUT = "hybridrec_eval"
-#: Metric columns of the printed table, in order (``evaluate`` also reports ``coverage``).
-TABLE_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "auc", "coverage")
-#: Components that exist but are not among ``default_components()``: usable via --weights/--components.
-_EXTRA_COMPONENTS = ("ease", "svd", "textknn")
 #: Blend-weight levels of the default tuning grid (coarser when more components are fitted).
 _GRID_LEVELS = {"few": (0.0, 0.5, 1.0), "many": (0.0, 1.0)}
 #: cross_domain_weight values of the default tuning grid (multi-domain catalogues only).
@@ -84,11 +74,11 @@ examples:
 
 
 # ---------------------------------------------------------------------------- parser
-def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``evaluate`` command on the ``hybridrec`` subparsers object.
 
     Choices are checked by the command itself (not by argparse), so that a bad value makes
-    ``hybridrec.cli.main`` return exit code 2 with an ``error: ...`` line instead of exiting.
+    :func:`hybridrec.cli.main` return exit code 2 with an ``error: ...`` line instead of exiting.
 
     Parameters
     ----------
@@ -124,7 +114,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
                             "named are not fitted (default: the HybridRecommender defaults)")
     model.add_argument("--components", metavar="LIST",
                        help="comma-separated components to fit, each at weight 1, e.g. als,itemknn "
-                            "(known: als, lightfm, semantic, itemknn, popularity, ease, svd, textknn)")
+                            f"(known: {', '.join(known_components())})")
     model.add_argument("--cross-domain-weight", type=float, default=0.5, metavar="W",
                        help="weight of a user's other-domain history, in [0, 1] (default 0.5)")
     model.add_argument("--tune", action="store_true",
@@ -144,7 +134,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     """Run ``hybridrec evaluate`` with parsed arguments; return the exit code (0 on success).
 
     Bad options raise ``ValueError`` and missing files ``FileNotFoundError``, which
-    ``hybridrec.cli.main`` reports as ``error: ...`` with exit code 2.
+    :func:`hybridrec.cli.main` reports as ``error: ...`` with exit code 2.
 
     Parameters
     ----------
@@ -155,18 +145,17 @@ def evaluate_command(args: argparse.Namespace) -> int:
     -------
     int
     """
-    from ..cli import _say
-
     settings = _check_args(args)
     out_dir = _prepare_out(args.out)
     quiet = args.quiet
-    progress = (lambda text: None) if quiet else _say
+    progress = (lambda text: None) if quiet else say
 
     import pandas as pd
 
     import hybridrec as hr
 
-    from .evaluate import evaluate
+    from ..components import create
+    from ..evaluation import evaluate, report
 
     start = time.perf_counter()
     progress(f"Loading {args.loader}{'' if args.path is None else ' from ' + str(args.path)} ...")
@@ -178,7 +167,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
     weights = settings["weights"]
     model = hr.HybridRecommender(
-        components=_components_for(weights),
+        components=None if weights is None else [(name, create(name)) for name in weights],
         weights=weights,
         cross_domain_weight=settings["cross_domain_weight"],
         random_state=args.seed,
@@ -194,7 +183,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
     tuning = None
     if args.tune:
-        tuning = _tune(model, split, args.k, args.protocol, _say, progress, quiet)
+        tuning = _tune(model, split, args.k, args.protocol, say, progress, quiet)
 
     progress(f"Evaluating the test users (k={args.k}) ...")
     t0 = time.perf_counter()
@@ -210,7 +199,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     evaluate_seconds = time.perf_counter() - t0
 
     headline = _row(tidy, ALL_ITEMS, "ndcg")
-    report = {
+    summary = {
         "command": "hybridrec evaluate",
         "hybridrec_version": hr.__version__,
         "loader": args.loader,
@@ -239,28 +228,31 @@ def evaluate_command(args: argparse.Namespace) -> int:
         "tune_seconds": None if tuning is None else tuning.get("seconds"),
         "evaluate_seconds": round(evaluate_seconds, 3),
         "total_seconds": round(time.perf_counter() - start, 3),
-        "metrics": _records(tidy),
+        "metrics": report.records(tidy),
     }
-    json_path = out_dir / "metrics.json"
-    png_path = out_dir / "ndcg.png"
-    _write_atomic(json_path, lambda handle: handle.write(_dumps(report).encode("utf-8")))
-    _plot(tidy, args.k, f"{args.loader} / {args.protocol}"
-          + (f" / {split.target_domain}" if split.target_domain else "")
-          + f"  (seed {args.seed}, {report['n_users']} users)", png_path)
+    json_path = report.write_json(out_dir / "metrics.json", summary)
+    title = (f"{args.loader} / {args.protocol}" + (f" / {split.target_domain}" if split.target_domain else "")
+             + f"  (seed {args.seed}, {summary['n_users']} users)")
+    try:
+        png_path = report.plot_metrics(tidy, args.k, title, out_dir / "ndcg.png")
+    except MissingExtraError as exc:
+        png_path = None
+        say(f"warning: ndcg.png not written: {exc}")
 
-    _say(f"\nhybridrec evaluate: {args.loader}, protocol {args.protocol}"
-         + (f" ({split.target_domain})" if split.target_domain else "")
-         + f", k={args.k}, seed {args.seed}, weights "
-         + ", ".join(f"{n}={w:g}" for n, w in report["weights"].items())
-         + f", cross_domain_weight={report['cross_domain_weight']:g}")
-    _say(format_table(tidy, args.k))
-    summary = ", ".join(
+    say(f"\nhybridrec evaluate: {args.loader}, protocol {args.protocol}"
+        + (f" ({split.target_domain})" if split.target_domain else "")
+        + f", k={args.k}, seed {args.seed}, weights "
+        + ", ".join(f"{n}={w:g}" for n, w in summary["weights"].items())
+        + f", cross_domain_weight={summary['cross_domain_weight']:g}")
+    say(report.format_table(tidy, args.k))
+    figures = ", ".join(
         f"{_row(tidy, label, 'ndcg')['value']:.4f} ({label}, {int(_row(tidy, label, 'ndcg')['n_users'])} users)"
         for label, _ in runs
-    ) if len(runs) > 1 else f"{headline['value']:.4f} over {report['n_users']} test users"
-    _say(f"\nNDCG@{args.k} {summary} (fit {fit_seconds:.1f}s, evaluate {evaluate_seconds:.1f}s)")
-    _say(f"wrote {json_path}")
-    _say(f"wrote {png_path}")
+    ) if len(runs) > 1 else f"{headline['value']:.4f} over {summary['n_users']} test users"
+    say(f"\nNDCG@{args.k} {figures} (fit {fit_seconds:.1f}s, evaluate {evaluate_seconds:.1f}s)")
+    say(f"wrote {json_path}")
+    if png_path is not None:
+        say(f"wrote {png_path}")
     return 0
 
 
@@ -302,11 +294,10 @@ def _check_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def known_components() -> list[str]:
-    """Names usable in --weights and --components: the default components plus EASE and PureSVD."""
-    from ..recommender import default_components
+    """Names usable in --weights and --components: every registered component."""
+    from ..components import available
 
-    names = [name for name, _ in default_components()]
-    return names + [name for name in _EXTRA_COMPONENTS if name not in names]
+    return available()
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -320,7 +311,10 @@ def parse_weights(text: str) -> dict[str, float]:
     Returns
     -------
     dict of str -> float
+        The named components' weights, in the order given.
     """
+    from ..blend import check_weights
+
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -333,18 +327,8 @@ def parse_weights(text: str) -> dict[str, float]:
             f"--weights must be a non-empty JSON object of component name -> weight, e.g. "
             f"'{{\"als\": 1, \"itemknn\": 1}}'. Got {text!r}."
         )
-    known = known_components()
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise ValueError(f"--weights names unknown components {unknown}. Known components: {known}.")
-    weights = {}
-    for name, weight in value.items():
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"--weights: the weight of {name!r} must be a finite number >= 0. Got {weight!r} instead.")
-        weights[name] = float(weight)
-    if not any(weights.values()):
-        raise ValueError(f"--weights must give at least one component a weight > 0. Got {text!r}.")
-    return weights
+    checked = check_weights(value, known_components(), where="--weights")
+    return {name: checked[name] for name in value}
 
 
 def parse_components(text: str) -> dict[str, float]:
@@ -369,22 +353,6 @@ def parse_components(text: str) -> dict[str, float]:
     if len(set(names)) != len(names):
         raise ValueError(f"--components lists a component twice. Got {text!r}.")
     return {name: 1.0 for name in names}
-
-
-def _components_for(weights: Mapping[str, float] | None) -> list | None:
-    """``components=`` for HybridRecommender: None (the defaults) unless EASE, PureSVD or text kNN is asked for."""
-    from ..components import EASEComponent, PureSVDComponent, TextKNNComponent
-    from ..recommender import default_components
-
-    if weights is None:
-        return None
-    comps = default_components()
-    have = {name for name, _ in comps}
-    extra = {"ease": EASEComponent, "svd": PureSVDComponent, "textknn": TextKNNComponent}
-    wanted = [name for name in _EXTRA_COMPONENTS if weights.get(name, 0) > 0 and name not in have]
-    if not wanted:
-        return None
-    return comps + [(name, extra[name]()) for name in wanted]
 
 
 def _prepare_out(out: str | os.PathLike) -> Path:
@@ -412,60 +380,33 @@ def _load(loader: str, path: str | None) -> "Dataset":
     return datasets.load_amazon_food_kitchen(path)
 
 
-def _official_users(ds: "Dataset") -> tuple[list, list]:
-    """Amazon Food-Kitchen: the users of split 'test' and of split 'valid'."""
-    frame = ds.interactions
-    if "split" not in frame.columns:
-        raise ValueError("--loader amazon: the interactions have no 'split' column; cannot take the official users.")
-    test = frame.loc[frame["split"] == "test", "user_id"].unique().tolist()
-    valid = frame.loc[frame["split"] == "valid", "user_id"].unique().tolist()
-    if not test:
-        raise ValueError("--loader amazon: no interactions have split == 'test'; cannot take the official test users.")
-    return test, valid
-
-
 def _make_split(ds: "Dataset", args: argparse.Namespace, settings: dict[str, Any]) -> "Split":
-    """The protocol's split of ``ds``; records its parameters in ``settings['split_params']``."""
-    from .splits import cold_item_split, cold_user_split, cross_domain_split, leave_last_split, random_split
+    """The protocol's split of ``ds`` (the splitters' own defaults); records its parameters in ``settings``."""
+    from ..datasets import official_users
+    from ..evaluation import make_split
 
-    seed, protocol = args.seed, args.protocol
+    protocol = args.protocol
     for option, value in (("--target-domain", args.target_domain), ("--domain", args.domain)):
         if value:
             known = sorted(ds.items["domain"].astype(str).unique().tolist()) if "domain" in ds.items else []
             if value not in known:
                 raise ValueError(f"{option} must be one of the item domains of {args.loader}, {known}. Got {value!r} instead.")
-    valid_size = _TUNE_VALID_SIZE if args.tune else 0.0
+    params: dict[str, Any] = {}
+    if protocol in ("random", "cold_user") and args.tune:
+        params["valid_size"] = _TUNE_VALID_SIZE
+    if protocol == "cold_item":
+        params["domain"] = args.domain
+    if protocol == "cross_domain":
+        params["target_domain"] = args.target_domain
     official = args.loader == "amazon" and protocol in ("leave_last", "cross_domain")
-    params: dict[str, Any]
-    if protocol == "random":
-        params = {"test_size": 0.2, "valid_size": valid_size}
-        split = random_split(ds.interactions, seed=seed, items=ds.items, users=ds.users, **params)
-    elif protocol == "leave_last":
-        params = {"timestamp_col": "timestamp", "valid": True}
-        if official:
-            test, valid = _official_users(ds)
-            params["users"] = "official 'test' and 'valid' users of the split column"
-            split = leave_last_split(ds.interactions, test_users=test, valid_users=valid or None, valid=True,
-                                     seed=seed, items=ds.items, users=ds.users)
-        else:
-            split = leave_last_split(ds.interactions, seed=seed, items=ds.items, users=ds.users)
-    elif protocol == "cold_item":
-        params = {"domain": args.domain, "frac": 0.1}
-        split = cold_item_split(ds.interactions, ds.items, seed=seed, users=ds.users, **params)
-    elif protocol == "cold_user":
-        params = {"test_size": 0.1, "valid_size": valid_size, "n_given": 3}
-        split = cold_user_split(ds.interactions, seed=seed, items=ds.items, users=ds.users, **params)
-    else:
-        params = {"target_domain": args.target_domain}
-        if official:
-            test, valid = _official_users(ds)
-            params["users"] = "official 'test' and 'valid' users of the split column"
-            split = cross_domain_split(ds.interactions, ds.items, args.target_domain, test_users=test,
-                                       valid_users=valid, seed=seed, users=ds.users)
-        else:
-            params.update(test_size=0.1, valid_size=0.1)
-            split = cross_domain_split(ds.interactions, ds.items, seed=seed, users=ds.users, **params)
-    settings["split_params"] = params
+    if official:
+        test, valid = official_users(ds)
+        params.update(test_users=test, valid_users=valid or None)
+    split, used = make_split(protocol, ds.interactions, items=ds.items, users=ds.users, seed=args.seed, **params)
+    if official:
+        used.pop("valid_users")
+        used["test_users"] = "official 'test' and 'valid' users of the split column"
+    settings["split_params"] = used
     return split
 
 
@@ -537,6 +478,8 @@ def _tune(model: Any, split: "Split", k: int, protocol: str, say: Callable[[str]
     label = f"ndcg@{k}"
     say(f"--tune: best of {len(grid)} blends on {n_valid} validation users: {label} "
         f"{table.iloc[0][label]:.4f} with {_describe(best)} ({seconds:.1f}s)")
+    from ..evaluation.report import records
+
     results = table.assign(weights=table["weights"].map(lambda w: {n: float(v) for n, v in w.items()}))
     return {
         "skipped": None,
@@ -546,7 +489,7 @@ def _tune(model: Any, split: "Split", k: int, protocol: str, say: Callable[[str]
         "best_params": best,
         "best_value": float(table.iloc[0][label]),
         "seconds": round(seconds, 3),
-        "results": _records(results),
+        "results": records(results),
     }
 
 
@@ -558,117 +501,8 @@ def _describe(params: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------- reporting
-def _label(metric: str, k: int) -> str:
-    """Column name of a metric: ``ndcg@10``; MRR and AUC rank the whole list, so no ``@k``."""
-    return metric if metric in ("mrr", "auc") else f"{metric}@{k}"
-
-
 def _row(tidy: "pd.DataFrame", candidates: str, metric: str) -> "pd.Series":
     """The aggregate (domain 'all', group 'all') row of one metric."""
     rows = tidy[(tidy["candidates"] == candidates) & (tidy["domain"] == "all") & (tidy["group"] == "all")
                 & (tidy["metric"] == metric)]
     return rows.iloc[0]
-
-
-def wide_table(tidy: "pd.DataFrame", k: int, drop_single_all: bool = True) -> "pd.DataFrame":
-    """One row per (candidates, domain, group), one column per metric, plus ``n_users``.
-
-    Rows keep the order of :func:`~hybridrec.evaluation.evaluate` (domains sorted, then
-    ``all``; groups ``all``, ``cold``, ``warm``); ``n_users`` is the number of users behind the
-    NDCG value (AUC may skip a few more).
-
-    Parameters
-    ----------
-    tidy : DataFrame
-        ``evaluate``'s frame with a ``candidates`` column in front.
-    k : int
-    drop_single_all : bool, default=True
-        Leave out the aggregate ``all`` domain where a candidate set has a single domain (its
-        rows would repeat that domain's).
-
-    Returns
-    -------
-    DataFrame
-    """
-    import pandas as pd
-
-    keys = ["candidates", "domain", "group"]
-    wide = tidy.pivot(index=keys, columns="metric", values="value")
-    metrics = [m for m in TABLE_METRICS if m in wide.columns] + [m for m in wide.columns if m not in TABLE_METRICS]
-    wide = wide[metrics].rename(columns=lambda m: _label(m, k))
-    users = tidy[tidy["metric"] == "ndcg"].set_index(keys)["n_users"]
-    wide["n_users"] = users.reindex(wide.index).astype(int)
-    wide.columns.name = None
-    order = pd.MultiIndex.from_frame(tidy[keys].drop_duplicates())
-    wide = wide.reindex(order).reset_index()
-    if drop_single_all:
-        real = wide[wide["domain"] != "all"].groupby("candidates", sort=False)["domain"].nunique()
-        single = wide["candidates"].map(real).fillna(0) <= 1
-        wide = wide[~(single & (wide["domain"] == "all"))].reset_index(drop=True)
-    return wide
-
-
-def format_table(tidy: "pd.DataFrame", k: int) -> str:
-    """The printed table: domain x group rows, metric columns (4 decimals), ``n_users``.
-
-    The ``candidates`` column is shown only when there are two candidate sets (cold_item).
-    """
-    wide = wide_table(tidy, k)
-    if wide["candidates"].nunique() == 1:
-        wide = wide.drop(columns="candidates")
-    numeric = [c for c in wide.columns if c not in ("candidates", "domain", "group", "n_users")]
-    formatters = {c: (lambda v: "nan" if v != v else f"{v:.4f}") for c in numeric}
-    return wide.to_string(index=False, formatters=formatters)
-
-
-def _plot(tidy: "pd.DataFrame", k: int, title: str, path: Path) -> None:
-    """Bar chart of NDCG@k and Recall@k per (candidates,) domain and group, written atomically."""
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    wide = wide_table(tidy, k)
-    two_sets = wide["candidates"].nunique() > 1
-    labels = [
-        (f"{c}\n" if two_sets else "") + f"{d} / {g}\n(n={n})"
-        for c, d, g, n in zip(wide["candidates"], wide["domain"], wide["group"], wide["n_users"])
-    ]
-    x = np.arange(len(wide))
-    width = 0.38
-    fig = Figure(figsize=(max(6.0, 0.9 * len(wide) + 2.0), 4.8), layout="constrained")
-    FigureCanvasAgg(fig)  # the Agg backend, without touching pyplot's global state
-    ax = fig.add_subplot()
-    for offset, metric, color in ((-width / 2, "ndcg", "#1f77b4"), (width / 2, "recall", "#ff7f0e")):
-        values = np.nan_to_num(wide[_label(metric, k)].to_numpy(dtype=float))
-        bars = ax.bar(x + offset, values, width, label=f"{'NDCG' if metric == 'ndcg' else 'Recall'}@{k}", color=color)
-        if len(wide) <= 16:
-            ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
-    ax.set_xticks(x, labels, fontsize=8, rotation=0 if len(wide) <= 8 else 45, ha="center" if len(wide) <= 8 else "right")
-    ax.set_ylabel("mean over users")
-    ax.set_ylim(0, max(0.05, float(np.nanmax(wide[[_label("ndcg", k), _label("recall", k)]].to_numpy(dtype=float),
-                                                initial=0.0))) * 1.15)
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper right")
-    ax.grid(axis="y", alpha=0.3)
-    _write_atomic(path, lambda handle: fig.savefig(handle, format="png", dpi=120))
-
-
-def _records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
-    """Rows of ``frame`` as JSON-ready dicts (NaN -> None, numpy scalars -> Python)."""
-    return [{str(key): json_ready(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
-
-
-def _dumps(report: Mapping[str, Any]) -> str:
-    return json.dumps(json_ready(dict(report)), indent=2, allow_nan=False, default=str) + "\n"
-
-
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """Write ``path`` atomically (see :func:`hybridrec._io.write_atomic`) and log it."""
-    write_atomic(path, write)
-    logger.info("wrote %s", path)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from ..cli import main
-
-    sys.exit(main(["evaluate", *sys.argv[1:]]))

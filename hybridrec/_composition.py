@@ -1,0 +1,90 @@
+"""Nested parameters of a recommender made of named components, as in a scikit-learn Pipeline.
+
+``set_params(als__factors=128)`` reaches a component, ``set_params(als=ALSComponent(...))``
+replaces one, ``encoder__batch_size=32`` reaches the text encoder; names must be unique and
+may not contain ``"__"``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .components import Component, create
+
+#: Component names (registry keys) a recommender uses when ``components=None``, in order.
+DEFAULT_COMPONENTS = ("als", "lightfm", "semantic", "itemknn", "popularity")
+
+
+def default_components() -> list[tuple[str, Component]]:
+    """The components a recommender uses when ``components=None``: new instances, default parameters."""
+    return [(name, create(name)) for name in DEFAULT_COMPONENTS]
+
+
+class ComponentsMixin:
+    """get_params / set_params over ``components`` (and ``encoder``), with name checks."""
+
+    components: Any
+    encoder: Any
+
+    def _named_components(self) -> list[tuple[str, Component]]:
+        comps = default_components() if self.components is None else list(self.components)
+        names = [name for name, _ in comps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"The 'components' parameter of {type(self).__name__} has duplicate names: {names}.")
+        for name, comp in comps:
+            if not isinstance(comp, Component):
+                raise ValueError(
+                    f"The 'components' parameter of {type(self).__name__} must hold (name, Component) pairs. "
+                    f"Got {type(comp).__name__} for {name!r}."
+                )
+            if not isinstance(name, str) or "__" in name:
+                raise ValueError(f"Component names must be strings without '__'. Got {name!r}.")
+        return comps
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        params = super().get_params(deep=False)  # type: ignore[misc]
+        if deep:
+            if self.encoder is not None and hasattr(self.encoder, "get_params"):
+                params.update({f"encoder__{k}": v for k, v in self.encoder.get_params().items()})
+            if self.components is not None:
+                for name, comp in self.components:
+                    params[name] = comp
+                    params.update({f"{name}__{k}": v for k, v in comp.get_params().items()})
+        return params
+
+    def set_params(self, **params: Any) -> Any:
+        if "components" in params:
+            self.components = params.pop("components")
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in params.items():
+            head, sep, tail = key.partition("__")
+            if sep:
+                nested.setdefault(head, {})[tail] = value
+            elif key in self._get_param_names():  # type: ignore[attr-defined]
+                setattr(self, key, value)
+            else:
+                self._replace_component(key, value)
+        for head, sub in nested.items():
+            if head == "encoder":
+                if self.encoder is None:
+                    from .text import TextEncoder
+
+                    self.encoder = TextEncoder()
+                self.encoder.set_params(**sub)
+            else:
+                self._component(head).set_params(**sub)
+        return self
+
+    def _component(self, name: str) -> Component:
+        if self.components is None:
+            self.components = default_components()
+        for comp_name, comp in self.components:
+            if comp_name == name:
+                return comp
+        raise ValueError(
+            f"Invalid parameter {name!r} for {type(self).__name__}. Valid parameters are "
+            f"{self._get_param_names()} and the component names {[n for n, _ in self.components]}."  # type: ignore[attr-defined]
+        )
+
+    def _replace_component(self, name: str, value: Component) -> None:
+        self._component(name)  # raises for unknown names
+        self.components = [(n, value if n == name else c) for n, c in self.components]
