@@ -17,12 +17,24 @@ import numpy as np
 import pandas as pd
 
 import hybridrec as hr
+from hybridrec.datasets import official_users
 from hybridrec.evaluation import Split, cold_item_split, cold_user_split, cross_domain_split, leave_last_split, random_split
+from hybridrec.modalities import ColumnEncoder
 
 log = logging.getLogger("quality")
 
 #: Component names of the hybrid, in the order of the report's rows.
 FAMILIES = ("popularity", "als", "lightfm", "lightfm_text", "semantic", "textknn", "itemknn", "ease", "svd")
+#: Components that read the second item block ("meta"), on the protocols that have one.
+META_FAMILIES = ("semantic_meta", "textknn_meta", "lightfm_meta")
+#: The registered component behind each row family that is not one itself.
+BASE_FAMILY = {"lightfm_text": "lightfm", "semantic_meta": "semantic", "textknn_meta": "textknn", "lightfm_meta": "lightfm"}
+#: The "meta" block of each dataset: its catalogue columns encoded by ColumnEncoder.
+META_BLOCKS = {
+    "movielens": ("genres and year", lambda: ColumnEncoder(multilabel=["genres"], numeric=["year"], sep="|")),
+    "goodbooks": ("authors, shelf tags and year",
+                  lambda: ColumnEncoder(multilabel=["authors", "tags"], numeric=["year"], sep=",")),
+}
 #: Row labels of the single-component baselines.
 LABELS = {
     "popularity": "popularity",
@@ -34,6 +46,9 @@ LABELS = {
     "itemknn": "item-kNN",
     "ease": "EASE",
     "svd": "PureSVD",
+    "semantic_meta": "meta-block profile (semantic on the meta block)",
+    "textknn_meta": "meta-block kNN (text kNN on the meta block)",
+    "lightfm_meta": "LightFM + text + meta features",
 }
 #: Row labels when test users are known only by a text.
 TEXT_LABELS = {
@@ -95,10 +110,26 @@ class Budget:
     notes: list[str] = field(default_factory=list)
 
     def axes_for(self, family: str, dataset: str) -> dict[str, list[Any]]:
-        for prefix, table in self.overrides.items():
-            if dataset.startswith(prefix) and family in table:
-                return table[family]
-        return self.axes.get(family, {})
+        """The family's axes (a family that is another configuration of a component takes that one's)."""
+        for name in (family, BASE_FAMILY.get(family)):
+            for prefix, table in self.overrides.items():
+                if dataset.startswith(prefix) and name in table:
+                    return table[name]
+            if name in self.axes:
+                return self.axes[name]
+        return {}
+
+
+def _fixed(extra: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Parameters that are not tuned: what makes each row family what it is, plus ``extra``."""
+    return {
+        "lightfm": {"text_components": 0},
+        "lightfm_text": {"block_weights": {"text": 1.0}},
+        "semantic_meta": {"modality": "meta"},
+        "textknn_meta": {"modality": "meta"},
+        "lightfm_meta": {"block_weights": {"text": 1.0, "meta": 1.0}},
+        **extra,
+    }
 
 
 def full_budget() -> Budget:
@@ -113,11 +144,7 @@ def full_budget() -> Budget:
             "textknn": {"temperature": [0.05, 0.1, 0.2]},
         },
         overrides={"amazon": {"ease": {"l2": [1000.0, 3000.0], "max_items": [10000]}, "lightfm": {"epochs": [10]}}},
-        fixed={
-            "ease": {"min_count": 8, "max_items": 15000},
-            "lightfm": {"text_components": 0},
-            "lightfm_text": {},
-        },
+        fixed=_fixed({"ease": {"min_count": 8, "max_items": 15000}}),
         blend_rounds=2,
         cold_item_test_users=2000,
         cold_item_tune_users=1000,
@@ -148,11 +175,7 @@ def quick_budget() -> Budget:
             "lightfm": {"epochs": [5]},
             "textknn": {"temperature": [0.1]},
         },
-        fixed={
-            "ease": {"min_count": 8, "max_items": 3000},
-            "lightfm": {"text_components": 0},
-            "lightfm_text": {},
-        },
+        fixed=_fixed({"ease": {"min_count": 8, "max_items": 3000}}),
         blend_rounds=2,
         amazon_extra_users=3000,
         cold_item_test_users=500,
@@ -212,6 +235,7 @@ class Task:
     sweep: bool = False
     texts: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    item_vectors: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -220,6 +244,7 @@ class Task:
             "tune_users": self.tune_users, "sets": [label for label, _, _ in self.sets],
             "cdw_grid": self.cdw_grid, "families": list(self.families), "mode": self.mode,
             "refit": self.refit, "notes": self.notes,
+            "item_vectors": None if self.item_vectors is None else {n: repr(v) for n, v in self.item_vectors.items()},
         }
 
 
@@ -260,13 +285,6 @@ def shuffle_catalogue(ds: hr.datasets.Dataset, seed: int) -> hr.datasets.Dataset
     order = np.random.default_rng(seed).permutation(len(ds.items))
     items = ds.items.iloc[order].reset_index(drop=True)
     return hr.datasets.Dataset(ds.interactions, items, ds.users, ds.name, ds.description)
-
-
-def official_users(ds: hr.datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Amazon Food-Kitchen: users of split 'test' and of split 'valid'."""
-    frame = ds.interactions
-    return (frame.loc[frame["split"] == "test", "user_id"].unique(),
-            frame.loc[frame["split"] == "valid", "user_id"].unique())
 
 
 def amazon_subset(ds: hr.datasets.Dataset, n_extra: int, seed: int) -> hr.datasets.Dataset:
@@ -408,8 +426,18 @@ def _single_domain(name: str) -> tuple[Any, Any]:
                     notes=["random_split(test_size=0.2, valid_size=0.1) per user; validation users tune."])
 
     def cold_task(ds: hr.datasets.Dataset, budget: Budget, seed: int) -> Task:
-        return _cold_item_task(ds, budget, seed, key=f"{name}_cold_item", title=f"{label}, cold-item",
+        task = _cold_item_task(ds, budget, seed, key=f"{name}_cold_item", title=f"{label}, cold-item",
                                domain=domain, target=Target(1.0, None, "hybrid >= the best baseline"), sample=False)
+        what, encoder = META_BLOCKS[name]
+        task.item_vectors = {"meta": encoder()}
+        task.families = FAMILIES + META_FAMILIES
+        task.notes.append(
+            f"A second item block, 'meta': the items' {what} encoded by hybridrec.modalities.ColumnEncoder "
+            f"({task.item_vectors['meta']!r}). Rows on it: the semantic profile and text kNN with modality='meta', "
+            "and LightFM with text + meta features. 'hybrid without the meta block' is the same fitted model "
+            "with its blend tuned over the other components only (same staged search, same validation users)."
+        )
+        return task
 
     return random_task, cold_task
 

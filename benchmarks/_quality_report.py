@@ -1,12 +1,11 @@
 """Markdown, JSON and the cross-domain-weight plot of ``benchmarks/quality.py``."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from hybridrec._io import json_ready, write_atomic
+from hybridrec.evaluation.report import new_figure, save_figure
 
 #: Results of other systems quoted in the issue (not produced by this script).
 REFERENCES = [
@@ -15,16 +14,6 @@ REFERENCES = [
     ("CD-cold kitchen -> food", "peer PureSVD", "0.080"),
     ("CD-cold kitchen -> food", "Cornac CTR", "0.084"),
 ]
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (its folder created) atomically, UTF-8."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
-
-
-def write_json(path: Path, report: dict[str, Any]) -> None:
-    write_text(path, json.dumps(json_ready(report), indent=1, allow_nan=False, default=str) + "\n")
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -138,11 +127,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot_sweep(path: Path, sweeps: dict[str, list[tuple[float, float]]], subtitle: str) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(6.4, 4.4)
     ax = fig.add_subplot()
     for label, points in sweeps.items():
         xs, ys = zip(*points)
@@ -153,5 +138,4 @@ def plot_sweep(path: Path, sweeps: dict[str, list[tuple[float, float]]], subtitl
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda h: fig.savefig(h, format="png", dpi=120))
+    save_figure(fig, path)

@@ -28,22 +28,22 @@ log = logging.getLogger("quality")
 K = 10
 #: Metrics reported per row (``evaluate``'s names).
 REPORTED = ("ndcg", "recall", "precision", "map", "coverage")
-#: Row families that are a registered component under another name (a second configuration of it).
-_REGISTERED_AS = {"lightfm_text": "lightfm"}
+from _quality_protocols import BASE_FAMILY  # noqa: E402 - the families' registered components
+
 _EMPTY = pd.DataFrame({"user_id": pd.Series([], dtype=object), "item_id": pd.Series([], dtype=object)})
 
 
 def make_component(family: str, params: Mapping[str, Any], fixed: Mapping[str, Any] | None = None) -> Any:
-    return components.create(_REGISTERED_AS.get(family, family), **{**(fixed or {}), **params})
+    return components.create(BASE_FAMILY.get(family, family), **{**(fixed or {}), **params})
 
 
-def fit_model(components: list[tuple[str, Any]], split: Split, seed: int,
-              add_unseen: bool = False) -> tuple[hr.HybridRecommender, float, dict[str, float]]:
+def fit_model(components: list[tuple[str, Any]], split: Split, seed: int, add_unseen: bool = False,
+              item_vectors: dict[str, Any] | None = None) -> tuple[hr.HybridRecommender, float, dict[str, float]]:
     """A HybridRecommender with every component at weight 1, fitted on ``split.train``.
 
     ``add_unseen``: fit on the catalogue items that have training interactions only, then add
-    the others with ``add_items`` (scored from their text, as new items), instead of passing
-    the whole catalogue to ``fit``.
+    the others with ``add_items`` (scored from their text and blocks, as new items), instead of
+    passing the whole catalogue to ``fit``. ``item_vectors``: named blocks for fit.
     """
     # batch_size only groups users for scoring (results do not depend on it); large batches make
     # EASE's per-batch column gather of its item-item matrix rarer.
@@ -55,12 +55,12 @@ def fit_model(components: list[tuple[str, Any]], split: Split, seed: int,
         seen = items["item_id"].isin(split.train["item_id"].unique()).to_numpy()
         items, unseen = items[seen], items[~seen]
     start = time.perf_counter()
-    model.fit(split.train, items=items, users=split.users)
+    model.fit(split.train, items=items, users=split.users, item_vectors=item_vectors)
     seconds = {name: round(comp.fit_seconds_, 1) for name, comp in model.components_.items()}
     if unseen is not None and len(unseen):
         uses_text = model.item_embeddings_ is not None
         if uses_text:
-            model.add_items(unseen[["item_id", "text", "domain"]])
+            model.add_items(unseen)
         else:
             raise ValueError("--cold-items add-items needs a text component in every model")
     return model, time.perf_counter() - start, dict(seconds)

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 from hybridrec.blend import query_weights
+from hybridrec.evaluation.report import write_json, write_text
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -43,7 +44,9 @@ sys.path.insert(0, str(HERE))
 
 from _quality_protocols import (  # noqa: E402
     ALIASES,
+    BASE_FAMILY,
     LABELS,
+    META_FAMILIES,
     TEXT_LABELS,
     PROTOCOLS,
     Budget,
@@ -53,7 +56,7 @@ from _quality_protocols import (  # noqa: E402
     load_datasets,
     quick_budget,
 )
-from _quality_report import markdown, plot_sweep, write_json, write_text  # noqa: E402
+from _quality_report import markdown, plot_sweep  # noqa: E402
 from _quality_tuning import (  # noqa: E402
     BlendSearch,
     Lookup,
@@ -134,9 +137,9 @@ def _tune_components(task: Task, budget: Budget, seed: int) -> tuple[dict[str, d
             if done["params"] == params:
                 return done["score"]
         comps = [(family, make_component(family, params, budget.fixed.get(family)))]
-        if (task.mode == "text" or budget.add_unseen) and family not in ("semantic", "textknn", "lightfm", "lightfm_text"):
+        if (task.mode == "text" or budget.add_unseen) and BASE_FAMILY.get(family, family) not in ("semantic", "textknn", "lightfm"):
             comps.append(("semantic", make_component("semantic", {})))  # loads the text encoder
-        model, fit_s, _ = fit_model(comps, split, seed, budget.add_unseen)
+        model, fit_s, _ = fit_model(comps, split, seed, budget.add_unseen, task.item_vectors)
         scorer = Scorer(model, {family: 1.0}, lookup=lookup, texts=texts, cdw=fixed_cdw)
         values = [run_eval(scorer, split, users, cands)["ndcg"] for _, _, cands in task.sets]
         results.append({"params": dict(params), "ndcg": values, "score": float(np.mean(values)), "fit_seconds": round(fit_s, 1)})
@@ -146,7 +149,7 @@ def _tune_components(task: Task, budget: Budget, seed: int) -> tuple[dict[str, d
         return results[-1]["score"]
 
     for family in task.families:
-        if family == "lightfm_text":
+        if family in ("lightfm_text", "lightfm_meta"):
             chosen[family] = {"epochs": chosen["lightfm"]["epochs"]} if "lightfm" in chosen else {}
             report[family] = {"search": "one setting: the epochs chosen for LightFM without text", "chosen": chosen[family]}
             continue
@@ -221,7 +224,8 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
     timings["component_grids"] = round(time.perf_counter() - t0, 1)
 
     log.info("%s: fitting the tuning hybrid (%s)", task.key, ", ".join(task.families))
-    model, fit_s, comp_s = fit_model(_components(task, chosen, budget), task.tune_split, seed, budget.add_unseen)
+    model, fit_s, comp_s = fit_model(_components(task, chosen, budget), task.tune_split, seed, budget.add_unseen,
+                                     task.item_vectors)
     timings["tuning_hybrid_fit"] = round(fit_s, 1)
     log.info("%s: fitted in %.0fs (%s)", task.key, fit_s, ", ".join(f"{n} {s:.0f}s" for n, s in comp_s.items()))
 
@@ -237,6 +241,13 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
         log.info("%s [%s]: blend %s, cdw %s, %s: validation NDCG@10 %.4f (%d candidates in %d calls, %.0fs)",
                  task.key, label, {n: w for n, w in b["weights"].items() if w}, b["cdw"], b["norm"], b["valid_ndcg"],
                  b["evaluated"], b["calls"], b["seconds"])
+    without_meta: dict[str, dict] = {}
+    if task.item_vectors:
+        plain = [f for f in task.families if f not in META_FAMILIES]
+        for label, _, tune_cands in task.sets:
+            search = BlendSearch(model, task.tune_split, task.tune_users, tune_cands, plain)
+            without_meta[label] = staged_blend(search, task.cdw_grid, budget.norms, budget.blend_levels, budget.blend_rounds)
+            timings[f"blend_search without meta [{label}]"] = without_meta[label]["seconds"]
     history_blend = None
     if task.mode == "text":
         log.info("%s: staged blend search for the reference (3 items as history)", task.key)
@@ -266,7 +277,8 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
         del model
         gc.collect()
         log.info("%s: refitting every component on the outer training rows", task.key)
-        model, fit_s, comp_s = fit_model(_components(task, chosen, budget), task.split, seed, budget.add_unseen)
+        model, fit_s, comp_s = fit_model(_components(task, chosen, budget), task.split, seed, budget.add_unseen,
+                                         task.item_vectors)
         timings["refit"] = round(fit_s, 1)
         log.info("%s: refitted in %.0fs", task.key, fit_s)
 
@@ -295,6 +307,12 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
         name = "hybrid (text blend)" if task.mode == "text" else "hybrid"
         rows.append(_row(name, "hybrid", run_eval(scorer, task.split, "test", cands), weights=b["weights"],
                          cdw=b["cdw"], normalization=b["norm"], fit_seconds=fit_s, tune_ndcg=b["valid_ndcg"]))
+        if label in without_meta:
+            w = without_meta[label]
+            scorer = Scorer(model, w["weights"], lookup=eval_lookup, cdw=w["cdw"], normalization=w["norm"])
+            rows.append(_row("hybrid without the meta block", "hybrid_without_meta",
+                             run_eval(scorer, task.split, "test", cands), weights=w["weights"], cdw=w["cdw"],
+                             normalization=w["norm"], fit_seconds=fit_s, tune_ndcg=w["valid_ndcg"]))
         default = query_weights(None, model.components_) if task.mode == "text" else None
         default = {n: w for n, w in (default or {}).items() if n in task.families and w > 0}
         if default:
@@ -396,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                                            "rounds": budget.blend_rounds, "norms": budget.norms},
               "protocols": results, "skipped": skipped}
     out = args.out
-    write_json(out / "quality.json", report)
+    write_json(out / "quality.json", report, indent=1)
     write_text(out / "quality.md", markdown(report))
     sweeps = {r["task"]["title"]: r["sweep"] for r in results if r.get("sweep")}
     if sweeps:

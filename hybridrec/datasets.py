@@ -7,7 +7,6 @@ users ``text``), ready for ``HybridRecommender.fit(ds.interactions, items=ds.ite
 from __future__ import annotations
 
 import html
-import logging
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-logger = logging.getLogger(__name__)
 
 #: Goodreads shelves that say nothing about a book's content.
 _NOISE_SHELVES = {
@@ -89,6 +87,7 @@ def _join(*parts: pd.Series, seps: tuple[str, ...]) -> pd.Series:
 def _movie_items(movies: pd.DataFrame, tags: pd.Series | None) -> pd.DataFrame:
     items = movies.rename(columns={"movieId": "item_id"}).copy()
     items["genres"] = items["genres"].replace("(no genres listed)", "")
+    items["year"] = pd.to_numeric(items["title"].str.extract(r"\((\d{4})\)\s*$")[0], errors="coerce")
     if tags is not None:
         items["tags"] = items["item_id"].map(tags).fillna("")
     items["text"] = _join(
@@ -146,7 +145,9 @@ def load_movielens(path: str | os.PathLike, min_rating: float = 4.0) -> Dataset:
     """MovieLens latest-small (``ratings.csv``, ``movies.csv``, ``tags.csv``) from ``path``.
 
     Ratings >= ``min_rating`` become positives with weight 1; one domain, ``movies``. Item text
-    is title, genres and the user tags of each movie.
+    is title, genres and the user tags of each movie; the items also have ``genres``
+    (``|``-separated) and ``year`` (from the title) columns, for a
+    :class:`~hybridrec.modalities.ColumnEncoder` block.
     """
     root = _require(path, ["ratings.csv", "movies.csv"], "MovieLens latest-small")
     ratings = pd.read_csv(root / "ratings.csv")
@@ -176,7 +177,8 @@ def load_goodbooks(path: str | os.PathLike, min_rating: float = 4.0, catalogue: 
 
     Ratings >= ``min_rating`` become positives; one domain, ``books``. Item text is title,
     authors, year and the ``n_tags`` most used content shelves (bookkeeping shelves such as
-    "to-read" are dropped). ``catalogue="rated"`` keeps the rated books, ``"all"`` all 10,000.
+    "to-read" are dropped). The items also have ``authors`` and ``tags`` (both ``", "``-separated)
+    and ``year`` columns. ``catalogue="rated"`` keeps the rated books, ``"all"`` all 10,000.
     Licence: CC BY-SA 4.0 (Zygmunt Zajac, goodbooks-10k, 2017).
     """
     if catalogue not in ("rated", "all"):
@@ -198,6 +200,8 @@ def load_goodbooks(path: str | os.PathLike, min_rating: float = 4.0, catalogue: 
             "item_id": books["book_id"].to_numpy(),
             "title": books["title"].to_numpy(),
             "authors": books["authors"].to_numpy(),
+            "year": books["original_publication_year"].to_numpy(),
+            "tags": books["goodreads_book_id"].map(shelves).fillna("").to_numpy(),
             "domain": "books",
         }
     )

@@ -230,3 +230,17 @@ def encode_columns(specs: Mapping[str, Any] | None, table: pd.DataFrame | None, 
         else:
             out[name] = spec
     return out, encoders
+
+
+def require_blocks(components: Sequence[tuple[str, Any]], blocks: Mapping[str, np.ndarray]) -> None:
+    """Raise ``ValueError`` naming the component when one reads an item block fit was not given.
+
+    The text block is made by the recommender itself, so only the other blocks are checked.
+    """
+    for name, comp in components:
+        missing = [m for m in comp.modalities() if m != "text" and m not in blocks]
+        if missing:
+            raise ValueError(
+                f"Component {name!r} reads the item blocks {missing}, which fit was not given; pass "
+                f"fit(..., item_vectors={{{missing[0]!r}: ...}}). Blocks given: {sorted(blocks)}."
+            )

@@ -20,7 +20,10 @@ from ._version import __version__
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+#: Layout of the saved payload and of the model objects inside it. Format 1 (hybridrec 0.1)
+#: models hold other internals (an implicit model object inside ALS, text embeddings on the
+#: recommender) and cannot be loaded by this version: refit them.
+FORMAT = 2
 #: Distributions whose versions are stored with a model and compared on load.
 TRACKED = ["hybridrec", "numpy", "scipy", "scikit-learn", "implicit", "lightfm-next", "sentence-transformers", "joblib"]
 
@@ -82,6 +85,14 @@ def load(path: str | os.PathLike) -> Any:
         raise ValueError(f"{source} is not a model file written by hybridrec.save ({type(exc).__name__}: {exc}).") from exc
     if not isinstance(payload, dict) or "model" not in payload or "versions" not in payload:
         raise ValueError(f"{source} was not written by hybridrec.save (no version record found).")
+    written = payload.get("format")
+    if written != FORMAT:
+        by = payload["versions"].get("hybridrec")
+        hint = "upgrade hybridrec to load it" if isinstance(written, int) and written > FORMAT else "refit the model and save it again"
+        raise ValueError(
+            f"{source} holds a model in format {written} (written by hybridrec {by}); this hybridrec "
+            f"{__version__} reads format {FORMAT} only: {hint}."
+        )
     saved, current = payload["versions"], _versions()
     changed = {k: (saved.get(k), current.get(k)) for k in TRACKED if saved.get(k) != current.get(k)}
     if changed:

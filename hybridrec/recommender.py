@@ -1,70 +1,38 @@
 """HybridRecommender: a scikit-learn style blend of collaborative, hybrid and semantic scorers.
 
 Every scoring entry point resolves its users (:mod:`hybridrec.users`) and goes through one
-per-domain loop, :meth:`HybridRecommender._domain_scores`; :meth:`~HybridRecommender.component_scores`
-is its public face, and :mod:`hybridrec.blend` turns component scores into one score.
+per-domain loop (:mod:`hybridrec._scoring`); :meth:`~HybridRecommender.component_scores` is its
+public face, and :mod:`hybridrec.blend` turns component scores into one score.
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
-from tqdm import tqdm
 
-from ._composition import ComponentsMixin, default_components  # noqa: F401 - public here too
-from ._ranking import mask_seen, merge_top_k, top_k_block
+from ._composition import ComponentsMixin, default_components
+from ._scoring import ScoringMixin
 from ._validation import check_choice, check_fraction, check_positive_int
-from .blend import (
-    NORMALIZATIONS,
-    blend_users,
-    call_weights,
-    check_weights,
-    cross_domain_item_weights,
-    default_weights,
-    normalize_with_stats,
-    query_weights,
-    scored_names,
-)
+from .blend import NORMALIZATIONS, check_weights, default_weights
 from .coldstart import ColdStartMixin
-from .components import TEXT, Component, TrainingData, UserBatch
+from .components import TEXT, Component, TrainingData
 from .data import InteractionData
 from .explain import ExplainMixin
-from .modalities import encode_columns
-from .users import Users, history_users, known_users, query_users
+from .modalities import encode_columns, require_blocks
+from .text import fit_encoder
+from .users import known_users
+
+__all__ = ["HybridRecommender", "default_components"]
 
 logger = logging.getLogger(__name__)
 
-#: Scale of the popularity tie-break added when ranking (never to reported scores).
-_TIE_BREAK = 1e-6
 
-
-@dataclass
-class DomainScores:
-    """One block of the per-domain loop: some users' normalised component scores over a scope.
-
-    ``rows`` locates the users in the full user set; ``items`` are the domain's items and
-    ``scope`` the items the scores cover (``items``, or the whole catalogue when domains are
-    ranked together); ``scores[name]`` is NaN where the component cannot score the item, and
-    ``spreads[name]`` the per-user scale the raw scores were divided by.
-    """
-
-    code: int
-    rows: slice
-    users: Users
-    batch: UserBatch
-    items: np.ndarray
-    scope: np.ndarray
-    scores: dict[str, np.ndarray]
-    spreads: dict[str, np.ndarray]
-
-
-class HybridRecommender(ColdStartMixin, ExplainMixin, ComponentsMixin, BaseEstimator):
+class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMixin, BaseEstimator):
     """Blend collaborative (ALS), hybrid (LightFM + block features) and semantic scores.
 
     Parameters
@@ -203,10 +171,10 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ComponentsMixin, BaseEstim
             user_text_col=user_text_col, domain_col=domain_col, duplicates=duplicates,
             item_vectors=item_specs, user_vectors=user_specs,
         )
-        self._check_blocks(active, data)
+        require_blocks(active, data.item_blocks)
         encoder = None
         if any(TEXT in comp.modalities() for _, comp in active):
-            encoder = self._make_encoder()
+            encoder = fit_encoder(self.encoder, self.show_progress)
             data.item_blocks = {TEXT: encoder.encode(data.item_texts), **data.item_blocks}
             if data.user_texts is not None and any(data.user_texts):
                 data.user_blocks = {TEXT: encoder.encode(data.user_texts), **data.user_blocks}
@@ -232,29 +200,6 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ComponentsMixin, BaseEstim
         self.columns_ = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col}
         return self
 
-    def _make_encoder(self) -> Any:
-        from .text import TextEncoder
-
-        if self.encoder is None:
-            encoder = TextEncoder()
-        elif isinstance(self.encoder, BaseEstimator):
-            encoder = clone(self.encoder)
-        else:
-            return self.encoder  # any object with encode(texts) and model_key
-        if self.show_progress and "show_progress" in encoder.get_params():
-            encoder.set_params(show_progress=True)
-        return encoder
-
-    @staticmethod
-    def _check_blocks(active: list[tuple[str, Component]], data: InteractionData) -> None:
-        for name, comp in active:
-            missing = [m for m in comp.modalities() if m != TEXT and m not in data.item_blocks]
-            if missing:
-                raise ValueError(
-                    f"Component {name!r} reads the item blocks {missing}, which fit was not given; pass "
-                    f"fit(..., item_vectors={{{missing[0]!r}: ...}}). Blocks given: {sorted(data.item_blocks)}."
-                )
-
     @property
     def item_embeddings_(self) -> np.ndarray | None:
         """Item text embeddings (``data_.item_blocks["text"]``; None when no component read text)."""
@@ -264,151 +209,6 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ComponentsMixin, BaseEstim
     def user_embeddings_(self) -> np.ndarray | None:
         """User text embeddings, when users had text."""
         return self.data_.user_blocks.get(TEXT)
-
-    # ------------------------------------------------------------------ the per-domain loop
-    def _domain_scores(
-        self, users: Users, codes: Iterable[int], cross_domain_weight: float, *, whole_catalogue: bool = False,
-        names: Iterable[str] | None = None, normalization: str | None = None, desc: str = "score",
-    ) -> Iterator[DomainScores]:
-        """Normalised scores of the components ``names`` for user batches x domains ``codes``.
-
-        For domain ``d`` every component builds its user profiles with the cross-domain item
-        weights of ``d`` and scores the scope: ``d``'s items, or the whole catalogue with
-        ``whole_catalogue=True`` (``recommend(domain=None)`` ranks domains together, so they
-        need one scale). Statistics use the scope's reference items (those fitted), so items
-        added later never move existing scores. Batches come first, then domains.
-        """
-        method = self.normalization if normalization is None else normalization
-        names = list(self.components_) if names is None else list(names)
-        codes = list(codes)
-        catalogue = np.arange(self.data_.n_items)
-        starts = range(0, len(users), self.batch_size)
-        if self.show_progress and len(users) > self.batch_size:
-            starts = tqdm(starts, desc=desc, unit="batch")
-        for start in starts:
-            rows = slice(start, min(start + self.batch_size, len(users)))
-            part = users.take(rows)
-            for code in codes:
-                items = self.data_.items_in_domain(code)
-                if len(items) == 0:
-                    continue
-                scope = catalogue if whole_catalogue else items
-                batch = part.batch(cross_domain_item_weights(self.data_.item_domain, code, cross_domain_weight))
-                reference = self.reference_items_[scope]
-                scores, spreads = {}, {}
-                for name in names:
-                    comp = self.components_[name]
-                    raw = comp.score(comp.user_state(batch), scope)
-                    scores[name], spreads[name] = normalize_with_stats(raw, method, reference)
-                    scores[name][:, ~comp.knows(scope)] = np.nan  # no signal: the blend defers to the others
-                yield DomainScores(code, rows, part, batch, items, scope, scores, spreads)
-
-    def _parts(self, users: Users, items: np.ndarray, cross_domain_weight: float,
-               names: Iterable[str] | None = None, normalization: str | None = None) -> dict[str, np.ndarray]:
-        """``name -> (n_users, len(items))`` normalised scores, each item scored within its own domain."""
-        names = list(self.components_) if names is None else list(names)
-        out = {name: np.empty((len(users), len(items)), dtype=np.float32) for name in names}
-        codes = self.data_.item_domain[items]
-        for block in self._domain_scores(users, np.unique(codes), cross_domain_weight, names=names,
-                                         normalization=normalization):
-            cols = np.flatnonzero(codes == block.code)
-            pick = np.searchsorted(block.items, items[cols])
-            for name, scores in block.scores.items():
-                out[name][block.rows, cols] = scores[:, pick]
-        return out
-
-    def _blend_weights(self, weights: Mapping[str, float] | None) -> tuple[Mapping[str, float], dict | None]:
-        """The weights to blend with, and the query weights for text-only users (None with per-call weights)."""
-        return (self.weights_, query_weights(self.text_weights, self.components_)) if weights is None else (weights, None)
-
-    def _scores(self, users: Users, items: np.ndarray, cross_domain_weight: float,
-                weights: Mapping[str, float] | None = None) -> np.ndarray:
-        blend_w, query = self._blend_weights(weights)
-        parts = self._parts(users, items, cross_domain_weight, scored_names(blend_w, query))
-        return blend_users(parts, blend_w, query, users.text_only())
-
-    def _rank(self, users: Users, k: int, domain: str | None, exclude_seen: bool, cross_domain_weight: float,
-              weights: Mapping[str, float] | None = None, user_column: str | None = None) -> pd.DataFrame:
-        """Top-k of every user (known, new or a query): per domain, then merged."""
-        codes = self._domain_codes(domain)
-        blend_w, query = self._blend_weights(weights)
-        frames, found, current = [], {"items": [], "scores": []}, None
-
-        def flush() -> None:
-            if current is not None:
-                items_k, scores_k = merge_top_k(found["items"], found["scores"], k)
-                frames.append(self._frame(current.users.labels, items_k, scores_k, user_column))
-                found["items"], found["scores"] = [], []
-
-        for block in self._domain_scores(users, codes, cross_domain_weight, whole_catalogue=domain is None,
-                                         names=scored_names(blend_w, query), desc="recommend"):
-            if current is not None and block.rows != current.rows:
-                flush()
-            current = block
-            scores = blend_users(block.scores, blend_w, query, block.users.text_only())
-            if domain is None:
-                scores = scores[:, block.items]
-            if exclude_seen:
-                mask_seen(scores, block.users.history, block.items)
-            # Exact ties (a user nothing is known about) go to the more popular item.
-            top = top_k_block(scores + _TIE_BREAK * self.item_popularity_[block.items], k)
-            found["items"].append(np.where(top >= 0, block.items[np.maximum(top, 0)], -1))
-            found["scores"].append(np.where(top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan))
-        flush()
-        if not frames:
-            return self._frame([], np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0)), user_column)
-        return pd.concat(frames, ignore_index=True)
-
-    def _frame(self, labels: Sequence[Hashable], items: np.ndarray, scores: np.ndarray,
-               user_column: str | None = None) -> pd.DataFrame:
-        """Tidy rows from ``(n_users, k)`` blocks of inner item ids (-1 = no candidate) and scores.
-
-        Columns are named as in fit (``user_id, item_id, score, rank, domain`` by default).
-        """
-        n, k = items.shape
-        valid = items >= 0
-        users = np.repeat(np.arange(n), k).reshape(n, k)[valid]
-        inner = items[valid]
-        ids = np.empty(len(labels), dtype=object)
-        ids[:] = list(labels)
-        return pd.DataFrame({
-            user_column or self.columns_["user"]: ids[users],
-            self.columns_["item"]: self.data_.item_ids[inner].to_numpy(),
-            "score": scores[valid].astype(np.float64),
-            "rank": np.broadcast_to(np.arange(1, k + 1), (n, k))[valid].astype(np.int64),
-            self.columns_["domain"]: np.asarray(self.data_.domains, dtype=object)[self.data_.item_domain[inner]],
-        })
-
-    def _domain_codes(self, domain: str | None) -> list[int]:
-        if domain is None:
-            return list(range(len(self.data_.domains)))
-        if not isinstance(domain, str):
-            raise ValueError(f"The 'domain' parameter must be a domain name (str) or None. Got {domain!r} instead.")
-        return [self.data_.domain_code(domain)]
-
-    def _check_cdw(self, value: float | None, method: str) -> float:
-        return float(self.cross_domain_weight) if value is None else check_fraction(value, "cross_domain_weight", method)
-
-    def _call_weights(self, weights: Mapping[str, float] | None, method: str) -> dict[str, float] | None:
-        return call_weights(weights, list(self.components_), [n for n, _ in self._named_components()], method)
-
-    def _items(self, item_ids: Iterable[Hashable] | None) -> np.ndarray:
-        return np.arange(self.data_.n_items) if item_ids is None else self.data_.item_index(list(item_ids))
-
-    def _users(self, user_ids: Any, history: pd.DataFrame | None, texts: Any, method: str) -> Users:
-        """Resolve the users of a call: known ids, new users from a history table, or query texts."""
-        if history is not None:
-            encoder = None if texts is None else self._text_encoder(method)
-            return history_users(self.data_, self.columns_, encoder, history, user_ids, texts)
-        if texts is not None:
-            if user_ids is not None or hasattr(texts, "items"):
-                raise ValueError(f"{method}: texts without a history describe queries: pass a list of strings "
-                                 "and no user_ids (texts of new users go with history=...).")
-            texts = [texts] if isinstance(texts, str) else list(texts)
-            return query_users(self.data_, self._text_encoder(method), texts)
-        if user_ids is None:
-            raise ValueError(f"{method} needs user_ids, history=... (new users) or texts=... (queries).")
-        return known_users(self.data_, user_ids, method)
 
     # ------------------------------------------------------------------ public API
     def component_scores(

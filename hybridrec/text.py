@@ -267,3 +267,21 @@ class TextEncoder(BaseEstimator):
             for i, tokens in zip(candidates, ids["input_ids"]):
                 out[i] = len(tokens) > limit
         return out
+
+
+def fit_encoder(encoder: Any, show_progress: bool = False) -> Any:
+    """The encoder a fit uses: a clone of ``encoder`` (``TextEncoder()`` when None), with progress bars on request.
+
+    Any object with ``encode(texts)`` and ``model_key`` is used as it is (the encoder protocol).
+    """
+    from sklearn.base import clone
+
+    if encoder is None:
+        encoder = TextEncoder()
+    elif isinstance(encoder, BaseEstimator):
+        encoder = clone(encoder)
+    else:
+        return encoder
+    if show_progress and "show_progress" in encoder.get_params():
+        encoder.set_params(show_progress=True)
+    return encoder

@@ -110,3 +110,29 @@ def test_warnings_are_shown_as_one_line_during_a_command_only(capsys, monkeypatc
         assert main(["demo"]) == 0
     assert capsys.readouterr().err == "warning: 3 of 9 texts were truncated\n"
     assert warnings.showwarning is before  # the command's display rule does not outlive it
+
+
+def test_recommend_prints_each_items_text_beside_its_id(saved_model, sample, capsys):
+    model_path, interactions = saved_model
+    texts = sample.items.set_index("item_id")["text"]
+    for argv in (["--user", str(int(interactions["user_id"].iloc[0]))], ["--text", "animated movies about toys"]):
+        capsys.readouterr()
+        assert main(["recommend", "--model", str(model_path), *argv, "--k", "3", "--csv"]) == 0
+        printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+        assert printed["text"].tolist() == [texts[i][:60] for i in printed["item_id"]]
+    assert any("Toy Story" in text for text in printed["text"])
+
+
+def test_a_missing_optional_extra_names_the_install_command(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from hybridrec._optional import MissingExtraError
+    from hybridrec.evaluation import report
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if matplotlib were not installed
+    with pytest.raises(MissingExtraError, match='pip install "hybridrec\\[plot\\]"'):
+        report.new_figure(4, 3)
+    assert main(["evaluate", "--components", "als", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: ndcg.png not written" in out and 'pip install "hybridrec[plot]"' in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]

@@ -243,3 +243,27 @@ def test_bad_inputs_raise_naming_the_parameter(sample):
         leave_last_split(inter, test_users=["nobody"])
     with pytest.raises(ValueError, match="protocol"):
         Split(inter, inter, None, None, None, "bogus", 0)
+
+
+def test_protocol_defaults_live_in_the_splitters(sample):
+    from hybridrec.evaluation import make_split, protocol_defaults
+
+    assert protocol_defaults("random") == {"test_size": 0.2, "valid_size": 0.0}
+    assert protocol_defaults("cold_user")["n_given"] == 3
+    assert protocol_defaults("cross_domain")["test_size"] == 0.1
+    split, used = make_split("cross_domain", sample.interactions, items=sample.items, seed=1, target_domain="family")
+    assert split.protocol == "cross_domain" and split.target_domain == "family"
+    assert used["target_domain"] == "family" and used["valid_size"] == 0.1
+    direct = cross_domain_split(sample.interactions, sample.items, "family", seed=1)
+    assert split.test.index.equals(direct.test.index)
+    with pytest.raises(ValueError, match="no parameters \\['colour'\\]"):
+        make_split("random", sample.interactions, colour="red")
+
+
+def test_official_users_come_from_the_split_column(sample):
+    from hybridrec.datasets import Dataset, official_users
+
+    frame = pd.DataFrame({"user_id": [1, 1, 2, 3], "item_id": [1, 2, 1, 3], "split": ["train", "test", "valid", "test"]})
+    assert official_users(Dataset(frame, sample.items, name="toy")) == ([1, 3], [2])
+    with pytest.raises(ValueError, match="no 'split' column"):
+        official_users(sample)

@@ -156,3 +156,13 @@ def test_missing_paths(als_model, tmp_path):
     with pytest.raises(FileNotFoundError, match="no-such-folder"):
         hr.save(als_model, tmp_path / "no-such-folder" / "model.joblib")
     assert _files(tmp_path) == []
+
+
+@pytest.mark.parametrize("written, hint", [(1, "refit the model"), (99, "upgrade hybridrec")])
+def test_other_model_formats_are_refused_clearly(als_model, tmp_path, written, hint):
+    path = hr.save(als_model, tmp_path / "model.joblib")
+    payload = joblib.load(path)
+    payload["format"] = written
+    joblib.dump(payload, path)
+    with pytest.raises(ValueError, match=f"format {written}.*{hint}"):
+        hr.load(path)

@@ -10,58 +10,60 @@ training rows, optionally tunes the blend on the validation users
 from __future__ import annotations
 
 import argparse
-import itertools
-import json
-import logging
-import math
-import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._optional import MissingExtraError
+from ..components import available
+from ..evaluation.protocols import protocol_defaults
+from ..evaluation.splits import PROTOCOLS
 from ._output import say
+from ._options import LOADERS, check_args, parse_components, parse_weights, prepare_out
+from ._tuning import default_grid, tune
+
+__all__ = ["add_parser", "default_grid", "evaluate_command", "parse_components", "parse_weights"]
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pandas as pd
+
     from ..datasets import Dataset
     from ..evaluation.splits import Split
 
-logger = logging.getLogger(__name__)
 
-#: Dataset loaders the command knows, by ``--loader`` name.
-LOADERS = ("sample", "movielens", "goodbooks", "amazon")
-#: Protocols of ``--protocol``, in the order the help lists them.
-PROTOCOL_CHOICES = ("random", "leave_last", "cold_item", "cold_user", "cross_domain")
 #: Default output folder.
 DEFAULT_OUT = "hybridrec_eval"
-#: Blend-weight levels of the default tuning grid (coarser when more components are fitted).
-_GRID_LEVELS = {"few": (0.0, 0.5, 1.0), "many": (0.0, 1.0)}
-#: cross_domain_weight values of the default tuning grid (multi-domain catalogues only).
-_GRID_CDW = (0.0, 0.5, 1.0)
 #: Fraction of validation rows/users drawn for --tune when the protocol's default has none.
 _TUNE_VALID_SIZE = 0.1
 #: Labels of the two candidate sets of the cold_item protocol.
 ALL_ITEMS, COLD_ITEMS = "all items", "cold items"
 
-_DESCRIPTION = """\
+def _description() -> str:
+    """The command's help text; the protocols' sizes are the splitters' own defaults."""
+    pct = {p: {k: f"{round(100 * v):g}%" for k, v in protocol_defaults(p).items() if isinstance(v, float)}
+           for p in PROTOCOLS}
+    test = pct["random"]["test_size"]
+    return f"""\
 Split a dataset with one of the evaluation protocols, fit a HybridRecommender on the training
 rows, optionally tune the blend on the validation users, and report full-ranking metrics of the
 test users per domain and user group (cold: no history in that domain; warm: the others).
 
 Protocols (all seeded by --seed):
-  random        per-user random 80/20 holdout of the interactions
+  random        per-user random {test} holdout of the interactions
   leave_last    hold out each user's last interaction (by timestamp)
-  cold_item     remove 10% of the items (of --domain, or of all) from training; rank all items
-                and, separately, the cold items only
-  cold_user     remove 10% of the users from training; reveal 3 interactions of each at test time
-  cross_domain  hide all --target-domain interactions of 10% of the users active in two domains
-                (10% more for validation); rank every --target-domain item for them
+  cold_item     remove {pct["cold_item"]["frac"]} of the items (of --domain, or of all) from training; rank all
+                items and, separately, the cold items only
+  cold_user     remove {pct["cold_user"]["test_size"]} of the users from training; reveal \
+{protocol_defaults("cold_user")["n_given"]} interactions of each at test time
+  cross_domain  hide all --target-domain interactions of {pct["cross_domain"]["test_size"]} of the users active in
+                two domains ({pct["cross_domain"]["valid_size"]} more for validation); rank every --target-domain item
 For --loader amazon, leave_last and cross_domain use the official users of the 'split' column
 ('test' for evaluation, 'valid' for tuning). With --tune, the random and cold_user protocols hold
-out 10% more for validation (the test rows are the same as without --tune).
+out {round(100 * _TUNE_VALID_SIZE):g}% more for validation (the test rows are the same as without --tune).
 
 Writes OUT/metrics.json (settings, timings and the tidy metrics as records) and OUT/ndcg.png
-(NDCG@k and Recall@k per domain and group)."""
+(NDCG@k and Recall@k per domain and group; needs pip install "hybridrec[plot]")."""
+
 
 _EPILOG = """\
 examples:
@@ -93,7 +95,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "evaluate",
         help="split a dataset, fit, evaluate (NDCG/Recall/... @k) and write metrics.json + ndcg.png",
-        description=_DESCRIPTION,
+        description=_description(),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -101,7 +103,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     data.add_argument("--loader", default="sample", metavar="{" + ",".join(LOADERS) + "}",
                       help="dataset loader (default sample: the bundled MovieLens sample)")
     data.add_argument("--path", help="dataset folder; required for every loader except sample")
-    data.add_argument("--protocol", default="random", metavar="{" + ",".join(PROTOCOL_CHOICES) + "}",
+    data.add_argument("--protocol", default="random", metavar="{" + ",".join(PROTOCOLS) + "}",
                       help="evaluation protocol (default random)")
     data.add_argument("--target-domain", metavar="DOMAIN", help="cross_domain: the domain whose interactions are hidden and ranked")
     data.add_argument("--domain", help="cold_item: the domain whose items are made cold (default: all items)")
@@ -114,7 +116,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                             "named are not fitted (default: the HybridRecommender defaults)")
     model.add_argument("--components", metavar="LIST",
                        help="comma-separated components to fit, each at weight 1, e.g. als,itemknn "
-                            f"(known: {', '.join(known_components())})")
+                            f"(known: {', '.join(available())})")
     model.add_argument("--cross-domain-weight", type=float, default=0.5, metavar="W",
                        help="weight of a user's other-domain history, in [0, 1] (default 0.5)")
     model.add_argument("--tune", action="store_true",
@@ -145,8 +147,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     -------
     int
     """
-    settings = _check_args(args)
-    out_dir = _prepare_out(args.out)
+    settings = check_args(args)
+    out_dir = prepare_out(args.out)
     quiet = args.quiet
     progress = (lambda text: None) if quiet else say
 
@@ -183,7 +185,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
     tuning = None
     if args.tune:
-        tuning = _tune(model, split, args.k, args.protocol, say, progress, quiet)
+        tuning = tune(model, split, args.k, args.protocol, say, progress, quiet)
 
     progress(f"Evaluating the test users (k={args.k}) ...")
     t0 = time.perf_counter()
@@ -256,117 +258,6 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------- checks
-def _check_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Validate the options before anything slow runs; return the parsed weights and split sizes."""
-    if args.loader not in LOADERS:
-        raise ValueError(f"--loader must be one of {list(LOADERS)}. Got {args.loader!r} instead.")
-    if args.loader != "sample" and not args.path:
-        raise ValueError(f"--path is required with --loader {args.loader} (the dataset folder). Got none.")
-    if args.loader == "sample" and args.path:
-        raise ValueError(f"--path is not used with --loader sample (the sample is bundled). Got {args.path!r}; "
-                         "drop --path or choose another --loader.")
-    if args.protocol not in PROTOCOL_CHOICES:
-        raise ValueError(f"--protocol must be one of {list(PROTOCOL_CHOICES)}. Got {args.protocol!r} instead.")
-    if args.protocol == "cross_domain" and not args.target_domain:
-        raise ValueError("--target-domain is required with --protocol cross_domain (the domain to hide and rank). Got none.")
-    if args.target_domain and args.protocol != "cross_domain":
-        raise ValueError(f"--target-domain applies to --protocol cross_domain only. Got --target-domain "
-                         f"{args.target_domain!r} with --protocol {args.protocol}; use --domain for cold_item.")
-    if args.domain and args.protocol != "cold_item":
-        raise ValueError(f"--domain applies to --protocol cold_item only. Got --domain {args.domain!r} with "
-                         f"--protocol {args.protocol}" + ("; use --target-domain." if args.protocol == "cross_domain" else "."))
-    if isinstance(args.k, bool) or not isinstance(args.k, int) or args.k <= 0:
-        raise ValueError(f"--k must be a positive integer (the cut-off of the @k metrics). Got {args.k!r} instead.")
-    if isinstance(args.seed, bool) or not isinstance(args.seed, int) or args.seed < 0:
-        raise ValueError(f"--seed must be an integer >= 0. Got {args.seed!r} instead.")
-    cdw = args.cross_domain_weight
-    if not isinstance(cdw, (int, float)) or not math.isfinite(cdw) or not 0 <= cdw <= 1:
-        raise ValueError(f"--cross-domain-weight must be a number in [0, 1]. Got {cdw!r} instead.")
-    if args.weights is not None and args.components is not None:
-        raise ValueError("--weights and --components are alternatives; give one of them. Got both.")
-    weights = None
-    if args.weights is not None:
-        weights = parse_weights(args.weights)
-    elif args.components is not None:
-        weights = parse_components(args.components)
-    return {"weights": weights, "cross_domain_weight": float(cdw), "split_params": {}}
-
-
-def known_components() -> list[str]:
-    """Names usable in --weights and --components: every registered component."""
-    from ..components import available
-
-    return available()
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """Parse ``--weights``: a JSON object of component name -> weight >= 0, at least one > 0.
-
-    Parameters
-    ----------
-    text : str
-        E.g. ``'{"als": 1, "itemknn": 0.5}'``.
-
-    Returns
-    -------
-    dict of str -> float
-        The named components' weights, in the order given.
-    """
-    from ..blend import check_weights
-
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"--weights must be a JSON object of component name -> weight, e.g. '{{\"als\": 1, \"itemknn\": 1}}'. "
-            f"Got {text!r}, which is not valid JSON ({exc.msg} at position {exc.pos})."
-        ) from None
-    if not isinstance(value, dict) or not value:
-        raise ValueError(
-            f"--weights must be a non-empty JSON object of component name -> weight, e.g. "
-            f"'{{\"als\": 1, \"itemknn\": 1}}'. Got {text!r}."
-        )
-    checked = check_weights(value, known_components(), where="--weights")
-    return {name: checked[name] for name in value}
-
-
-def parse_components(text: str) -> dict[str, float]:
-    """Parse ``--components``: a comma-separated list of component names, each at weight 1.
-
-    Parameters
-    ----------
-    text : str
-        E.g. ``"als,itemknn"``.
-
-    Returns
-    -------
-    dict of str -> float
-    """
-    names = [part.strip() for part in text.split(",")]
-    known = known_components()
-    if not names or any(not n for n in names):
-        raise ValueError(f"--components must be a comma-separated list of component names from {known}. Got {text!r}.")
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValueError(f"--components names unknown components {unknown}. Known components: {known}.")
-    if len(set(names)) != len(names):
-        raise ValueError(f"--components lists a component twice. Got {text!r}.")
-    return {name: 1.0 for name in names}
-
-
-def _prepare_out(out: str | os.PathLike) -> Path:
-    """Create the output folder (before the slow steps, so a bad --out fails at once)."""
-    folder = Path(out).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--out must be a folder. Got {str(folder)!r}, which is an existing file.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"--out: cannot create the folder {str(folder)!r} ({exc.strerror}).") from None
-    return folder
-
-
 # ---------------------------------------------------------------------------- data and split
 def _load(loader: str, path: str | None) -> "Dataset":
     from .. import datasets
@@ -408,96 +299,6 @@ def _make_split(ds: "Dataset", args: argparse.Namespace, settings: dict[str, Any
         used["test_users"] = "official 'test' and 'valid' users of the split column"
     settings["split_params"] = used
     return split
-
-
-# ---------------------------------------------------------------------------- tuning
-def default_grid(components: Sequence[str], multi_domain: bool) -> list[dict[str, Any]]:
-    """The small grid ``--tune`` searches: fitted components' weights x ``cross_domain_weight``.
-
-    Weights take the levels (0, 0.5, 1) for up to three components and (0, 1) for more, scaled
-    so that the largest is 1: the all-zero combination and combinations that are multiples of
-    another (the same ranking) are left out. ``cross_domain_weight`` takes (0, 0.5, 1) when the catalogue has several
-    domains and is not tuned otherwise.
-
-    Parameters
-    ----------
-    components : sequence of str
-        Names of the fitted components.
-    multi_domain : bool
-        Whether the catalogue has more than one domain.
-
-    Returns
-    -------
-    list of dict
-        Candidates for :func:`hybridrec.model_selection.tune_blend`.
-    """
-    names = list(components)
-    levels = _GRID_LEVELS["few"] if len(names) <= 3 else _GRID_LEVELS["many"]
-    combos: list[dict[str, float]] = []
-    seen: set[tuple[float, ...]] = set()
-    for values in itertools.product(levels, repeat=len(names)) if len(names) > 1 else [(1.0,)]:
-        top = max(values)
-        if top == 0:
-            continue
-        ratio = tuple(round(v / top, 6) for v in values)  # the largest weight is 1
-        if ratio in seen:
-            continue
-        seen.add(ratio)
-        combos.append(dict(zip(names, ratio)))
-    cdws = _GRID_CDW if multi_domain else (None,)
-    grid = []
-    for cdw, weights in itertools.product(cdws, combos):
-        cand: dict[str, Any] = {"weights": weights}
-        if cdw is not None:
-            cand["cross_domain_weight"] = cdw
-        grid.append(cand)
-    return grid
-
-
-def _tune(model: Any, split: "Split", k: int, protocol: str, say: Callable[[str], None],
-          progress: Callable[[str], None], quiet: bool) -> dict[str, Any]:
-    """Run tune_blend on the validation users; return what metrics.json records about it."""
-    from ..model_selection import tune_blend
-
-    if split.valid is None:
-        reason = f"the {protocol} split has no validation rows"
-        say(f"--tune skipped: {reason}; testing with the weights as given.")
-        return {"skipped": reason, "best_params": None}
-    multi_domain = len(set(model.data_.item_domain.tolist())) > 1
-    grid = default_grid(list(model.components_), multi_domain)
-    if len(grid) < 2:
-        reason = "one component on a single-domain catalogue leaves nothing to tune"
-        say(f"--tune skipped: {reason}.")
-        return {"skipped": reason, "best_params": None}
-    n_valid = split.valid[split.user_col].nunique()
-    progress(f"Tuning {len(grid)} blends on {n_valid} validation users (NDCG@{k}) ...")
-    t0 = time.perf_counter()
-    table = tune_blend(model, split, grid, k=k, metric="ndcg", users="valid", show_progress=not quiet)
-    seconds = time.perf_counter() - t0
-    best = table.attrs["best_params"]
-    label = f"ndcg@{k}"
-    say(f"--tune: best of {len(grid)} blends on {n_valid} validation users: {label} "
-        f"{table.iloc[0][label]:.4f} with {_describe(best)} ({seconds:.1f}s)")
-    from ..evaluation.report import records
-
-    results = table.assign(weights=table["weights"].map(lambda w: {n: float(v) for n, v in w.items()}))
-    return {
-        "skipped": None,
-        "metric": label,
-        "n_candidates": len(grid),
-        "n_valid_users": int(n_valid),
-        "best_params": best,
-        "best_value": float(table.iloc[0][label]),
-        "seconds": round(seconds, 3),
-        "results": records(results),
-    }
-
-
-def _describe(params: Mapping[str, Any]) -> str:
-    parts = [", ".join(f"{n}={w:g}" for n, w in params.get("weights", {}).items())]
-    if "cross_domain_weight" in params:
-        parts.append(f"cross_domain_weight={params['cross_domain_weight']:g}")
-    return "; ".join(p for p in parts if p)
 
 
 # ---------------------------------------------------------------------------- reporting

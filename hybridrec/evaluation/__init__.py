@@ -7,16 +7,14 @@
 """
 from .evaluate import evaluate
 from .metrics import METRICS, coverage, ranking_metrics, top_k_items
+from .protocols import SPLITTERS, make_split, protocol_defaults
 from .splits import (
     PROTOCOLS,
-    SPLITTERS,
     Split,
     cold_item_split,
     cold_user_split,
     cross_domain_split,
     leave_last_split,
-    make_split,
-    protocol_defaults,
     random_split,
 )
 

@@ -16,7 +16,6 @@ Ranking conventions (shared by :func:`ranking_metrics` and :func:`top_k_items`)
 """
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,6 @@ import scipy.sparse as sp
 from .._ranking import top_k_block as _top_k_block
 from .._validation import check_positive_int
 
-logger = logging.getLogger(__name__)
 
 #: Columns of :func:`ranking_metrics`, in order (``n_relevant`` follows them).
 METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "auc")

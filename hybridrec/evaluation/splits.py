@@ -15,12 +15,22 @@ from typing import Any, Hashable, Iterable
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_fraction, preview, require_columns, require_frame, require_ids
-from ..data import as_index
+from .._validation import check_choice, check_fraction, preview
+from ._splitting import (
+    check_domain,
+    check_interactions,
+    check_sizes,
+    id_set,
+    item_domains,
+    make_rng,
+    order_codes,
+    positions,
+    round_half_up,
+)
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = ("random", "leave_last", "cold_user", "cold_item", "cross_domain")
+PROTOCOLS = ("random", "leave_last", "cold_item", "cold_user", "cross_domain")
 
 
 @dataclass(repr=False)
@@ -90,75 +100,6 @@ class Split:
         )
 
 
-# ---------------------------------------------------------------------------- helpers
-def _frame(interactions: Any, method: str, **columns: str) -> pd.DataFrame:
-    frame = require_frame(interactions, "interactions")
-    require_columns(frame, "interactions", columns)
-    for column in columns.values():
-        require_ids(frame[column], f"interactions[{column!r}]")
-    if len(frame) == 0:
-        raise ValueError(f"The 'interactions' parameter of {method} is empty; there is nothing to split.")
-    return frame
-
-
-def _rng(seed: Any, method: str) -> np.random.Generator:
-    if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"The 'seed' parameter of {method} must be an int or None. Got {seed!r} instead.")
-    return np.random.default_rng(seed)
-
-
-def _sizes(test_size: Any, valid_size: Any, method: str) -> tuple[float, float]:
-    test_size = check_fraction(test_size, "test_size", method)
-    valid_size = check_fraction(valid_size, "valid_size", method)
-    if test_size == 0 or test_size + valid_size >= 1:
-        raise ValueError(
-            f"The 'test_size' parameter of {method} must be > 0 and test_size + valid_size must be < 1. "
-            f"Got test_size={test_size!r}, valid_size={valid_size!r}."
-        )
-    return test_size, valid_size
-
-
-def _round(x: np.ndarray | float) -> np.ndarray:
-    """Round half up (``np.round`` rounds half to even)."""
-    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
-
-
-def _id_set(ids: Iterable[Hashable] | None, name: str, known: pd.Index, method: str) -> pd.Index | None:
-    """Requested user ids as an Index; unknown ids are logged and dropped."""
-    if ids is None:
-        return None
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-        raise ValueError(f"The {name!r} parameter of {method} must be an iterable of user ids. Got {ids!r} instead.")
-    wanted = as_index(list(ids)).unique()
-    missing = wanted.difference(known)
-    if len(missing) == len(wanted) and len(wanted):
-        raise ValueError(f"None of the {len(wanted)} ids in {name!r} of {method} occur in interactions: {preview(missing)}.")
-    if len(missing):
-        logger.warning("%s: %d ids in %r have no interactions and are ignored: %s", method, len(missing), name, preview(missing))
-    return wanted.difference(missing, sort=False)
-
-
-def _order_codes(frame: pd.DataFrame, column: str | None, method: str) -> np.ndarray | None:
-    """Ordinal codes of a sortable column (None when the column is absent)."""
-    if column is None or column not in frame.columns:
-        return None
-    codes, _ = pd.factorize(frame[column], sort=True)
-    if (codes < 0).any():
-        raise ValueError(f"interactions[{column!r}] (set by 'timestamp_col' of {method}) has missing values.")
-    return codes
-
-
-def _positions(user_codes: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's 0-based position within its user ordered by ``key`` (ties: row order), and the
-    user's row count."""
-    order = np.lexsort((np.arange(len(key)), key, user_codes))
-    counts = np.bincount(user_codes)
-    starts = np.cumsum(counts) - counts
-    position = np.empty(len(key), dtype=np.int64)
-    position[order] = np.arange(len(key)) - starts[user_codes[order]]
-    return position, counts[user_codes]
-
-
 def _split(frame: pd.DataFrame, part: np.ndarray, **kwargs: Any) -> Split:
     """Split from a per-row part code: 0 train, 1 test, 2 valid, 3 dropped, 4 fold_in, 5 fold_in_valid."""
     def rows(code: int) -> pd.DataFrame | None:
@@ -169,31 +110,6 @@ def _split(frame: pd.DataFrame, part: np.ndarray, **kwargs: Any) -> Split:
     if test is None:
         raise ValueError(f"The {kwargs['protocol']} split holds out nothing: check the sizes and the users asked for.")
     return Split(train=frame[part == 0], test=test, valid=rows(2), fold_in=rows(4), fold_in_valid=rows(5), **kwargs)
-
-
-def _item_domains(
-    frame: pd.DataFrame, items: Any, item_col: str, domain_col: str | None, method: str
-) -> tuple[pd.DataFrame, np.ndarray | None]:
-    """Validated catalogue and the domain of every interaction row (None when ``domain_col`` is None).
-
-    Every interacted item must be in the catalogue, as ``HybridRecommender.fit`` requires."""
-    items = require_frame(items, "items")
-    needed = {"item_col": item_col} if domain_col is None else {"item_col": item_col, "domain_col": domain_col}
-    require_columns(items, "items", needed)
-    catalogue = pd.Index(items[item_col])
-    if not catalogue.is_unique:
-        raise ValueError(f"items[{item_col!r}] has duplicate ids; {method} needs one row per item.")
-    where = catalogue.get_indexer(frame[item_col])
-    if (where < 0).any():
-        unknown = pd.unique(frame[item_col].to_numpy()[where < 0])
-        raise ValueError(f"interactions has {len(unknown)} item ids missing from items: {preview(unknown)}.")
-    return items, None if domain_col is None else items[domain_col].to_numpy()[where]
-
-
-def _check_domain(value: Any, name: str, domains: np.ndarray, method: str) -> None:
-    known = sorted(pd.unique(domains).tolist())
-    if value not in known:
-        raise ValueError(f"The {name!r} parameter of {method} must be one of the item domains {known}. Got {value!r} instead.")
 
 
 # ---------------------------------------------------------------------------- splitters
@@ -231,15 +147,15 @@ def random_split(
     Split
     """
     method = "random_split"
-    frame = _frame(interactions, method, user_col=user_col, item_col=item_col)
-    test_size, valid_size = _sizes(test_size, valid_size, method)
-    rng = _rng(seed, method)
+    frame = check_interactions(interactions, method, user_col=user_col, item_col=item_col)
+    test_size, valid_size = check_sizes(test_size, valid_size, method)
+    rng = make_rng(seed, method)
     pair = frame.groupby([user_col, item_col], sort=False).ngroup().to_numpy()
     first = np.unique(pair, return_index=True)[1]
     pair_user = pd.factorize(frame[user_col].to_numpy()[first])[0]
-    position, n = _positions(pair_user, rng.random(len(first)))
-    n_test = np.minimum(_round(test_size * n), n - 1)
-    n_valid = np.clip(np.minimum(_round(valid_size * n), n - 1 - n_test), 0, None)
+    position, n = positions(pair_user, rng.random(len(first)))
+    n_test = np.minimum(round_half_up(test_size * n), n - 1)
+    n_valid = np.clip(np.minimum(round_half_up(valid_size * n), n - 1 - n_test), 0, None)
     pair_part = np.where(position < n_test, 1, np.where(position < n_test + n_valid, 2, 0))
     return _split(frame, pair_part[pair], items=items, users=users, protocol="random", seed=seed,
                   user_col=user_col, item_col=item_col)
@@ -278,20 +194,20 @@ def leave_last_split(
     Split
     """
     method = "leave_last_split"
-    frame = _frame(interactions, method, user_col=user_col, item_col=item_col)
-    _rng(seed, method)
+    frame = check_interactions(interactions, method, user_col=user_col, item_col=item_col)
+    make_rng(seed, method)
     if timestamp_col is not None and timestamp_col not in frame.columns:
         logger.warning("%s: no column %r in interactions; using row order.", method, timestamp_col)
-    key = _order_codes(frame, timestamp_col, method)
+    key = order_codes(frame, timestamp_col, method)
     codes, known = pd.factorize(frame[user_col])
-    position, n = _positions(codes, np.zeros(len(frame), np.int64) if key is None else key)
+    position, n = positions(codes, np.zeros(len(frame), np.int64) if key is None else key)
     from_end = n - 1 - position
     user_values = frame[user_col]
-    test_set = _id_set(test_users, "test_users", pd.Index(known), method)
+    test_set = id_set(test_users, "test_users", pd.Index(known), method)
     is_test_user = np.ones(len(frame), bool) if test_set is None else user_values.isin(test_set).to_numpy()
     part = np.where(is_test_user & (from_end == 0) & (n >= 2), 1, 0)
     if valid:
-        valid_set = _id_set(valid_users, "valid_users", pd.Index(known), method)
+        valid_set = id_set(valid_users, "valid_users", pd.Index(known), method)
         is_valid_user = is_test_user if valid_set is None else user_values.isin(valid_set).to_numpy()
         both = is_valid_user & is_test_user & (from_end == 1) & (n >= 3)
         only = is_valid_user & ~is_test_user & (from_end == 0) & (n >= 2)
@@ -326,16 +242,16 @@ def cold_user_split(
     Split
     """
     method = "cold_user_split"
-    frame = _frame(interactions, method, user_col=user_col, item_col=item_col)
-    test_size, valid_size = _sizes(test_size, valid_size, method)
+    frame = check_interactions(interactions, method, user_col=user_col, item_col=item_col)
+    test_size, valid_size = check_sizes(test_size, valid_size, method)
     if isinstance(n_given, (bool, np.bool_)) or not isinstance(n_given, numbers.Integral) or n_given < 0:
         raise ValueError(f"The 'n_given' parameter of {method} must be an int >= 0. Got {n_given!r} instead.")
-    rng = _rng(seed, method)
+    rng = make_rng(seed, method)
     codes, known = pd.factorize(frame[user_col])
     counts = np.bincount(codes)
     eligible = np.flatnonzero(counts > n_given)
-    n_test = max(1, int(_round(test_size * len(eligible))))
-    n_valid = min(int(_round(valid_size * len(eligible))), len(eligible) - n_test)
+    n_test = max(1, int(round_half_up(test_size * len(eligible))))
+    n_valid = min(int(round_half_up(valid_size * len(eligible))), len(eligible) - n_test)
     if len(eligible) < 2 or n_test >= len(eligible):
         raise ValueError(
             f"{method}: only {len(eligible)} users have more than n_given={n_given} interactions; "
@@ -345,8 +261,8 @@ def cold_user_split(
     role = np.zeros(len(known), np.int64)
     role[drawn[:n_test]] = 1
     role[drawn[n_test:n_test + n_valid]] = 2
-    key = _order_codes(frame, timestamp_col, method)
-    position, _ = _positions(codes, rng.random(len(frame)) if key is None else key)
+    key = order_codes(frame, timestamp_col, method)
+    position, _ = positions(codes, rng.random(len(frame)) if key is None else key)
     row_role = role[codes]
     given = position < n_given
     part = np.select([row_role == 0, given & (row_role == 1), given & (row_role == 2)], [0, 4, 5], row_role)
@@ -380,17 +296,17 @@ def cold_item_split(
     Split
     """
     method = "cold_item_split"
-    frame = _frame(interactions, method, user_col=user_col, item_col=item_col)
+    frame = check_interactions(interactions, method, user_col=user_col, item_col=item_col)
     frac = check_fraction(frac, "frac", method)
     if frac == 0:
         raise ValueError(f"The 'frac' parameter of {method} must be a float in (0, 1]. Got {frac!r} instead.")
-    rng = _rng(seed, method)
-    items, _ = _item_domains(frame, items, item_col, None if domain is None else domain_col, method)
+    rng = make_rng(seed, method)
+    items, _ = item_domains(frame, items, item_col, None if domain is None else domain_col, method)
     pool = items[item_col].to_numpy()
     if domain is not None:
-        _check_domain(domain, "domain", items[domain_col].to_numpy(), method)
+        check_domain(domain, "domain", items[domain_col].to_numpy(), method)
         pool = pool[items[domain_col].to_numpy() == domain]
-    n_cold = max(1, int(_round(frac * len(pool))))
+    n_cold = max(1, int(round_half_up(frac * len(pool))))
     cold = pool[np.sort(rng.permutation(len(pool))[:n_cold])]
     is_cold = frame[item_col].isin(cold).to_numpy()
     warm_users = pd.unique(frame[user_col].to_numpy()[~is_cold])
@@ -434,21 +350,21 @@ def cross_domain_split(
     Split
     """
     method = "cross_domain_split"
-    frame = _frame(interactions, method, user_col=user_col, item_col=item_col)
-    items, row_domain = _item_domains(frame, items, item_col, domain_col, method)
-    _check_domain(target_domain, "target_domain", items[domain_col].to_numpy(), method)
+    frame = check_interactions(interactions, method, user_col=user_col, item_col=item_col)
+    items, row_domain = item_domains(frame, items, item_col, domain_col, method)
+    check_domain(target_domain, "target_domain", items[domain_col].to_numpy(), method)
     for name, size in (("test_size", test_size), ("valid_size", valid_size)):
         check_fraction(size, name, method)
     if test_size + valid_size > 1:
         raise ValueError(f"{method}: test_size + valid_size must be <= 1. Got {test_size} + {valid_size}.")
-    rng = _rng(seed, method)
+    rng = make_rng(seed, method)
     in_target = row_domain == target_domain
     by_user = pd.DataFrame({"t": in_target, "o": ~in_target}).groupby(frame[user_col].to_numpy(), sort=False).any()
     overlap = by_user.index[by_user["t"] & by_user["o"]]
     chosen: dict[str, pd.Index] = {}
     for name, ids in (("test_users", test_users), ("valid_users", valid_users)):
         if ids is not None:
-            wanted = _id_set(ids, name, by_user.index, method)
+            wanted = id_set(ids, name, by_user.index, method)
             lacking = wanted.difference(by_user.index[by_user["o"]])
             if len(lacking):
                 logger.warning("%s: %d %s have no interactions outside %r and are dropped: %s",
@@ -458,7 +374,7 @@ def cross_domain_split(
     for name, size in (("test_users", test_size), ("valid_users", valid_size)):
         if name not in chosen:  # draw from the overlap users nobody took yet
             free = pool[~pool.isin(set().union(*chosen.values()))]
-            count = int(_round(size * len(overlap)))
+            count = int(round_half_up(size * len(overlap)))
             chosen[name] = free[:max(count, int(name == "test_users" and size > 0))]
     clash = chosen["test_users"].intersection(chosen["valid_users"])
     if len(clash):
@@ -471,56 +387,3 @@ def cross_domain_split(
     return _split(frame, part, items=items, users=users, protocol="cross_domain", seed=seed,
                   target_domain=target_domain, candidates=candidates, user_col=user_col,
                   item_col=item_col, domain_col=domain_col)
-
-
-# ---------------------------------------------------------------------------- by name
-#: The splitter of every protocol of :data:`PROTOCOLS`.
-SPLITTERS = {
-    "random": random_split,
-    "leave_last": leave_last_split,
-    "cold_user": cold_user_split,
-    "cold_item": cold_item_split,
-    "cross_domain": cross_domain_split,
-}
-_DATA_ARGS = {"interactions", "items", "users", "seed", "user_col", "item_col", "domain_col"}
-
-
-def protocol_defaults(protocol: str) -> dict[str, Any]:
-    """The parameters of a protocol's splitter and their defaults (the one place they are set)."""
-    import inspect
-
-    check_choice(protocol, "protocol", PROTOCOLS, "protocol_defaults")
-    signature = inspect.signature(SPLITTERS[protocol])
-    return {name: p.default for name, p in signature.parameters.items()
-            if name not in _DATA_ARGS and p.default is not inspect.Parameter.empty}
-
-
-def make_split(
-    protocol: str,
-    interactions: pd.DataFrame,
-    *,
-    items: pd.DataFrame | None = None,
-    users: pd.DataFrame | None = None,
-    seed: int | None = 0,
-    **params: Any,
-) -> tuple[Split, dict[str, Any]]:
-    """Split ``interactions`` with the named protocol; parameters not given take the splitter's defaults.
-
-    Returns
-    -------
-    (Split, dict)
-        The split, and every parameter it was drawn with (defaults included), for reports.
-    """
-    import inspect
-
-    defaults = protocol_defaults(protocol)
-    allowed = set(inspect.signature(SPLITTERS[protocol]).parameters) - _DATA_ARGS
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise ValueError(f"The {protocol} protocol has no parameters {unknown}. Its parameters: {sorted(allowed)}.")
-    used = {**defaults, **params}
-    if protocol in ("cold_item", "cross_domain"):
-        split = SPLITTERS[protocol](interactions, items, seed=seed, users=users, **used)
-    else:
-        split = SPLITTERS[protocol](interactions, seed=seed, items=items, users=users, **used)
-    return split, used

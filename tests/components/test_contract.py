@@ -41,6 +41,10 @@ def data(sample) -> dict:
     built = hr.InteractionData.from_frames(interactions, items, sample.users[sample.users["user_id"].isin(users)],
                                            item_vectors={"genres": genres.encode(items)})
     encoder = hr.TextEncoder()
+    # Encode the whole catalogue first, exactly as a fit on the sample does: an embedding depends
+    # (at float32 rounding) on the batch it was encoded in, and the session's cache serves every
+    # later test, notebooks included.
+    encoder.encode(sample.items["text"].tolist())
     training = TrainingData(
         matrix=built.matrix, item_domain=built.item_domain,
         item_blocks={TEXT: encoder.encode(built.item_texts), **built.item_blocks},
