@@ -9,9 +9,12 @@ Protocols (DESIGN.md, "Evaluation protocols"), all on the same seeded splits:
 - ``cold_user_text``: new Amazon users known only by a text (the titles of 3 of their items).
 
 Rows per protocol: popularity, ALS, LightFM without and with text features, the text profile,
-item-kNN, EASE, PureSVD and the hybrid. Every baseline is tuned on validation users with a
-small grid; the hybrid is one HybridRecommender holding every component at its tuned
-parameters, its blend tuned with ``tune_blend`` on the same validation users. Writes
+text kNN, item-kNN, EASE, PureSVD and the hybrid; on the MovieLens and goodbooks cold-item
+protocols also the semantic profile, text kNN and LightFM on a second item block ("meta": the
+catalogue's genres/authors/tags/year through ColumnEncoder) and the hybrid without that block.
+Every baseline is tuned on validation users with a small grid; the hybrid is one
+HybridRecommender holding every component at its tuned parameters, its blend tuned with
+``tune_blend`` on the same validation users. Writes
 ``benchmarks/results/quality.md``, ``quality.json`` and ``cd_weight_sweep.png``.
 
     python benchmarks/quality.py                 # everything (about an hour on 2 cores)
