@@ -220,12 +220,12 @@ class BlendSearch:
         out = []
         for cand in sorted(cands, key=lambda c: c["norm"]):
             weights = {n: w for n, w in cand["weights"].items() if w > 0}
-            scorer = lambda u, i, w=weights, z=cand["norm"]: self._blend(u, i, w, z)  # noqa: E731
+            scorer = lambda u, i, w=weights, z=cand["norm"]: self.blended(u, i, w, z)  # noqa: E731
             out.append((id(cand), run_eval(scorer, self.split, self.users, self.candidates)["ndcg"]))
         value = dict(out)
         return [value[id(c)] for c in cands]
 
-    def _blend(self, user_ids: list, item_ids: list, weights: Mapping[str, float], norm: str) -> np.ndarray:
+    def blended(self, user_ids: list, item_ids: list, weights: Mapping[str, float], norm: str) -> np.ndarray:
         if norm != self._parts_norm:
             self._parts, self._parts_norm = {}, norm
         key = (tuple(user_ids), tuple(item_ids))
