@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.extmath import randomized_svd
+from scipy.sparse.linalg import svds
 
 from .._validation import check_positive_int
 from .base import TEXT, Component, TrainingData, UserBatch
@@ -14,15 +14,19 @@ from .textmaps import TextMappedItemFactors, fit_item_text_map
 class PureSVDComponent(TextMappedItemFactors, Component):
     """Score ``history @ V @ V[items].T`` with ``V`` the top right singular vectors of the matrix.
 
-    A user is the projection of their (cross-domain weighted) history, so new users fold in
-    for free. Items added from text get singular vectors from a ridge map learned on warm items.
+    ``V`` is exact: ARPACK's truncated SVD (``scipy.sparse.linalg.svds``) of the binarised
+    matrix. (A randomized SVD with 5 power iterations left the subspace poor on Amazon
+    Food-Kitchen: NDCG@10 0.0225 against 0.0424 for the exact one.) A user is the projection of
+    their (cross-domain weighted) history, so new users fold in for free. Items added from text
+    get singular vectors from a ridge map learned on warm items.
 
     Parameters
     ----------
     factors : int, default=64
         Singular vectors kept.
     random_state : int or None, default=None
-        Seed of the randomized SVD; ``None`` takes the recommender's ``random_state``.
+        Seed of ARPACK's starting vector; ``None`` takes the recommender's ``random_state`` (0
+        when that is None too, so fits are reproducible).
     """
 
     name = "svd"
@@ -42,9 +46,13 @@ class PureSVDComponent(TextMappedItemFactors, Component):
         X = sp.csr_matrix(data.matrix, dtype=np.float32)
         X.data[:] = 1.0
         k = min(factors, min(X.shape) - 1)
+        if k < 1:
+            raise ValueError(f"PureSVDComponent needs at least 2 users and 2 items. Got a {X.shape} matrix.")
         seed = self.random_state if self.random_state is not None else data.random_state
-        _, _, vt = randomized_svd(X, n_components=k, n_iter=5, random_state=seed)
-        self.item_factors_ = np.ascontiguousarray(vt.T, dtype=np.float32)
+        _, values, vt = svds(X, k=k, random_state=0 if seed is None else seed)
+        order = np.argsort(-values, kind="stable")
+        self.singular_values_ = values[order].astype(np.float32)
+        self.item_factors_ = np.ascontiguousarray(vt[order].T, dtype=np.float32)
         self.catalogue_ = CatalogueMap(X.shape[1])
         self.text_map_ = fit_item_text_map(X, data.item_blocks.get(TEXT), self.item_factors_, 10.0)
         self._place_cold_items(data)

@@ -184,3 +184,15 @@ def test_save_and_load_give_the_same_scores(fitted, data, tmp_path):
     # float32 precision: BLAS may round the last bit differently for arrays at other addresses
     np.testing.assert_allclose(loaded.score(loaded.user_state(batch), items), fitted.score(fitted.user_state(batch), items),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_puresvd_finds_the_exact_top_singular_subspace(sample):
+    """The factors span the same subspace as a dense SVD of the (binarised) matrix."""
+    built = hr.InteractionData.from_frames(sample.interactions, sample.items)
+    comp = components.create("svd", factors=24).fit(TrainingData(built.matrix, built.item_domain, random_state=0))
+    X = built.matrix.toarray()
+    X[X > 0] = 1
+    _, values, vt = np.linalg.svd(X, full_matrices=False)
+    np.testing.assert_allclose(comp.singular_values_, values[:24], rtol=1e-4)
+    V = comp.item_factors_
+    np.testing.assert_allclose(V @ V.T, vt[:24].T @ vt[:24], atol=1e-4)
