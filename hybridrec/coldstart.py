@@ -158,7 +158,7 @@ class ColdStartMixin:
             clash = [label for label, i in zip(users.labels, known) if i >= 0]
             raise ValueError(f"fold_in_users got user ids that the model already knows: {preview(clash)}.")
         raw_texts = None if texts is None else [clean_text(dict(texts.items()).get(label, "")) for label in users.labels]
-        self.data_.append_users(as_index(users.labels), users.history, raw_texts, users.blocks)
+        self.data_.append_users(as_index(users.labels), users.history, raw_texts, users.blocks, users.sequences)
         logger.info("Folded in %d users.", len(users))
         return self
 

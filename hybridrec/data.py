@@ -16,7 +16,8 @@ import scipy.sparse as sp
 
 from ._ids import as_index
 from ._validation import check_choice, preview, require_columns, require_frame, require_ids
-from .modalities import align_block
+from .modalities import align_block, grow_blocks
+from .sequences import Sequences, order_codes
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class InteractionData:
     item_blocks, user_blocks : dict of str -> ndarray, optional
         Named dense blocks, one row per item (user). The recommender adds ``"text"`` (the
         text embeddings) when a component reads text.
+    sequences : Sequences, optional
+        Every user's events in order (repeats kept); default: none.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class InteractionData:
         user_texts: list[str] | None = None,
         item_blocks: Mapping[str, np.ndarray] | None = None,
         user_blocks: Mapping[str, np.ndarray] | None = None,
+        sequences: Sequences | None = None,
     ) -> None:
         self.user_ids = user_ids
         self.item_ids = item_ids
@@ -89,6 +93,7 @@ class InteractionData:
         self.user_texts = user_texts
         self.item_blocks = dict(item_blocks or {})
         self.user_blocks = dict(user_blocks or {})
+        self.sequences = Sequences.empty(len(user_ids)) if sequences is None else sequences
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -107,14 +112,15 @@ class InteractionData:
         duplicates: str = "sum",
         item_vectors: Mapping[str, Any] | None = None,
         user_vectors: Mapping[str, Any] | None = None,
+        timestamp_col: str | None = "timestamp",
     ) -> "InteractionData":
         """Build from pandas DataFrames.
 
         Parameters
         ----------
         interactions : DataFrame
-            One row per event with ``user_col`` and ``item_col``; ``weight_col`` is optional
-            (weight 1 when absent). Other columns (a timestamp, say) are ignored.
+            One row per event with ``user_col`` and ``item_col``; ``weight_col`` and
+            ``timestamp_col`` are optional. Other columns are ignored.
         items : DataFrame, optional
             The catalogue: ``item_col``, the text column(s) and, for several domains,
             ``domain_col``. Items listed here but never interacted with are kept (they are
@@ -135,6 +141,10 @@ class InteractionData:
             indexed by id), a Series or dict of id -> vector, or an array with one row per row
             of ``items`` (``users``). Ids without a vector get a zero row; see
             :func:`hybridrec.modalities.align_block`.
+        timestamp_col : str or None, default="timestamp"
+            Column that orders each user's events (any sortable type; missing values are an
+            error). When the column is absent (or None), row order counts. The order is kept in
+            ``sequences``; the matrix does not depend on it.
 
         Returns
         -------
@@ -168,6 +178,8 @@ class InteractionData:
         if not keep.all():
             logger.info("Dropping %d interactions with weight 0.", int((~keep).sum()))
         matrix = cls._matrix(rows[keep], cols[keep], weights[keep], (len(user_ids), len(item_ids)), duplicates)
+        key = order_codes(interactions, timestamp_col, "interactions")
+        sequences = Sequences.from_events(rows[keep], cols[keep], len(user_ids), None if key is None else key[keep])
         logger.info(
             "InteractionData: %d users, %d items, %d interactions, domains %s",
             matrix.shape[0], matrix.shape[1], matrix.nnz, domains,
@@ -182,7 +194,8 @@ class InteractionData:
                               table_ids=None if users is None else as_index(users[user_col].to_numpy()))
             for name, value in (user_vectors or {}).items()
         }
-        return cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts, item_blocks, user_blocks)
+        return cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts, item_blocks, user_blocks,
+                   sequences)
 
     @staticmethod
     def _weights(interactions: pd.DataFrame, weight_col: str | None) -> np.ndarray:
@@ -338,7 +351,7 @@ class InteractionData:
             if name not in self.domains:
                 self.domains.append(str(name))
         codes = np.array([self.domains.index(str(d)) for d in domains], dtype=np.int32)
-        self.item_blocks = _grow(self.item_blocks, blocks, len(item_ids), "item")
+        self.item_blocks = grow_blocks(self.item_blocks, blocks, len(item_ids), "item")
         start = self.n_items
         self.item_ids = self.item_ids.append(item_ids)
         self.item_domain = np.concatenate([self.item_domain, codes])
@@ -353,10 +366,11 @@ class InteractionData:
         self.item_texts = [t for t, k in zip(self.item_texts, keep) if k]
         self.matrix = self.matrix[:, np.flatnonzero(keep)].tocsr()
         self.item_blocks = {name: block[keep] for name, block in self.item_blocks.items()}
+        self.sequences = self.sequences.keep_items(keep)
 
     def append_users(self, user_ids: pd.Index, matrix: sp.csr_matrix, texts: list[str] | None,
-                     blocks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        """Append new users with their interaction rows, texts and blocks; return their inner indices.
+                     blocks: Mapping[str, np.ndarray] | None = None, sequences: Sequences | None = None) -> np.ndarray:
+        """Append new users with their interaction rows, texts, blocks and ordered events; return their inner indices.
 
         A block the new users bring that the others lack gets zero rows for the others.
         """
@@ -364,7 +378,8 @@ class InteractionData:
         if len(clash):
             raise ValueError(f"Users {preview(clash)} already exist.")
         start = self.n_users
-        self.user_blocks = _grow(self.user_blocks, blocks, len(user_ids), "user", start, allow_new=True)
+        self.user_blocks = grow_blocks(self.user_blocks, blocks, len(user_ids), "user", start, allow_new=True)
+        self.sequences = self.sequences.append(Sequences.empty(len(user_ids)) if sequences is None else sequences)
         self.user_ids = self.user_ids.append(user_ids)
         self.matrix = sp.vstack([self.matrix, matrix.astype(np.float32)]).tocsr()
         if texts is not None or self.user_texts is not None:
@@ -378,23 +393,3 @@ class InteractionData:
             f"InteractionData(n_users={self.n_users}, n_items={self.n_items}, "
             f"n_interactions={self.matrix.nnz}, domains={self.domains}{blocks})"
         )
-
-
-def _grow(blocks: dict[str, np.ndarray], new: Mapping[str, np.ndarray] | None, n_new: int, kind: str,
-          n_old: int = 0, allow_new: bool = False) -> dict[str, np.ndarray]:
-    """``blocks`` with ``n_new`` rows appended from ``new`` (zero rows for blocks ``new`` lacks)."""
-    new = dict(new or {})
-    unknown = sorted(set(new) - set(blocks))
-    if unknown and not allow_new:
-        raise ValueError(f"New {kind}s bring blocks {unknown} that the model was not fitted with "
-                         f"(its blocks: {sorted(blocks)}).")
-    out = {}
-    for name in [*blocks, *unknown]:
-        old = blocks.get(name)
-        dim = (old if old is not None else new[name]).shape[1]
-        rows = np.asarray(new[name], dtype=np.float32) if name in new else np.zeros((n_new, dim), np.float32)
-        if rows.shape != (n_new, dim):
-            raise ValueError(f"The {kind} block {name!r} of the new {kind}s must have shape {(n_new, dim)}. Got {rows.shape}.")
-        old = old if old is not None else np.zeros((n_old, dim), np.float32)
-        out[name] = np.vstack([old, rows])
-    return out

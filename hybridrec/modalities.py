@@ -244,3 +244,23 @@ def require_blocks(components: Sequence[tuple[str, Any]], blocks: Mapping[str, n
                 f"Component {name!r} reads the item blocks {missing}, which fit was not given; pass "
                 f"fit(..., item_vectors={{{missing[0]!r}: ...}}). Blocks given: {sorted(blocks)}."
             )
+
+
+def grow_blocks(blocks: dict[str, np.ndarray], new: Mapping[str, np.ndarray] | None, n_new: int, kind: str,
+          n_old: int = 0, allow_new: bool = False) -> dict[str, np.ndarray]:
+    """``blocks`` with ``n_new`` rows appended from ``new`` (zero rows for blocks ``new`` lacks)."""
+    new = dict(new or {})
+    unknown = sorted(set(new) - set(blocks))
+    if unknown and not allow_new:
+        raise ValueError(f"New {kind}s bring blocks {unknown} that the model was not fitted with "
+                         f"(its blocks: {sorted(blocks)}).")
+    out = {}
+    for name in [*blocks, *unknown]:
+        old = blocks.get(name)
+        dim = (old if old is not None else new[name]).shape[1]
+        rows = np.asarray(new[name], dtype=np.float32) if name in new else np.zeros((n_new, dim), np.float32)
+        if rows.shape != (n_new, dim):
+            raise ValueError(f"The {kind} block {name!r} of the new {kind}s must have shape {(n_new, dim)}. Got {rows.shape}.")
+        old = old if old is not None else np.zeros((n_old, dim), np.float32)
+        out[name] = np.vstack([old, rows])
+    return out

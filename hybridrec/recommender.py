@@ -128,6 +128,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         duplicates: str = "sum",
         item_vectors: Mapping[str, Any] | None = None,
         user_vectors: Mapping[str, Any] | None = None,
+        timestamp_col: str | None = "timestamp",
     ) -> "HybridRecommender":
         """Fit every component with a weight > 0.
 
@@ -140,8 +141,10 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
             domain). Needed by the text components.
         users : DataFrame, optional
             ``user_col`` and text column(s) ``user_text_col``.
-        user_col, item_col, weight_col, text_col, user_text_col, domain_col, duplicates
-            See :meth:`hybridrec.InteractionData.from_frames`.
+        user_col, item_col, weight_col, text_col, user_text_col, domain_col, duplicates, timestamp_col
+            See :meth:`hybridrec.InteractionData.from_frames`. ``timestamp_col`` orders each
+            user's events (row order when the column is absent); only order-aware components
+            (the tower's sequence encoder) read the order.
         item_vectors, user_vectors : dict of str -> vectors or ColumnEncoder, optional
             Named blocks beside text: vectors keyed by id (see
             :func:`hybridrec.modalities.align_block`), or a
@@ -169,7 +172,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
             interactions, items, users,
             user_col=user_col, item_col=item_col, weight_col=weight_col, text_col=text_col,
             user_text_col=user_text_col, domain_col=domain_col, duplicates=duplicates,
-            item_vectors=item_specs, user_vectors=user_specs,
+            item_vectors=item_specs, user_vectors=user_specs, timestamp_col=timestamp_col,
         )
         require_blocks(active, data.item_blocks)
         encoder = None
@@ -181,7 +184,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         training = TrainingData(
             matrix=data.matrix, item_domain=data.item_domain, item_blocks=data.item_blocks,
             user_blocks=data.user_blocks, item_ids=data.item_ids, user_ids=data.user_ids,
-            random_state=self.random_state, show_progress=self.show_progress,
+            sequences=data.sequences, random_state=self.random_state, show_progress=self.show_progress,
         )
         fitted = {}
         for name, comp in active:
@@ -197,7 +200,8 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         counts = np.log1p(np.diff(data.matrix.tocsc().indptr)).astype(np.float32)
         self.item_popularity_ = counts / max(float(counts.max(initial=0)), 1.0)
         self.reference_items_ = np.ones(data.n_items, dtype=bool)
-        self.columns_ = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col}
+        self.columns_ = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col,
+                         "timestamp": timestamp_col}
         return self
 
     @property

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from ._ids import as_index
 from ._validation import preview, require_frame
 from .components.base import TEXT, UserBatch
+from .sequences import Sequences, order_codes
 from .text import clean_text
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -38,12 +39,15 @@ class Users:
         ``"text"``: the users' text embeddings, when they have text.
     index : ndarray or None
         Inner indices of known users (None for users the model does not store).
+    sequences : Sequences or None
+        Their events in order (oldest first).
     """
 
     labels: list
     history: sp.csr_matrix
     blocks: dict[str, np.ndarray] = field(default_factory=dict)
     index: np.ndarray | None = None
+    sequences: Sequences | None = None
 
     def __len__(self) -> int:
         return self.history.shape[0]
@@ -53,11 +57,12 @@ class Users:
         labels = np.empty(len(self.labels), dtype=object)
         labels[:] = self.labels
         return Users(list(labels[rows]), self.history[rows], {n: b[rows] for n, b in self.blocks.items()},
-                     None if self.index is None else self.index[rows])
+                     None if self.index is None else self.index[rows],
+                     None if self.sequences is None else self.sequences.take(rows))
 
     def batch(self, item_weights: np.ndarray | None = None) -> UserBatch:
         """The components' view of these users, with cross-domain item weights."""
-        return UserBatch(history=self.history, item_weights=item_weights, blocks=self.blocks)
+        return UserBatch(history=self.history, item_weights=item_weights, blocks=self.blocks, sequences=self.sequences)
 
     def text_only(self) -> np.ndarray:
         """Users with no history but a non-empty text (blended with the query weights)."""
@@ -84,7 +89,8 @@ def known_users(data: "InteractionData", ids: Iterable[Hashable] | Hashable, met
             "Use recommend_new(...) for users known by their history, or recommend_for_text(...) "
             "for users known by a text."
         )
-    return Users(labels, data.matrix[idx], {n: b[idx] for n, b in data.user_blocks.items()}, idx)
+    return Users(labels, data.matrix[idx], {n: b[idx] for n, b in data.user_blocks.items()}, idx,
+                 data.sequences.take(idx))
 
 
 def encode_texts(encoder: Any, texts: list[Any], warn_empty: bool = True) -> np.ndarray:
@@ -102,7 +108,7 @@ def encode_texts(encoder: Any, texts: list[Any], warn_empty: bool = True) -> np.
 def query_users(data: "InteractionData", encoder: Any, texts: list[Any]) -> Users:
     """One user per query text, with no history."""
     history = sp.csr_matrix((len(texts), data.n_items), dtype=np.float32)
-    return Users(list(texts), history, {TEXT: encode_texts(encoder, texts)})
+    return Users(list(texts), history, {TEXT: encode_texts(encoder, texts)}, sequences=Sequences.empty(len(texts)))
 
 
 def check_history(history: Any, columns: Mapping[str, Any]) -> pd.DataFrame:
@@ -126,7 +132,9 @@ def history_users(
 
     Without ``user_ids``: the history's users in order of appearance, then the users that
     appear only in ``texts``. Users without rows have an empty history. Items must be in the
-    catalogue; weights (the fitted weight column, if present) must be finite and >= 0.
+    catalogue; weights (the fitted weight column, if present) must be finite and >= 0. Each
+    user's events are ordered by the fitted timestamp column when the table has it, else by
+    row order.
     """
     check_history(history, columns)
     ucol, icol = columns["user"], columns["item"]
@@ -158,6 +166,9 @@ def history_users(
         (weights[keep], (rows[keep], items[keep])), shape=(len(labels), data.n_items), dtype=np.float32
     )
     matrix.sum_duplicates()
+    key = order_codes(history, columns.get("timestamp"), "history")
+    live = keep & (weights > 0)
+    sequences = Sequences.from_events(rows[live], items[live], len(labels), None if key is None else key[live])
     blocks = {}
     if texts is not None:
         if encoder is None:
@@ -167,4 +178,4 @@ def history_users(
             )
         lookup = dict(texts.items())
         blocks[TEXT] = encode_texts(encoder, [lookup.get(label, "") for label in labels], warn_empty=False)
-    return Users(labels, matrix, blocks)
+    return Users(labels, matrix, blocks, sequences=sequences)

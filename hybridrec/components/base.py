@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
+from ..sequences import Sequences
 from ._registry import register
 
 #: Name of the block that holds text embeddings, on items and on users.
@@ -46,6 +47,8 @@ class TrainingData:
         The same for users (``"text"`` when users have text).
     item_ids, user_ids : pandas.Index or None
         Raw ids in inner order, so a component can align side data of its own.
+    sequences : Sequences or None
+        Every user's events in order (repeats kept), for components that read order.
     random_state : int or None
         Seed for the component's own randomness.
     show_progress : bool
@@ -58,6 +61,7 @@ class TrainingData:
     user_blocks: Mapping[str, np.ndarray] = field(default_factory=dict)
     item_ids: pd.Index | None = None
     user_ids: pd.Index | None = None
+    sequences: Sequences | None = None
     random_state: int | None = None
     show_progress: bool = False
 
@@ -76,11 +80,14 @@ class UserBatch:
     blocks : dict of str -> ndarray of shape (n_users, dim)
         User-side blocks; ``"text"`` holds the users' text embeddings (zero rows for users
         without text).
+    sequences : Sequences or None
+        The same users' events in order (oldest first, repeats kept), when known.
     """
 
     history: sp.csr_matrix
     item_weights: np.ndarray | None = None
     blocks: Mapping[str, np.ndarray] = field(default_factory=dict)
+    sequences: Sequences | None = None
 
     def __len__(self) -> int:
         return self.history.shape[0]

@@ -61,16 +61,6 @@ def id_set(ids: Iterable[Hashable] | None, name: str, known: pd.Index, method: s
     return wanted.difference(missing, sort=False)
 
 
-def order_codes(frame: pd.DataFrame, column: str | None, method: str) -> np.ndarray | None:
-    """Ordinal codes of a sortable column (None when the column is absent)."""
-    if column is None or column not in frame.columns:
-        return None
-    codes, _ = pd.factorize(frame[column], sort=True)
-    if (codes < 0).any():
-        raise ValueError(f"interactions[{column!r}] (set by 'timestamp_col' of {method}) has missing values.")
-    return codes
-
-
 def positions(user_codes: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row's 0-based position within its user ordered by ``key`` (ties: row order), and the
     user's row count."""

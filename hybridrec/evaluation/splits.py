@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_choice, check_fraction, preview
+from ..sequences import order_codes
 from ._splitting import (
     check_domain,
     check_interactions,
@@ -23,7 +24,6 @@ from ._splitting import (
     id_set,
     item_domains,
     make_rng,
-    order_codes,
     positions,
     round_half_up,
 )
@@ -198,7 +198,7 @@ def leave_last_split(
     make_rng(seed, method)
     if timestamp_col is not None and timestamp_col not in frame.columns:
         logger.warning("%s: no column %r in interactions; using row order.", method, timestamp_col)
-    key = order_codes(frame, timestamp_col, method)
+    key = order_codes(frame, timestamp_col, "interactions")
     codes, known = pd.factorize(frame[user_col])
     position, n = positions(codes, np.zeros(len(frame), np.int64) if key is None else key)
     from_end = n - 1 - position
@@ -261,7 +261,7 @@ def cold_user_split(
     role = np.zeros(len(known), np.int64)
     role[drawn[:n_test]] = 1
     role[drawn[n_test:n_test + n_valid]] = 2
-    key = order_codes(frame, timestamp_col, method)
+    key = order_codes(frame, timestamp_col, "interactions")
     position, _ = positions(codes, rng.random(len(frame)) if key is None else key)
     row_role = role[codes]
     given = position < n_given
