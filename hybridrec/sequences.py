@@ -71,12 +71,15 @@ class Sequences:
         return Sequences(np.concatenate([self.indptr, other.indptr[1:] + self.indptr[-1]]),
                          np.concatenate([self.items, other.items]))
 
+    def keep_events(self, live: np.ndarray) -> "Sequences":
+        """Only the events where the mask ``live`` (one entry per event) is True, order kept."""
+        counts = np.bincount(self.owners()[live], minlength=len(self))
+        return Sequences(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), self.items[live])
+
     def keep_items(self, keep: np.ndarray) -> "Sequences":
         """Drop the events of items where ``keep`` is False and renumber the others' inner ids."""
-        live = keep[self.items]
-        new_index = np.cumsum(keep) - 1
-        counts = np.bincount(self.owners()[live], minlength=len(self))
-        return Sequences(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), new_index[self.items[live]])
+        kept = self.keep_events(keep[self.items])
+        return Sequences(kept.indptr, (np.cumsum(keep) - 1)[kept.items])
 
     def last(self, n: int) -> np.ndarray:
         """The last ``n`` events of every user, right-aligned, ``-1`` where a user has fewer."""

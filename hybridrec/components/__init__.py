@@ -2,7 +2,7 @@
 
 >>> from hybridrec import components
 >>> components.available()
-['als', 'ease', 'itemknn', 'lightfm', 'popularity', 'semantic', 'svd', 'textknn']
+['als', 'ease', 'itemknn', 'lightfm', 'popularity', 'semantic', 'svd', 'textknn', 'tower']
 >>> components.create("itemknn", k=50)
 ItemKNNComponent(k=50)
 
@@ -18,6 +18,7 @@ from .popularity import PopularityComponent
 from .semantic import SemanticComponent
 from .svd import PureSVDComponent
 from .textknn import TextKNNComponent
+from .tower import TowerComponent
 
 __all__ = [
     "ALSComponent",
@@ -30,6 +31,7 @@ __all__ = [
     "SemanticComponent",
     "TEXT",
     "TextKNNComponent",
+    "TowerComponent",
     "TrainingData",
     "UserBatch",
     "available",

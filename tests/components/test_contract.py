@@ -25,6 +25,7 @@ FAST = {
     "lightfm": {"epochs": 2, "no_components": 16},
     "ease": {"min_count": 2},
     "svd": {"factors": 16},
+    "tower": {"max_epochs": 2, "dim": 16, "hidden": 32, "negatives": 64},
 }
 N_NEW = 3
 

@@ -1,0 +1,207 @@
+"""Training of :class:`~hybridrec.components.tower.TowerComponent`: whitening, windows, the loop.
+
+Every epoch, each user's ordered events are cut into windows of at most ``max_len`` targets;
+the user encoder reads a window's events and predicts, at every position, the next event (as
+SASRec does). For users active in several domains, ``cross_domain_pairs`` of them also give a
+cross-domain row: their events in the *other* domains as history, one of their events in this
+domain as the only target (the cross-domain cold-start case). The loss is a sampled softmax
+(InfoNCE) against uniform negatives and other targets of the batch. Training stops at
+``max_epochs``, at the wall-clock budget, or when recall@20 on held-out last events stops
+improving; the best epoch is kept.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..sequences import Sequences
+from ._tower_nets import sampled_softmax
+
+logger = logging.getLogger(__name__)
+
+
+def fit_whitening(embeddings: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, projection)`` with ``(e - mean) @ projection`` decorrelated, unit variance, top components.
+
+    Raw sentence embeddings are anisotropic (every pair looks similar); whitening spreads them.
+    Zero rows (items without text) are left out of the statistics.
+    """
+    live = embeddings[np.abs(embeddings).sum(axis=1) > 0].astype(np.float64)
+    dim = embeddings.shape[1]
+    if len(live) < 2:
+        return np.zeros(dim, np.float32), np.eye(dim, min(n_components, dim), dtype=np.float32)
+    mean = live.mean(axis=0)
+    values, vectors = np.linalg.eigh(np.cov(live - mean, rowvar=False))
+    order = np.argsort(-values)[:min(n_components, dim, len(live) - 1)]
+    projection = vectors[:, order] / np.sqrt(np.maximum(values[order], 0) + 1e-6)
+    return mean.astype(np.float32), projection.astype(np.float32)
+
+
+def whiten(embeddings: np.ndarray, mean: np.ndarray, projection: np.ndarray) -> np.ndarray:
+    out = ((embeddings - mean) @ projection).astype(np.float32)
+    out[np.abs(embeddings).sum(axis=1) == 0] = 0.0  # no text: nothing to say
+    return out
+
+
+def gather_last(seq: Sequences, users: np.ndarray, stop: np.ndarray, n: int) -> np.ndarray:
+    """Per row, the ``n`` events of user ``users[r]`` before position ``stop[r]``, right-aligned, -1 padded."""
+    starts = seq.indptr[users]
+    src = starts[:, None] + stop[:, None] - n + np.arange(n)[None, :]
+    if not len(seq.items):
+        return np.full(src.shape, -1, dtype=np.int64)
+    return np.where(src >= starts[:, None], seq.items[np.maximum(src, 0)], -1)
+
+
+def by_domain(seq: Sequences, item_domain: np.ndarray) -> dict[int, Sequences]:
+    """Per domain ``d``: every user's events outside ``d``, in order."""
+    owners, domains = seq.owners(), item_domain[seq.items]
+    out = {}
+    for d in np.unique(item_domain):
+        keep = domains != d
+        counts = np.bincount(owners[keep], minlength=len(seq))
+        out[int(d)] = Sequences(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), seq.items[keep])
+    return out
+
+
+@dataclass
+class Data:
+    """What the windows are cut from: the sequences (held-out last events removed) and the held-out events."""
+
+    seq: Sequences
+    others: dict[int, Sequences]
+    item_domain: np.ndarray
+    valid_users: np.ndarray
+    valid_items: np.ndarray
+
+    @classmethod
+    def build(cls, seq: Sequences, item_domain: np.ndarray, n_valid: int, rng: np.random.Generator) -> "Data":
+        eligible = np.flatnonzero(seq.lengths() >= 3)
+        n = min(n_valid, len(eligible) // 5) if len(eligible) >= 20 else 0
+        users = np.sort(rng.choice(eligible, size=n, replace=False)) if n else np.zeros(0, np.int64)
+        last = seq.indptr[users + 1] - 1
+        keep = np.ones(len(seq.items), dtype=bool)
+        keep[last] = False
+        counts = np.bincount(seq.owners()[keep], minlength=len(seq))
+        train = Sequences(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), seq.items[keep])
+        return cls(train, by_domain(train, item_domain), item_domain, users, seq.items[last])
+
+    def windows(self, max_len: int, cross_share: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """``(owners, inputs, targets)`` of this epoch's rows; ``targets`` -1 where nothing is predicted."""
+        lengths = self.seq.lengths()
+        n_windows = np.where(lengths >= 2, -(-(lengths - 1) // max_len), 0)
+        owners = np.repeat(np.arange(len(self.seq)), n_windows)
+        k = np.arange(n_windows.sum()) - np.repeat(np.cumsum(n_windows) - n_windows, n_windows)
+        ends = lengths[owners] - k * max_len  # each window's targets end here (non-overlapping)
+        inputs = gather_last(self.seq, owners, ends - 1, max_len)
+        targets = np.where(inputs >= 0, gather_last(self.seq, owners, ends, max_len), -1)
+        cross_owners, cross_inputs, cross_targets = self._cross_rows(max_len, cross_share, rng)
+        return (np.concatenate([owners, cross_owners]), np.vstack([inputs, cross_inputs]),
+                np.vstack([targets, cross_targets]))
+
+    def _cross_rows(self, max_len: int, share: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        empty = (np.zeros(0, np.int64), np.zeros((0, max_len), np.int64), np.zeros((0, max_len), np.int64))
+        if share <= 0 or len(self.others) < 2:
+            return empty
+        lengths = self.seq.lengths()
+        users = np.flatnonzero(lengths > 0)
+        pick = self.seq.indptr[users] + (rng.random(len(users)) * lengths[users]).astype(np.int64)
+        target, domain = self.seq.items[pick], self.item_domain[self.seq.items[pick]]
+        has_other = np.zeros(len(users), dtype=bool)
+        for d, other in self.others.items():
+            rows = domain == d
+            has_other[rows] = other.lengths()[users[rows]] > 0
+        chosen = has_other & (rng.random(len(users)) < share)
+        if not chosen.any():
+            return empty
+        users, target, domain = users[chosen], target[chosen], domain[chosen]
+        inputs = np.full((len(users), max_len), -1, dtype=np.int64)
+        for d, other in self.others.items():
+            rows = np.flatnonzero(domain == d)
+            if len(rows):
+                inputs[rows] = gather_last(other, users[rows], other.lengths()[users[rows]], max_len)
+        targets = np.full(inputs.shape, -1, dtype=np.int64)
+        targets[:, -1] = target
+        return users, inputs, targets
+
+    def valid_inputs(self, max_len: int) -> np.ndarray:
+        return gather_last(self.seq, self.valid_users, self.seq.lengths()[self.valid_users], max_len)
+
+
+def train(
+    model: Any,
+    data: Data,
+    forward: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    recall: Callable[[], float],
+    observed: np.ndarray,
+    params: dict[str, Any],
+    rng: np.random.Generator,
+    show_progress: bool,
+) -> list[dict[str, Any]]:
+    """The training loop; returns one record per epoch and leaves ``model`` at its best epoch.
+
+    ``forward(owners, inputs, candidates)`` gives the user vectors at every position ``(B, T, d)``
+    and the vectors of the items ``targets`` and ``candidates`` name; ``recall()`` the held-out
+    recall@20.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=params["learning_rate"], weight_decay=params["weight_decay"])
+    curve: list[dict[str, Any]] = []
+    best, best_state, waited = -1.0, None, 0
+    start = time.perf_counter()
+    budget = params["max_seconds"]
+    out_of_time = False
+    epochs = tqdm(range(params["max_epochs"]), desc="tower", unit="epoch", disable=not show_progress)
+    for epoch in epochs:
+        model.train()
+        owners, inputs, targets = data.windows(params["max_len"], params["cross_domain_pairs"], rng)
+        # rows of similar length share a batch (less padding), about batch_size targets a batch; random order
+        order = np.argsort((inputs >= 0).sum(axis=1) + rng.random(len(inputs)), kind="stable")
+        cuts = np.cumsum((targets[order] >= 0).sum(axis=1)) // params["batch_size"]
+        batches = np.split(order, np.flatnonzero(np.diff(cuts)) + 1)
+        losses = []
+        for b in rng.permutation(len(batches)):
+            rows = batches[b]
+            width = max(1, int((inputs[rows] >= 0).sum(axis=1).max()))
+            batch_inputs, batch_targets = inputs[rows, -width:], targets[rows, -width:]
+            labelled = batch_targets >= 0
+            positives = batch_targets[labelled]
+            if not len(positives):
+                continue
+            extra = rng.choice(positives, size=min(len(positives), params.get("batch_negatives", 0)), replace=False)
+            negatives = np.concatenate([rng.choice(observed, size=params["negatives"]), extra])
+            users, items = forward(owners[rows], batch_inputs, np.concatenate([positives, negatives]))
+            collide = torch.from_numpy(positives[:, None] == negatives[None, :]).to(users.device)
+            mask = torch.from_numpy(labelled).to(users.device)
+            loss = sampled_softmax(users[mask], items[:len(positives)], items[len(positives):], collide,
+                                   params["temperature"])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            if budget is not None and time.perf_counter() - start > budget:
+                out_of_time = True
+                break
+        model.eval()
+        score = recall() if len(data.valid_users) else float("nan")
+        curve.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else float("nan"),
+                      "valid_recall@20": score, "seconds": round(time.perf_counter() - start, 2)})
+        epochs.set_postfix(loss=f"{curve[-1]['loss']:.3f}", recall=f"{score:.4f}")
+        logger.info("tower epoch %d: loss %.4f, held-out recall@20 %.4f (%.1fs)", epoch + 1, curve[-1]["loss"],
+                    score, curve[-1]["seconds"])
+        if not np.isnan(score):
+            if score > best:
+                best, waited = score, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                waited += 1
+        if out_of_time or (not np.isnan(score) and waited >= params["patience"]):
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return curve
