@@ -142,9 +142,10 @@ class InteractionData:
             of ``items`` (``users``). Ids without a vector get a zero row; see
             :func:`hybridrec.modalities.align_block`.
         timestamp_col : str or None, default="timestamp"
-            Column that orders each user's events (any sortable type; missing values are an
-            error). When the column is absent (or None), row order counts. The order is kept in
-            ``sequences``; the matrix does not depend on it.
+            Column that orders each user's events (any sortable type; events with a missing
+            time come after the timed ones, with a warning). When the column is absent (or
+            None), row order counts. The order is kept in ``sequences``; the matrix does not
+            depend on it.
 
         Returns
         -------
@@ -178,7 +179,7 @@ class InteractionData:
         if not keep.all():
             logger.info("Dropping %d interactions with weight 0.", int((~keep).sum()))
         matrix = cls._matrix(rows[keep], cols[keep], weights[keep], (len(user_ids), len(item_ids)), duplicates)
-        key = order_codes(interactions, timestamp_col, "interactions")
+        key = order_codes(interactions, timestamp_col, "interactions", missing="last")
         sequences = Sequences.from_events(rows[keep], cols[keep], len(user_ids), None if key is None else key[keep])
         logger.info(
             "InteractionData: %d users, %d items, %d interactions, domains %s",

@@ -28,12 +28,17 @@ class BlockCompressor:
         Length of each output row, i.e. the block's weight next to an identity feature.
     random_state : int or None
         Seed for the randomized PCA solver.
+    whiten : bool, default=False
+        Scale the principal components to unit variance before the rows are normalised, so
+        that the first few components (shared by every sentence embedding) do not dominate.
     """
 
-    def __init__(self, n_components: int = 32, weight: float = 1.0, random_state: int | None = None) -> None:
+    def __init__(self, n_components: int = 32, weight: float = 1.0, random_state: int | None = None,
+                 whiten: bool = False) -> None:
         self.n_components = n_components
         self.weight = weight
         self.random_state = random_state
+        self.whiten = whiten
 
     def fit(self, embeddings: np.ndarray) -> "BlockCompressor":
         rows = embeddings[np.linalg.norm(embeddings, axis=1) > 0]
@@ -41,7 +46,7 @@ class BlockCompressor:
         if k < 1:
             self.pca_ = None
             return self
-        self.pca_ = PCA(n_components=k, random_state=self.random_state).fit(rows)
+        self.pca_ = PCA(n_components=k, whiten=bool(self.whiten), random_state=self.random_state).fit(rows)
         logger.info("Block features: PCA %d -> %d keeps %.0f%% of variance",
                     embeddings.shape[1], k, 100 * self.pca_.explained_variance_ratio_.sum())
         return self

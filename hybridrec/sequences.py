@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from ._validation import preview
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,8 +97,12 @@ class Sequences:
         return out
 
 
-def order_codes(frame: pd.DataFrame, column: str | None, name: str) -> np.ndarray | None:
-    """Sortable codes of ``frame[column]`` (None when the column is absent); missing values raise."""
+def order_codes(frame: pd.DataFrame, column: str | None, name: str, missing: str = "raise") -> np.ndarray | None:
+    """Sortable codes of ``frame[column]`` (None when the column is absent).
+
+    Missing values raise (``missing="raise"``), or sort after every known time
+    (``missing="last"``, with a warning: only order-aware components read the order).
+    """
     if column is None or column not in frame.columns:
         return None
     try:
@@ -103,6 +111,10 @@ def order_codes(frame: pd.DataFrame, column: str | None, name: str) -> np.ndarra
         raise ValueError(f"{name}[{column!r}] must hold values of one sortable type.") from None
     if (codes < 0).any():
         rows = np.flatnonzero(codes < 0)
-        raise ValueError(f"{name}[{column!r}] is missing at rows {preview(rows.tolist())}; every event needs a time "
-                         "(or drop the column to order events by row).")
+        if missing == "raise":
+            raise ValueError(f"{name}[{column!r}] is missing at rows {preview(rows.tolist())}; every event needs a "
+                             "time (or drop the column to order events by row).")
+        logger.warning("%s[%r] is missing at %d rows; those events are ordered after the timed ones.",
+                       name, column, len(rows))
+        codes = np.where(codes < 0, codes.max(initial=-1) + 1, codes)
     return codes

@@ -166,7 +166,7 @@ def history_users(
         (weights[keep], (rows[keep], items[keep])), shape=(len(labels), data.n_items), dtype=np.float32
     )
     matrix.sum_duplicates()
-    key = order_codes(history, columns.get("timestamp"), "history")
+    key = order_codes(history, columns.get("timestamp"), "history", missing="last")
     live = keep & (weights > 0)
     sequences = Sequences.from_events(rows[live], items[live], len(labels), None if key is None else key[live])
     blocks = {}

@@ -44,7 +44,8 @@ def _genres(sample, item_ids) -> pd.Series:
 
 
 def _has_genre(sample, item_ids, genre: str) -> np.ndarray:
-    return _genres(sample, item_ids).str.split("|").map(lambda g: genre in g).to_numpy(dtype=bool)
+    """Which items have ``genre``; items not in the sample (added ones) count as not having it."""
+    return _genres(sample, item_ids).fillna("").str.split("|").map(lambda g: genre in g).to_numpy(dtype=bool)
 
 
 @pytest.fixture(scope="module")

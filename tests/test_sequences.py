@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import hybridrec as hr
-from hybridrec.evaluation import cold_user_split, random_split
+from hybridrec.evaluation import cold_user_split, leave_last_split, random_split
 from hybridrec.sequences import Sequences
 
 
@@ -40,8 +40,12 @@ def test_fit_keeps_each_users_events_in_time_order_or_row_order(sample):
     by_row = hr.InteractionData.from_frames(interactions, sample.items, timestamp_col=None)
     assert raw_sequence(by_row, user) == rows["item_id"].tolist()
     assert by_time.sequences.indptr[-1] == len(interactions)  # every event, repeats included
-    with pytest.raises(ValueError, match="missing at rows"):
-        hr.InteractionData.from_frames(interactions.assign(timestamp=np.nan), sample.items)
+    partly = interactions.copy()
+    partly.loc[rows.index[:2], "timestamp"] = np.nan  # untimed events come after the timed ones
+    timed = rows.drop(rows.index[:2]).sort_values("timestamp", kind="stable")["item_id"].tolist()
+    assert raw_sequence(hr.InteractionData.from_frames(partly, sample.items), user) == timed + rows["item_id"].head(2).tolist()
+    with pytest.raises(ValueError, match="every event needs a time"):
+        leave_last_split(partly, seed=0)  # where order decides what is held out, a missing time is an error
 
 
 def test_fold_in_and_item_removal_keep_the_order(sample):

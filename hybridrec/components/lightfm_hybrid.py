@@ -44,11 +44,22 @@ class LightFMComponent(Component):
     text_components : int, default=32
         PCA dimensions of each block's features (capped by the block's own dimension); 0
         disables side features (identity features only).
-    text_weight : float, default=1.0
-        Length of the text block's feature row next to the identity feature (weight 1).
+    text_weight : float, default=0.1
+        Length of the text block's feature row next to the identity feature (weight 1). Measured
+        on Amazon Food-Kitchen validation users (LightFM, 10 epochs, NDCG@10): at 1 the text
+        features hurt CD-cold food -> kitchen (0.0348 against 0.0521 without text); at 0.1 they
+        do not (0.0540) and still help warm next-item (0.0271 against 0.0227). The price is on
+        items nobody interacted with: 0.0090 at 0.1 against 0.0220 at 1 (cold kitchen items,
+        nested validation split), where no text at all ranks them at random.
     block_weights : dict of str -> float or None, default=None
         The item blocks used as side features and the length of each one's feature row.
         ``None``: every block given to fit, text at ``text_weight`` and the others at 1.
+    whiten : bool, default=False
+        Whiten each block's principal components (unit variance) before its rows are scaled.
+    cold_text_weight : float, default=1.0
+        Length of the text row of items nobody interacted with (cold at fit, or added later),
+        which have no identity feature to sit beside; their other blocks scale alike. At the
+        small warm ``text_weight`` they would otherwise be near zero and rank as if unknown.
     max_history : int or None, default=32
         During training a user's history features are a random subset of at most this many
         of their items, drawn afresh every epoch (training cost grows with history length;
@@ -81,11 +92,13 @@ class LightFMComponent(Component):
         user_alpha: float = 1e-6,
         max_sampled: int = 10,
         text_components: int = 32,
-        text_weight: float = 1.0,
+        text_weight: float = 0.1,
         max_history: int | None = 32,
         random_state: int | None = None,
         num_threads: int = 1,
         block_weights: Mapping[str, float] | None = None,
+        whiten: bool = False,
+        cold_text_weight: float = 1.0,
     ) -> None:
         self.no_components = no_components
         self.loss = loss
@@ -100,6 +113,8 @@ class LightFMComponent(Component):
         self.random_state = random_state
         self.num_threads = num_threads
         self.block_weights = block_weights
+        self.whiten = whiten
+        self.cold_text_weight = cold_text_weight
 
     def check_params(self) -> None:
         where = "LightFMComponent"
@@ -110,7 +125,7 @@ class LightFMComponent(Component):
         if self.max_history is not None:
             check_positive_int(self.max_history, "max_history", where)
         check_choice(self.loss, "loss", ["warp", "bpr", "logistic", "warp-kos"], where)
-        for name in ("learning_rate", "item_alpha", "user_alpha", "text_weight"):
+        for name in ("learning_rate", "item_alpha", "user_alpha", "text_weight", "cold_text_weight"):
             check_non_negative(getattr(self, name), name, where)
         if self.text_components != 0:
             check_positive_int(self.text_components, "text_components", where)
@@ -135,6 +150,11 @@ class LightFMComponent(Component):
             wanted = {name: float(w) for name, w in self.block_weights.items()}
         return {name: w for name, w in wanted.items() if w > 0}
 
+    def _cold_scale(self) -> float:
+        """Factor on the block rows of items without interactions: their text row gets ``cold_text_weight``."""
+        text = float(self.text_weight) if self.block_weights is None else float(self.block_weights.get(TEXT, 0.0))
+        return float(self.cold_text_weight) / text if text > 0 else 1.0
+
     def fit(self, data: TrainingData) -> "LightFMComponent":
         from lightfm import LightFM
 
@@ -144,10 +164,13 @@ class LightFMComponent(Component):
         rng = np.random.default_rng(seed)
 
         self.compressors_ = {
-            name: BlockCompressor(self.text_components, weight, seed).fit(data.item_blocks[name])
+            name: BlockCompressor(self.text_components, weight, seed, bool(self.whiten)).fit(data.item_blocks[name])
             for name, weight in self._feature_blocks(data).items()
         }
         side = [comp.transform(data.item_blocks[name]) for name, comp in self.compressors_.items()]
+        cold = np.diff(data.matrix.tocsc().indptr) == 0
+        for block in side:
+            block[cold] *= self._cold_scale()
         user_text = None
         users = data.user_blocks.get(TEXT)
         if TEXT in self.compressors_ and users is not None and np.abs(users).sum() > 0:
@@ -242,7 +265,7 @@ class LightFMComponent(Component):
             vectors = np.zeros((n_new, self.item_vectors_.shape[1]), dtype=np.float32)
             biases = np.zeros(n_new, dtype=np.float32)
         else:
-            features = np.hstack([
+            features = self._cold_scale() * np.hstack([
                 comp.transform(blocks[name]) if name in blocks else np.zeros((n_new, comp.dim), np.float32)
                 for name, comp in self.compressors_.items()
             ])
