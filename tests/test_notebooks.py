@@ -8,6 +8,7 @@ the kernel's environment and the notebook's final values as JSON.
 
 - 01_quickstart and 03_cold_start use the bundled sample (about a minute each on 2 cores, less
   when the sample's embeddings are already in the session cache).
+- 04_tower trains the tower on the sample (a minute or two).
 - 02_cross_domain reads ../shared/datasets/amazon_food_kitchen_llmcdsr (skipped when absent) and
   runs in its quick mode (``HYBRIDREC_NOTEBOOK_QUICK=1``: a user subset, no text encoding; about
   a minute).
@@ -179,3 +180,21 @@ def test_03_cold_start(tmp_path: Path, record_property) -> None:
     assert summary["query_rows"] == {"batch": 9, "chinese+english": 10, "empty": 5}
     assert summary["explain_adds_up"] is True
     assert "empty" in text_of(outputs(nb)).lower()  # the warning about the empty query reaches the user
+
+
+def test_04_tower(tmp_path: Path, record_property) -> None:
+    nb, state, seconds = run_notebook("04_tower.ipynb", tmp_path, "summary")
+    record_property("seconds", round(seconds, 1))
+    assert_common(nb, state, "04_tower")
+    summary = state["value"]
+    assert 1 <= summary["best_epoch"] <= summary["epochs"] <= 12
+    first, last = summary["loss_first_last"]
+    assert last < first  # it learned
+    images = [o["data"]["image/png"] for o in outputs(nb) if "image/png" in o.get("data", {})]
+    assert len(images) == 1 and base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"  # the training curve
+    assert summary["support"] and all(v > 0 for v in summary["support"])
+    assert set(summary["support_domains"]) <= {"family", "thriller", "drama"}
+    assert len(summary["query_titles"]) == 8
+    ndcg = summary["ndcg"]
+    assert ndcg["tower (sequence)"] > ndcg["popularity"]
+    assert {"default blend", "default blend + tower", "tower (mean)"} <= set(ndcg)
