@@ -45,6 +45,11 @@ def protocol_markdown(result: dict[str, Any]) -> list[str]:
     grids = [f"{f} {r['seconds']:.0f} s" for f, r in result["component_tuning"].items() if "seconds" in r]
     if grids:
         lines.append(f"- Component grid searches: {', '.join(grids)}")
+    towers = [(what, result["tune_fit"].get(key)) for what, key in (("tuning fit", "tower"), ("refit", "refit_tower"))]
+    towers = [f"{what}: {t['epochs']} epochs (best {t['best_epoch']}), {t['seconds']:.0f} s" for what, t in towers if t]
+    if towers:
+        als = result["tune_fit"]["components"].get("als")
+        lines.append(f"- Tower training ({'; '.join(towers)})" + ("" if als is None else f"; ALS's fit {als:.0f} s"))
     lines.append("")
     for block in result["sets"]:
         lines.append(f"### {block['label']}")

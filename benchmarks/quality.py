@@ -9,7 +9,7 @@ Protocols (DESIGN.md, "Evaluation protocols"), all on the same seeded splits:
 - ``cold_user_text``: new Amazon users known only by a text (the titles of 3 of their items).
 
 Rows per protocol: popularity, ALS, LightFM without and with text features, the text profile,
-text kNN, item-kNN, EASE, PureSVD and the hybrid; on the MovieLens and goodbooks cold-item
+text kNN, item-kNN, EASE, PureSVD, the tower (sequence encoder) and the hybrid; on the MovieLens and goodbooks cold-item
 protocols also the semantic profile, text kNN and LightFM on a second item block ("meta": the
 catalogue's genres/authors/tags/year through ColumnEncoder) and the hybrid without that block.
 Every baseline is tuned on validation users with a small grid; the hybrid is one
@@ -194,6 +194,17 @@ def _components(task: Task, chosen: dict[str, dict], budget: Budget) -> list[tup
     return [(f, make_component(f, chosen[f], budget.fixed.get(f))) for f in task.families]
 
 
+def _tower_training(model: Any) -> dict[str, Any] | None:
+    """The tower's epochs, best epoch and training seconds in ``model`` (None without a tower)."""
+    tower = model.components_.get("tower")
+    if tower is None:
+        return None
+    out = {"epochs": len(tower.training_curve_), "best_epoch": int(tower.best_epoch_),
+           "seconds": round(float(tower.train_seconds_), 1)}
+    log.info("tower: %(epochs)d epochs, best %(best_epoch)d, %(seconds).0f s of training", out)
+    return out
+
+
 def _row(method: str, component: str, metrics: dict, **extra: Any) -> dict[str, Any]:
     return {"method": method, "component": component, "metrics": metrics, **extra}
 
@@ -275,7 +286,7 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
         timings["cdw_sweep"] = round(time.perf_counter() - t0, 1)
         log.info("%s: cdw sweep (validation) %s", task.key, ", ".join(f"{c:g}: {v:.4f}" for c, v in sweep))
 
-    tune_fit = {"seconds": round(fit_s, 1), "components": comp_s}
+    tune_fit = {"seconds": round(fit_s, 1), "components": comp_s, "tower": _tower_training(model)}
     if task.refit:
         del model
         gc.collect()
@@ -284,6 +295,7 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
                                          task.item_vectors)
         timings["refit"] = round(fit_s, 1)
         log.info("%s: refitted in %.0fs", task.key, fit_s)
+        tune_fit["refit_tower"] = _tower_training(model)
 
     if task.mode == "history" and "equivalence_check" not in state:
         b = blends[task.sets[0][0]]
