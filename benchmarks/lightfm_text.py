@@ -1,0 +1,98 @@
+"""Which LightFM text features help: text weight, cold-item text weight and whitening, on validation users.
+
+Amazon Food-Kitchen, seed 0, LightFM alone (10 epochs, the quality benchmark's tuned setting),
+NDCG@10 on VALIDATION users only (this chose the library's defaults; test users are never read):
+
+- CD-cold food -> kitchen: the official 'valid' users, all their kitchen rows hidden;
+- warm next-item: the official 'valid' users' last item;
+- cold kitchen items, ranked among themselves: a nested cold-item split of the training rows
+  (seed 1), 1,000 of its users.
+
+    python benchmarks/lightfm_text.py            # every setting (about 40 minutes on 2 cores)
+    python benchmarks/lightfm_text.py --quick    # no text, the defaults and text at 1
+
+Writes ``benchmarks/results/lightfm_text.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import hybridrec as hr
+from hybridrec.components import LightFMComponent
+from hybridrec.datasets import official_users
+from hybridrec.evaluation import cold_item_split, cross_domain_split, evaluate, leave_last_split
+from hybridrec.evaluation.report import write_text
+
+SETTINGS = {
+    "no text": {"text_components": 0},
+    "text 1 everywhere": {"text_weight": 1.0, "cold_text_weight": 1.0},
+    "text 0.25 everywhere": {"text_weight": 0.25, "cold_text_weight": 0.25},
+    "text 0.1 everywhere": {"text_weight": 0.1, "cold_text_weight": 0.1},
+    "text 0.1, cold items 1": {"text_weight": 0.1, "cold_text_weight": 1.0},
+    "defaults (text 0.1, cold items 0.3)": {},
+    "whitened, text 1": {"whiten": True, "text_weight": 1.0, "cold_text_weight": 1.0},
+}
+QUICK = ("no text", "text 1 everywhere", "defaults (text 0.1, cold items 0.3)")
+
+
+def _ndcg(model, split, users: str = "valid", candidates=None) -> float:
+    frame = evaluate(model, split, users=users, candidates=candidates)
+    return float(frame[(frame["domain"] == "all") & (frame["group"] == "all") & (frame["metric"] == "ndcg")]["value"].iloc[0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "lightfm_text.md")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    folder = args.data / "amazon_food_kitchen_llmcdsr"
+    if not folder.is_dir():
+        print(f"lightfm_text.py: {folder} is missing; nothing was written.")
+        return 0
+    ds = hr.datasets.load_amazon_food_kitchen(folder)
+    test, valid = official_users(ds)
+    cd = cross_domain_split(ds.interactions, ds.items, "kitchen", test_users=test, valid_users=valid, seed=0)
+    warm = leave_last_split(ds.interactions, test_users=test, valid_users=valid, seed=0, items=ds.items)
+    outer = cold_item_split(ds.interactions, ds.items, domain="kitchen", frac=0.1, seed=0)
+    cold = cold_item_split(outer.train, outer.items, domain="kitchen", frac=0.1, seed=1)
+    keep = np.random.default_rng(1).choice(cold.test["user_id"].unique(), size=1000, replace=False)
+    cold = dataclasses.replace(cold, test=cold.test[cold.test["user_id"].isin(keep)])
+    tasks = {
+        "CD-cold food -> kitchen (valid users)": (cd, "valid", None),
+        "warm next-item (valid users)": (warm, "valid", None),
+        "cold kitchen items among themselves (nested split)": (cold, "test", cold.cold_items),
+    }
+    rows = []
+    for name, params in SETTINGS.items():
+        if args.quick and name not in QUICK:
+            continue
+        row = {"setting": name}
+        for task, (split, users, candidates) in tasks.items():
+            start = time.perf_counter()
+            model = hr.HybridRecommender(components=[("lightfm", LightFMComponent(epochs=10, **params))],
+                                         weights={"lightfm": 1.0}, random_state=0, batch_size=2048)
+            model.fit(split.train, items=split.items)
+            held = split.valid if users == "valid" else split.test
+            view = dataclasses.replace(split, train=split.train[split.train["user_id"].isin(held["user_id"].unique())])
+            row[task] = _ndcg(model, view, users, candidates)
+            print(f"{name:38s} {task:52s} NDCG@10 {row[task]:.4f} ({time.perf_counter() - start:.0f}s)", flush=True)
+        rows.append(row)
+    lines = ["# LightFM text features on validation users (Amazon Food-Kitchen, seed 0)", "",
+             f"- Command: `python benchmarks/lightfm_text.py{' --quick' if args.quick else ''}`",
+             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; LightFM alone, 10 epochs; NDCG@10", "",
+             "| setting | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    lines += ["| " + r["setting"] + " | " + " | ".join(f"{r[t]:.4f}" for t in tasks) + " |" for r in rows]
+    write_text(args.out, "\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
