@@ -29,6 +29,9 @@ from hybridrec.datasets import official_users
 from hybridrec.evaluation import cold_item_split, cross_domain_split, evaluate, leave_last_split
 from hybridrec.evaluation.report import write_text
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import _commit  # noqa: E402
+
 SETTINGS = {
     "no text": {"text_components": 0},
     "text 1 everywhere": {"text_weight": 1.0, "cold_text_weight": 1.0},
@@ -86,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
     lines = ["# LightFM text features on validation users (Amazon Food-Kitchen, seed 0)", "",
              f"- Command: `python benchmarks/lightfm_text.py{' --quick' if args.quick else ''}`",
-             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; LightFM alone, 10 epochs; NDCG@10", "",
+             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{_commit()}`; LightFM alone, 10 epochs; NDCG@10",
+             "",
              "| setting | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
     lines += ["| " + r["setting"] + " | " + " | ".join(f"{r[t]:.4f}" for t in tasks) + " |" for r in rows]
     write_text(args.out, "\n".join(lines) + "\n")
