@@ -10,37 +10,24 @@ from .base import TEXT, Component, TrainingData, UserBatch
 from .catalogue import CatalogueMap
 from .textmaps import TextMappedItemFactors, apply_ridge, fit_item_text_map, fit_text_state_map, text_profiles, unit_rows
 
-#: History entries whose outer products are summed at once when solving users (bounds memory).
-_CHUNK = 2048
-
-
 def solve_users(history: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, regularization: float, alpha: float) -> np.ndarray:
     """Exact least-squares user factors for the histories in ``history`` (rows x trained items).
 
     With confidence ``c = alpha * weight`` for every history item, a user's factors are
     ``x = A^-1 b`` with ``A = YtY + regularization I + sum_h (c_h - 1) y_h y_h^T`` and
-    ``b = sum_h c_h y_h``: the same system implicit's ``recalculate_user`` solves. Users with
-    an empty history get zero factors.
+    ``b = sum_h c_h y_h``: the system implicit's ``recalculate_user`` solves, and solved by the
+    same multithreaded Cholesky routine. Users with an empty history get zero factors.
     """
-    n, k = history.shape[0], Y.shape[1]
-    out = np.zeros((n, k), dtype=np.float32)
-    rows = np.flatnonzero(np.diff(history.indptr))
-    if not len(rows):
-        return out
-    sub = history[rows]
-    owner = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
-    confidence = alpha * sub.data.astype(np.float64)
-    A = np.broadcast_to(YtY.astype(np.float64) + regularization * np.eye(k), (len(rows), k, k)).copy()
-    b = np.zeros((len(rows), k))
-    for start in range(0, sub.nnz, _CHUNK):
-        part = slice(start, start + _CHUNK)
-        Yh = Y[sub.indices[part]].astype(np.float64)
-        m = len(Yh)
-        pick = (owner[part], np.arange(m))
-        outer = (Yh[:, :, None] * Yh[:, None, :]).reshape(m, k * k)
-        A += (sp.csr_matrix((confidence[part] - 1, pick), shape=(len(rows), m)) @ outer).reshape(-1, k, k)
-        b += sp.csr_matrix((confidence[part], pick), shape=(len(rows), m)) @ Yh
-    out[rows] = np.linalg.solve(A, b[:, :, None])[:, :, 0]
+    from implicit.cpu import _als
+
+    confidence = sp.csr_matrix(history, dtype=np.float32, copy=True)
+    confidence.data *= np.float32(alpha)
+    confidence.eliminate_zeros()  # a zero confidence would take the negative-feedback branch
+    out = np.zeros((history.shape[0], Y.shape[1]), dtype=np.float32)
+    if confidence.nnz:
+        _als._least_squares(np.ascontiguousarray(YtY, dtype=np.float32), confidence.indptr.astype(np.int32),
+                            confidence.indices.astype(np.int32), confidence.data, out,
+                            np.ascontiguousarray(Y, dtype=np.float32), float(regularization), num_threads=0)
     return out
 
 
