@@ -12,8 +12,10 @@ from typing import Any, Hashable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from tqdm import tqdm
 
+from ._linear import LinearRanker, StateCache
 from ._ranking import mask_seen, merge_top_k, top_k_block
 from ._validation import check_fraction
 from .blend import blend_users, call_weights, cross_domain_item_weights, normalize_with_stats, query_weights, scored_names
@@ -22,6 +24,8 @@ from .users import Users, history_users, known_users, query_users
 
 #: Scale of the popularity tie-break added when ranking (never to reported scores).
 _TIE_BREAK = 1e-6
+#: Users ranked at once by the linear path (it holds no users x items matrix).
+_LINEAR_BATCH = 2048
 
 
 @dataclass
@@ -46,6 +50,27 @@ class DomainScores:
 
 class ScoringMixin:
     """Users x domains -> normalised component scores -> blends, rankings and tidy frames."""
+
+    def _caches(self) -> tuple[StateCache, LinearRanker]:
+        """Known users' states and the linear ranker's item matrices (see :mod:`hybridrec._linear`)."""
+        caches = self.__dict__.get("_fast")
+        if caches is None:
+            caches = self.__dict__["_fast"] = (StateCache(), LinearRanker())
+        return caches
+
+    def _forget(self) -> None:
+        """Drop the caches: the model's users, items or histories changed."""
+        self.__dict__.pop("_fast", None)
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state.pop("_fast", None)  # rebuilt on demand, never saved
+        return state
+
+    def _state(self, name: str, users: Users, batch: UserBatch, code: int, cross_domain_weight: float) -> Any:
+        """A component's state for a batch of users in domain ``code`` (cached for known users)."""
+        return self._caches()[0].state(name, self.components_[name], users, batch,
+                                       (code, float(cross_domain_weight)), self.data_.n_users)
 
     def _domain_scores(
         self, users: Users, codes: Iterable[int], cross_domain_weight: float, *, whole_catalogue: bool = False,
@@ -79,7 +104,7 @@ class ScoringMixin:
                 scores, spreads = {}, {}
                 for name in names:
                     comp = self.components_[name]
-                    raw = comp.score(comp.user_state(batch), scope)
+                    raw = comp.score(self._state(name, part, batch, code, cross_domain_weight), scope)
                     scores[name], spreads[name] = normalize_with_stats(raw, method, reference)
                     scores[name][:, ~comp.knows(scope)] = np.nan  # no signal: the blend defers to the others
                 yield DomainScores(code, rows, part, batch, items, scope, scores, spreads)
@@ -113,32 +138,72 @@ class ScoringMixin:
         """Top-k of every user (known, new or a query): per domain, then merged."""
         codes = self._domain_codes(domain)
         blend_w, query = self._blend_weights(weights)
-        frames, found, current = [], {"items": [], "scores": []}, None
+        names = scored_names(blend_w, query)
+        whole = domain is None
+        scope = np.arange(self.data_.n_items)
+        linear = all(LinearRanker.applies(self.components_, names, scope if whole else self.data_.items_in_domain(c),
+                                          self.normalization) for c in codes)
+        top = self._top_linear if linear else self._top_exact
+        frames = []
+        for part, blocks in top(users, codes, cross_domain_weight, blend_w, query, k, exclude_seen, whole):
+            items_k, scores_k = merge_top_k([b[0] for b in blocks], [b[1] for b in blocks], k)
+            frames.append(self._frame(part.labels, items_k, scores_k, user_column))
+        if not frames:
+            return self._frame([], np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0)), user_column)
+        return pd.concat(frames, ignore_index=True)
 
-        def flush() -> None:
-            if current is not None:
-                items_k, scores_k = merge_top_k(found["items"], found["scores"], k)
-                frames.append(self._frame(current.users.labels, items_k, scores_k, user_column))
-                found["items"], found["scores"] = [], []
-
-        for block in self._domain_scores(users, codes, cross_domain_weight, whole_catalogue=domain is None,
+    def _top_exact(self, users: Users, codes: list[int], cross_domain_weight: float, blend_w: Mapping[str, float],
+                   query: Mapping[str, float] | None, k: int, exclude_seen: bool, whole: bool
+                   ) -> Iterator[tuple[Users, list[tuple[np.ndarray, np.ndarray]]]]:
+        """Per batch of users: each domain's top-k ``(inner item ids, scores)``, from the blended score matrix."""
+        blocks, current = [], None
+        for block in self._domain_scores(users, codes, cross_domain_weight, whole_catalogue=whole,
                                          names=scored_names(blend_w, query), desc="recommend"):
             if current is not None and block.rows != current.rows:
-                flush()
+                yield current.users, blocks
+                blocks = []
             current = block
             scores = blend_users(block.scores, blend_w, query, block.users.text_only())
-            if domain is None:
+            if whole:
                 scores = scores[:, block.items]
             if exclude_seen:
                 mask_seen(scores, block.users.history, block.items)
             # Exact ties (a user nothing is known about) go to the more popular item.
             top = top_k_block(scores + _TIE_BREAK * self.item_popularity_[block.items], k)
-            found["items"].append(np.where(top >= 0, block.items[np.maximum(top, 0)], -1))
-            found["scores"].append(np.where(top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan))
-        flush()
-        if not frames:
-            return self._frame([], np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0)), user_column)
-        return pd.concat(frames, ignore_index=True)
+            blocks.append((np.where(top >= 0, block.items[np.maximum(top, 0)], -1),
+                           np.where(top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan)))
+        if current is not None:
+            yield current.users, blocks
+
+    def _top_linear(self, users: Users, codes: list[int], cross_domain_weight: float, blend_w: Mapping[str, float],
+                    query: Mapping[str, float] | None, k: int, exclude_seen: bool, whole: bool
+                    ) -> Iterator[tuple[Users, list[tuple[np.ndarray, np.ndarray]]]]:
+        """:meth:`_top_exact` for blends of dot-product components, by one product per domain (same rankings)."""
+        ranker = self._caches()[1]
+        names = scored_names(blend_w, query)
+        catalogue = np.arange(self.data_.n_items)
+        size = max(self.batch_size, _LINEAR_BATCH)  # memory per user is O(k), not O(items)
+        starts = range(0, len(users), size)
+        if self.show_progress and len(users) > size:
+            starts = tqdm(starts, desc="recommend", unit="batch")
+        for start in starts:
+            part = users.take(slice(start, min(start + size, len(users))))
+            text_only = part.text_only()
+            row_w = {n: np.where(text_only, (query or blend_w).get(n, 0.0), blend_w.get(n, 0.0)) for n in names}
+            blocks = []
+            for code in codes:
+                items = self.data_.items_in_domain(code)
+                if len(items) == 0:
+                    continue
+                scope = catalogue if whole else items
+                batch = part.batch(cross_domain_item_weights(self.data_.item_domain, code, cross_domain_weight))
+                states = {n: self._state(n, part, batch, code, cross_domain_weight) for n in names}
+                seen = sp.csr_matrix(part.history[:, items]) if exclude_seen else None
+                pos, scores = ranker.top_k(self.components_, states, row_w, (code, whole), items,
+                                           scope[self.reference_items_[scope]], self.normalization,
+                                           _TIE_BREAK * self.item_popularity_[items], k, seen)
+                blocks.append((np.where(pos >= 0, items[np.maximum(pos, 0)], -1), scores))
+            yield part, blocks
 
     def _frame(self, labels: Sequence[Hashable], items: np.ndarray, scores: np.ndarray,
                user_column: str | None = None) -> pd.DataFrame:

@@ -159,6 +159,7 @@ class ColdStartMixin:
             raise ValueError(f"fold_in_users got user ids that the model already knows: {preview(clash)}.")
         raw_texts = None if texts is None else [clean_text(dict(texts.items()).get(label, "")) for label in users.labels]
         self.data_.append_users(as_index(users.labels), users.history, raw_texts, users.blocks, users.sequences)
+        self._forget()
         logger.info("Folded in %d users.", len(users))
         return self
 
@@ -221,6 +222,7 @@ class ColdStartMixin:
             comp.add_items(blocks, codes)
         self.item_popularity_ = np.concatenate([self.item_popularity_, np.zeros(len(new), np.float32)])
         self.reference_items_ = np.concatenate([self.reference_items_, np.zeros(len(new), bool)])
+        self._forget()
         logger.info("Added %d items.", len(new))
         return self
 
@@ -258,5 +260,6 @@ class ColdStartMixin:
             comp.remove_items(keep)
         self.item_popularity_ = self.item_popularity_[keep]
         self.reference_items_ = self.reference_items_[keep]
+        self._forget()
         logger.info("Removed %d items.", len(drop))
         return self

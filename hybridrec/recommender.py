@@ -202,6 +202,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         self.reference_items_ = np.ones(data.n_items, dtype=bool)
         self.columns_ = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col,
                          "timestamp": timestamp_col}
+        self._forget()
         return self
 
     @property

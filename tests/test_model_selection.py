@@ -57,9 +57,13 @@ def test_component_scores_are_reused_not_recomputed(split, monkeypatch):
     tune_blend(model, split, {"weights__als": [0.5, 1], "weights__itemknn": [0, 0.5, 1]}, refit=False)
     few = calls["n"]
     calls["n"] = 0
+    model._forget()  # drop the known users' cached states, so both searches start equal
     tune_blend(model, split, {"weights__als": [0.25, 0.5, 0.75, 1], "weights__itemknn": [0, 0.25, 0.5, 0.75, 1]}, refit=False)
     # 20 candidates cost what 6 did: one scoring pass per cross-domain weight, not per candidate.
     assert calls["n"] == few > 0
+    calls["n"] = 0
+    tune_blend(model, split, {"weights__als": [0.5, 1]}, refit=False)
+    assert calls["n"] == 0  # the same users again: every state comes from the cache
     assert model.components_["als"].item_factors_ is factors  # nothing refitted
 
 

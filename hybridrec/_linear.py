@@ -1,0 +1,216 @@
+"""Two fast paths of the scoring loop: cached states of known users, and linear blends ranked by one product.
+
+**Cached states.** A known user's state in a component depends only on their stored history,
+their text and the cross-domain item weights of the target domain. :class:`StateCache` keeps
+the states of known users per (component, domain, cross-domain weight) and computes only the
+users it has not seen yet, so ALS does not re-solve a user's factors on every call. States that
+are not arrays (or tuples of arrays) with one row per user are never cached. The recommender
+clears the cache whenever its users, items or histories change (fit, fold-in, add and remove
+items).
+
+**Linear blends.** For components whose score is a dot product (``can_retrieve``), a z-scored
+blend is itself one dot product::
+
+    sum_c w_c (u_c . y_ci - u_c . m_c) / s_c  =  q_u . z_i,
+    q_u = [w_c u_c / s_c]_c,   z_i = [y_ci - m_c]_c,
+
+where ``m_c`` is the mean item vector of the reference items and ``s_c^2 = u_c^T C_c u_c``
+with ``C_c`` their covariance: exactly the per-user mean and standard deviation the z-score
+computes over the reference items, at O(d^2) per user instead of a pass over the catalogue.
+The popularity tie-break is one more column. :class:`LinearRanker` then ranks with implicit's
+multithreaded top-k (``implicit.cpu.topk``), which never materialises the users x items score
+matrix. Blends with other components, min-max normalisation or items a component cannot score
+take the exact path.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Hashable, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+
+from .components import UserBatch
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .users import Users
+
+#: Entries (component x domain x cross-domain weight) kept, and the most bytes one may hold.
+_MAX_ENTRIES = 16
+_MAX_BYTES = 512 * 2**20
+#: Beyond this many seen items in one user's row, implicit's own filter drops them.
+_MAX_EXTRA = 2000
+#: Normalisations the linear path reproduces.
+LINEAR_NORMALIZATIONS = ("zscore", "none")
+
+
+def _arrays(state: Any, n: int) -> tuple[np.ndarray, ...] | None:
+    """The state as a tuple of arrays with ``n`` rows, or None when it is anything else."""
+    parts = state if isinstance(state, tuple) else (state,)
+    if all(isinstance(p, np.ndarray) and p.ndim >= 1 and len(p) == n for p in parts):
+        return parts
+    return None
+
+
+class StateCache:
+    """Known users' component states per (component, domain, cross-domain weight), filled on demand."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[Hashable, tuple[np.ndarray, tuple[np.ndarray, ...], bool] | None] = OrderedDict()
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def state(self, name: str, comp: Any, users: "Users", batch: UserBatch, key: Hashable, n_known: int) -> Any:
+        """``comp.user_state(batch)``, from the cache for the known users already computed under ``key``."""
+        if users.index is None or len(users) == 0:
+            return comp.user_state(batch)
+        full_key = (name, key)
+        entry = self._entries.get(full_key, ())
+        if entry is None:  # this component's states cannot be cached
+            return comp.user_state(batch)
+        idx = users.index
+        if entry == ():
+            state = comp.user_state(batch)
+            parts = _arrays(state, len(users))
+            size = None if parts is None else sum(p[:1].nbytes for p in parts) * n_known
+            if parts is None or size > _MAX_BYTES:
+                self._entries[full_key] = None
+                return state
+            filled = np.zeros(n_known, dtype=bool)
+            stored = tuple(np.zeros((n_known, *p.shape[1:]), dtype=p.dtype) for p in parts)
+            for target, part in zip(stored, parts):
+                target[idx] = part
+            filled[idx] = True
+            self._store(full_key, (filled, stored, isinstance(state, tuple)))
+            return state
+        filled, stored, is_tuple = entry
+        self._entries.move_to_end(full_key)
+        missing = np.flatnonzero(~filled[idx])
+        if len(missing):
+            sub = users.take(missing).batch(batch.item_weights)
+            parts = _arrays(comp.user_state(sub), len(missing))
+            if parts is None:  # pragma: no cover - a component changed the kind of its state
+                self._entries[full_key] = None
+                return comp.user_state(batch)
+            for target, part in zip(stored, parts):
+                target[idx[missing]] = part
+            filled[idx[missing]] = True
+        out = tuple(p[idx] for p in stored)
+        return out if is_tuple else out[0]
+
+    def _store(self, key: Hashable, entry: Any) -> None:
+        self._entries[key] = entry
+        while sum(e is not None for e in self._entries.values()) > _MAX_ENTRIES:
+            oldest = next(k for k, e in self._entries.items() if e is not None)
+            del self._entries[oldest]
+
+
+def _item_moments(comp: Any, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean item vector and covariance of the component's reference items (float64)."""
+    vectors = np.asarray(comp.item_vectors(reference), dtype=np.float64)
+    if not len(vectors):
+        dim = comp.item_vectors(reference[:0]).shape[1]
+        return np.zeros(dim), np.zeros((dim, dim))
+    mean = vectors.mean(axis=0)
+    centred = vectors - mean
+    return mean, centred.T @ centred / len(vectors)
+
+
+class LinearRanker:
+    """Top-k of a blend of dot-product components under z-score (or no) normalisation, by one product.
+
+    Item-side matrices are cached per (components, domain, scope); the recommender clears them
+    with its other caches when the catalogue changes.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    @staticmethod
+    def applies(components: Mapping[str, Any], names: list[str], scope: np.ndarray, normalization: str) -> bool:
+        """Whether the blend of ``names`` over ``scope`` is linear (and the fast path reproduces it)."""
+        return (normalization in LINEAR_NORMALIZATIONS and bool(names)
+                and all(components[n].can_retrieve and components[n].knows(scope).all() for n in names))
+
+    def _item_side(self, components: Mapping[str, Any], names: list[str], key: Hashable, items: np.ndarray,
+                   reference: np.ndarray, normalization: str, tie: np.ndarray):
+        cache_key = (tuple(names), normalization, key)
+        if cache_key not in self._items:
+            moments = {n: _item_moments(components[n], reference) for n in names}
+            blocks = []
+            for n in names:
+                vectors = np.asarray(components[n].item_vectors(items), dtype=np.float64)
+                blocks.append(vectors - moments[n][0] if normalization == "zscore" else vectors)
+            blocks.append(tie[:, None])
+            self._items[cache_key] = (np.ascontiguousarray(np.hstack(blocks), dtype=np.float32), moments)
+        return self._items[cache_key]
+
+    def top_k(self, components: Mapping[str, Any], states: Mapping[str, Any], weights: Mapping[str, np.ndarray],
+              key: Hashable, items: np.ndarray, reference: np.ndarray, normalization: str, tie: np.ndarray,
+              k: int, seen: sp.csr_matrix | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions, scores)`` of each user's top-k among ``items`` (-1 / NaN padded).
+
+        ``weights[name]`` holds each user's blend weight; ``tie`` is the tie-break added to the
+        ranking (never to the scores); ``seen`` marks (user, position) pairs never ranked.
+        """
+        from implicit.cpu.topk import topk
+
+        names = list(states)
+        item_matrix, moments = self._item_side(components, names, key, items, reference, normalization, tie)
+        queries = []
+        for n in names:
+            vectors = np.asarray(components[n].user_vectors(states[n]), dtype=np.float64)
+            factor = np.asarray(weights[n], dtype=np.float64)
+            if normalization == "zscore":
+                mean, cov = moments[n]
+                centre = vectors @ mean
+                spread = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", vectors, cov, vectors), 0.0))
+                spread = np.where(spread <= 1e-12 * np.maximum(1.0, np.abs(centre)), 0.0, spread)
+                factor = np.divide(factor, spread, out=np.zeros_like(spread), where=spread > 0)
+            queries.append(vectors * factor[:, None])
+        n_users = len(queries[0])
+        queries.append(np.ones((n_users, 1)))
+        query = np.ascontiguousarray(np.hstack(queries), dtype=np.float32)
+        kk = min(k, len(items))
+        out_items = np.full((n_users, k), -1, dtype=np.int64)
+        out_scores = np.full((n_users, k), np.nan, dtype=np.float32)
+        if kk == 0 or n_users == 0:
+            return out_items, out_scores
+        ids = _top_unseen(topk, item_matrix, query, kk, seen)
+        picked = item_matrix[np.maximum(ids, 0), :-1]
+        scores = np.einsum("ukd,ud->uk", picked, query[:, :-1])
+        out_items[:, :kk] = ids
+        out_scores[:, :kk] = np.where(ids >= 0, scores, np.nan)
+        return out_items, out_scores
+
+
+
+def _top_unseen(topk: Any, item_matrix: np.ndarray, query: np.ndarray, k: int, seen: sp.csr_matrix | None) -> np.ndarray:
+    """Top-k positions per query (-1 padded), leaving out each row's ``seen`` positions.
+
+    Asks for ``k`` plus the most seen items of any row and drops the seen ones here (implicit's
+    own filter slices the sparse matrix once per user); very long histories use its filter.
+    """
+    n_items = len(item_matrix)
+    extra = 0 if seen is None else int(np.diff(seen.indptr).max(initial=0))
+    if extra > _MAX_EXTRA:
+        ids, ranked = topk(item_matrix, query, k, filter_query_items=seen, num_threads=0)
+        # Filtered items come back with the lowest float when fewer than k remain.
+        return np.where(ranked <= np.finfo(np.float32).min, -1, ids.astype(np.int64))
+    wanted = min(k + extra, n_items)
+    ids = topk(item_matrix, query, wanted, num_threads=0)[0].astype(np.int64)
+    if extra:
+        seen = seen.tocsr()
+        seen.sort_indices()
+        keys = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr)) * n_items + seen.indices
+        candidates = np.arange(len(ids), dtype=np.int64)[:, None] * n_items + ids
+        hit = np.searchsorted(keys, candidates).clip(max=max(len(keys) - 1, 0))
+        drop = keys[hit] == candidates if len(keys) else np.zeros(ids.shape, dtype=bool)
+        ids = np.where(drop, -1, ids)
+    # Keep each row's first k survivors, in rank order.
+    order = np.argsort(ids < 0, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(ids, order, axis=1)
