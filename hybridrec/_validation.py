@@ -92,3 +92,28 @@ def require_ids(values: pd.Series, name: str) -> None:
             f"{name} has {missing.sum()} missing (NaN/None) ids at rows {preview(rows.tolist())}; "
             "every row needs an id."
         )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now: Linux's MemAvailable (free plus reclaimable cache), else free pages, else None."""
+    import os
+
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def check_memory(needed: float, what: str, hint: str) -> None:
+    """Refuse with ``ValueError`` work that needs more than the available memory (``what`` and ``hint`` say which and how to shrink it)."""
+    free = available_memory()
+    if free is not None and needed > free:
+        raise ValueError(f"{what} would need about {needed / 2**30:.1f} GiB of memory, more than the "
+                         f"{free / 2**30:.1f} GiB available now; {hint}.")

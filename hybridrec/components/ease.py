@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import scipy.sparse as sp
 
-from .._validation import check_non_negative, check_positive_int
+from .._validation import check_memory, check_non_negative, check_positive_int
 from .base import Component, TrainingData, UserBatch
 from .catalogue import CatalogueMap, TrainedItemsOnly
 
@@ -18,8 +18,10 @@ class EASEComponent(TrainedItemsOnly, Component):
 
     ``B`` is a dense item x item matrix, so it is learned on the ``max_items`` most-interacted
     items that have at least ``min_count`` interactions; other items score 0 (neutral after
-    normalisation). Memory is ``4 * max_items**2`` bytes (about 0.9 GB for 15,000 items) and
-    the model file grows by as much.
+    normalisation). ``B`` takes ``4 * max_items**2`` bytes (about 0.9 GB for 15,000 items) and
+    the model file grows by as much; fitting peaks at about ``20 * n**2`` bytes for ``n`` items
+    (the float64 Gram matrix and its inverse), and fit refuses with a ``ValueError`` when that
+    is more than the memory available.
 
     Parameters
     ----------
@@ -54,6 +56,8 @@ class EASEComponent(TrainedItemsOnly, Component):
         keep = np.sort(eligible[np.argsort(-counts[eligible], kind="stable")[:max_items]])
         if len(keep) == 0:
             raise ValueError(f"EASEComponent: no item has min_count={self.min_count} interactions; lower min_count.")
+        check_memory(20.0 * len(keep) ** 2, f"EASEComponent on {len(keep):,} items",
+                     "lower max_items or raise min_count")
         Xs = X[:, keep]
         gram = (Xs.T @ Xs).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += l2
