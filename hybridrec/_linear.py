@@ -117,18 +117,32 @@ def _item_moments(comp: Any, reference: np.ndarray) -> tuple[np.ndarray, np.ndar
     return mean, centred.T @ centred / len(vectors)
 
 
+def _centre_spread(vectors: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of ``vectors @ items.T`` over items with this mean and covariance.
+
+    A spread that is float noise next to the centre counts as 0 (a constant row), as in
+    :func:`hybridrec.blend.normalization_stats`.
+    """
+    centre = vectors @ mean
+    spread = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", vectors, cov, vectors), 0.0))
+    return centre, np.where(spread <= 1e-12 * np.maximum(1.0, np.abs(centre)), 0.0, spread)
+
+
 class LinearRanker:
     """Top-k of a blend of dot-product components under z-score (or no) normalisation, by one product.
 
-    Item-side matrices are cached per (components, domain, scope); the recommender clears them
-    with its other caches when the catalogue changes.
+    Also gives the exact path the z-score statistics of dot-product components from item
+    moments (:meth:`stats`). Item moments and item-side matrices are cached per component and
+    scope; the recommender clears them with its other caches when the catalogue changes.
     """
 
     def __init__(self) -> None:
-        self._items: dict[Hashable, tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]] = {}
+        self._items: dict[Hashable, np.ndarray] = {}
+        self._moments: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {}
 
     def clear(self) -> None:
         self._items.clear()
+        self._moments.clear()
 
     @staticmethod
     def applies(components: Mapping[str, Any], names: list[str], scope: np.ndarray, normalization: str) -> bool:
@@ -136,17 +150,35 @@ class LinearRanker:
         return (normalization in LINEAR_NORMALIZATIONS and bool(names)
                 and all(components[n].can_retrieve and components[n].knows(scope).all() for n in names))
 
+    def moments(self, name: str, comp: Any, key: Hashable, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean item vector and covariance of ``comp``'s ``reference`` items (cached under ``key``)."""
+        if (name, key) not in self._moments:
+            self._moments[(name, key)] = _item_moments(comp, reference)
+        return self._moments[(name, key)]
+
+    def stats(self, name: str, comp: Any, state: Any, key: Hashable, reference: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-user ``(centre, spread)`` of ``comp``'s scores over ``reference``, shape (n, 1), float32.
+
+        The mean and standard deviation :func:`hybridrec.blend.normalization_stats` computes
+        with ``"zscore"``, from the item moments instead of a pass over the items.
+        """
+        mean, cov = self.moments(name, comp, key, reference)
+        centre, spread = _centre_spread(np.asarray(comp.user_vectors(state), dtype=np.float64), mean, cov)
+        return centre[:, None].astype(np.float32), spread[:, None].astype(np.float32)
+
     def _item_side(self, components: Mapping[str, Any], names: list[str], key: Hashable, items: np.ndarray,
-                   reference: np.ndarray, normalization: str, tie: np.ndarray):
+                   reference: np.ndarray, normalization: str, tie: np.ndarray) -> np.ndarray:
         cache_key = (tuple(names), normalization, key)
         if cache_key not in self._items:
-            moments = {n: _item_moments(components[n], reference) for n in names}
             blocks = []
             for n in names:
                 vectors = np.asarray(components[n].item_vectors(items), dtype=np.float64)
-                blocks.append(vectors - moments[n][0] if normalization == "zscore" else vectors)
+                if normalization == "zscore":
+                    vectors = vectors - self.moments(n, components[n], key, reference)[0]
+                blocks.append(vectors)
             blocks.append(tie[:, None])
-            self._items[cache_key] = (np.ascontiguousarray(np.hstack(blocks), dtype=np.float32), moments)
+            self._items[cache_key] = np.ascontiguousarray(np.hstack(blocks), dtype=np.float32)
         return self._items[cache_key]
 
     def top_k(self, components: Mapping[str, Any], states: Mapping[str, Any], weights: Mapping[str, np.ndarray],
@@ -160,16 +192,13 @@ class LinearRanker:
         from implicit.cpu.topk import topk
 
         names = list(states)
-        item_matrix, moments = self._item_side(components, names, key, items, reference, normalization, tie)
+        item_matrix = self._item_side(components, names, key, items, reference, normalization, tie)
         queries = []
         for n in names:
             vectors = np.asarray(components[n].user_vectors(states[n]), dtype=np.float64)
             factor = np.asarray(weights[n], dtype=np.float64)
             if normalization == "zscore":
-                mean, cov = moments[n]
-                centre = vectors @ mean
-                spread = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", vectors, cov, vectors), 0.0))
-                spread = np.where(spread <= 1e-12 * np.maximum(1.0, np.abs(centre)), 0.0, spread)
+                _, spread = _centre_spread(vectors, *self.moments(n, components[n], key, reference))
                 factor = np.divide(factor, spread, out=np.zeros_like(spread), where=spread > 0)
             queries.append(vectors * factor[:, None])
         n_users = len(queries[0])

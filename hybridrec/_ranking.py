@@ -8,8 +8,9 @@ def top_k_block(work: np.ndarray, k: int) -> np.ndarray:
     """Top-k column indices per row of a NaN-masked block, best first, ``-1`` padded.
 
     NaN entries are never selected. Ties are broken by the lower column index, so the
-    result is deterministic (``argpartition`` finds the k-th value; the tied items at that
-    boundary are then chosen in index order).
+    result is deterministic. ``argpartition`` finds each row's k best; rows where a value tied
+    with the k-th lies outside them, or with fewer than k rankable entries, take the careful
+    path (:func:`_top_k_careful`).
     """
     n_rows, n_cols = work.shape
     out = np.full((n_rows, k), -1, dtype=np.int64)
@@ -17,6 +18,26 @@ def top_k_block(work: np.ndarray, k: int) -> np.ndarray:
         return out
     kk = min(k, n_cols)
     neg = -work  # ascending order of ``neg`` is the ranking; NaN (excluded) sorts last
+    cand = np.argpartition(neg, kk - 1, axis=1)[:, :kk]
+    vals = np.take_along_axis(neg, cand, axis=1)
+    threshold = vals.max(axis=1, keepdims=True)  # NaN when fewer than kk rankable items
+    tied_in = (vals == threshold).sum(axis=1)
+    careful = np.isnan(threshold[:, 0]) | ((neg == threshold).sum(axis=1) != tied_in)
+    # Order the candidates by value, then column: sort by column, then a stable sort by value.
+    by_col = np.argsort(cand, axis=1)
+    cand, vals = np.take_along_axis(cand, by_col, axis=1), np.take_along_axis(vals, by_col, axis=1)
+    out[:, :kk] = np.take_along_axis(cand, np.argsort(vals, axis=1, kind="stable"), axis=1)
+    rows = np.flatnonzero(careful)
+    if len(rows):
+        out[rows] = _top_k_careful(neg[rows], k)
+    return out
+
+
+def _top_k_careful(neg: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k_block` of ``-neg`` for rows with ties at the k-th value or too few rankable entries."""
+    n_rows, n_cols = neg.shape
+    out = np.full((n_rows, k), -1, dtype=np.int64)
+    kk = min(k, n_cols)
     pivot = np.argpartition(neg, kk - 1, axis=1)[:, kk - 1]
     threshold = neg[np.arange(n_rows), pivot][:, None]  # NaN when fewer than kk rankable items
     better = neg < threshold
@@ -29,7 +50,7 @@ def top_k_block(work: np.ndarray, k: int) -> np.ndarray:
         selected[surplus] = better[surplus] | (tied[surplus] & first)
     short = np.flatnonzero(np.isnan(threshold[:, 0]))
     if len(short):
-        selected[short] = ~np.isnan(work[short])
+        selected[short] = ~np.isnan(neg[short])
     rows, cols = np.nonzero(selected)
     order = np.lexsort((cols, neg[rows, cols], rows))
     rows, cols = rows[order], cols[order]

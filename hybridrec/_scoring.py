@@ -104,8 +104,12 @@ class ScoringMixin:
                 scores, spreads = {}, {}
                 for name in names:
                     comp = self.components_[name]
-                    raw = comp.score(self._state(name, part, batch, code, cross_domain_weight), scope)
-                    scores[name], spreads[name] = normalize_with_stats(raw, method, reference)
+                    state = self._state(name, part, batch, code, cross_domain_weight)
+                    raw = comp.score(state, scope)
+                    stats = None
+                    if comp.can_retrieve and method == "zscore":  # statistics from item moments, no pass
+                        stats = self._caches()[1].stats(name, comp, state, (code, whole_catalogue), scope[reference])
+                    scores[name], spreads[name] = normalize_with_stats(raw, method, reference, stats)
                     scores[name][:, ~comp.knows(scope)] = np.nan  # no signal: the blend defers to the others
                 yield DomainScores(code, rows, part, batch, items, scope, scores, spreads)
 

@@ -40,16 +40,20 @@ def normalize_scores(scores: np.ndarray, method: str, reference: np.ndarray | No
     return normalize_with_stats(scores, method, reference)[0]
 
 
-def normalize_with_stats(scores: np.ndarray, method: str, reference: np.ndarray | None = None
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`normalize_scores` and the per-row ``spread`` it divided by (0 for constant rows)."""
+def normalize_with_stats(scores: np.ndarray, method: str, reference: np.ndarray | None = None,
+                         stats: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`normalize_scores` and the per-row ``spread`` it divided by (0 for constant rows).
+
+    ``stats``: the rows' ``(centre, spread)`` when already known (as :func:`normalization_stats`
+    would compute them), which saves a pass over the scores.
+    """
     scores = np.asarray(scores, dtype=np.float32)
-    centre, spread = normalization_stats(scores, method, reference)
+    centre, spread = normalization_stats(scores, method, reference) if stats is None else stats
     if method == "none":
         return scores, spread
     out = scores - centre
     np.divide(out, spread, out=out, where=spread > 0)
-    out[np.broadcast_to(spread == 0, out.shape)] = 0.0
+    out[spread[:, 0] == 0] = 0.0
     return out, spread
 
 
