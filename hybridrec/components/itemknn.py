@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,6 +12,9 @@ from .base import Component, TrainingData, UserBatch
 from .catalogue import CatalogueMap, TrainedItemsOnly
 
 logger = logging.getLogger(__name__)
+
+#: Column blocks of the similarity kept by ``score`` (one per domain asked for, typically).
+_COLUMN_CACHE = 4
 
 
 def prune_rows(matrix: sp.csr_matrix, k: int, groups: np.ndarray | None = None) -> sp.csr_matrix:
@@ -127,8 +131,23 @@ class ItemKNNComponent(TrainedItemsOnly, Component):
         if isinstance(state, np.ndarray):
             out[:, live] = state[:, trained[live]]
         elif state.nnz:
-            out[:, live] = (state @ self.similarity_[:, trained[live]]).toarray()
+            out[:, live] = (state @ self._columns(trained[live])).toarray()
         return out
+
+    def _columns(self, trained: np.ndarray) -> sp.csr_matrix:
+        """``similarity_[:, trained]`` as CSR; the last few are kept, since every batch asks for a domain's columns."""
+        cache = self.__dict__.setdefault("_columns_cache", OrderedDict())
+        key = trained.tobytes()
+        if key not in cache:
+            cache[key] = self.similarity_[:, trained].tocsr()
+            while len(cache) > _COLUMN_CACHE:
+                cache.popitem(last=False)
+        return cache[key]
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state.pop("_columns_cache", None)  # rebuilt on demand, never saved
+        return state
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """Each history item's direct-neighbour share (the second step, if any, is not split)."""
