@@ -90,6 +90,11 @@ def test_cached_states_follow_the_call_and_the_models_changes(linear_model, samp
         model.recommend_new(history, k=10).drop(columns="user_id"))
 
 
+def test_lightfm_reports_each_epoch(linear_model):
+    lightfm = linear_model.components_["lightfm"]
+    assert len(lightfm.epoch_seconds_) == 3 and all(t > 0 for t in lightfm.epoch_seconds_)
+
+
 def test_non_linear_blends_take_the_exact_path(fitted_sample_model, sample):
     users = sample.interactions["user_id"].drop_duplicates().iloc[:10].tolist()
     names = scored_names(fitted_sample_model.weights_)

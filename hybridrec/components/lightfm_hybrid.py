@@ -12,6 +12,8 @@ representation learned on the training users.
 """
 from __future__ import annotations
 
+import logging
+import time
 from typing import Mapping
 
 import numpy as np
@@ -23,6 +25,8 @@ from ..features import BlockCompressor, row_normalise, stack_features
 from .base import TEXT, Component, TrainingData, UserBatch
 from .catalogue import CatalogueMap
 from .textmaps import apply_ridge, fit_text_state_map, text_profiles, unit_rows
+
+logger = logging.getLogger(__name__)
 
 
 class LightFMComponent(Component):
@@ -59,9 +63,16 @@ class LightFMComponent(Component):
         Length of the text row of items nobody interacted with (cold at fit, or added later),
         which have no identity feature; their other blocks scale alike. Larger puts new items
         higher among warm ones, and the held-out-kitchen items of CD-cold too. With the
-        defaults: CD-cold 0.0517 (0.0540 at 0.1, 0.0390 at 1; 0.0521 without text), warm
-        next-item 0.0275 (0.0227 without text, 0.0319 with text at 1 everywhere), cold kitchen
-        items ranked among themselves 0.0128 (0.0220 with text at 1 everywhere).
+        defaults (``python benchmarks/lightfm_text.py --quick``, ``results/lightfm_text.md``):
+        CD-cold 0.0546, warm next-item 0.0279, cold kitchen items ranked among themselves
+        0.0128; without text 0.0521, 0.0227 and 0.0005; text at 1 everywhere 0.0313, 0.0322
+        and 0.0177. An earlier run of the same settings, where the defaults gave CD-cold
+        0.0517, gave 0.0540 at ``cold_text_weight=0.1`` and 0.0390 at 1.
+
+    Attributes
+    ----------
+    epoch_seconds_ : list of float
+        Wall time of each training epoch (also logged at INFO).
     """
 
     name = "lightfm"
@@ -189,12 +200,16 @@ class LightFMComponent(Component):
             random_state=seed,
         )
         fixed = None if self.max_history else stack_features(row_normalise(data.matrix), user_text)
-        for _ in tqdm(range(self.epochs), desc="LightFM", unit="epoch", disable=not data.show_progress):
+        self.epoch_seconds_ = []
+        for epoch in tqdm(range(self.epochs), desc="LightFM", unit="epoch", disable=not data.show_progress):
+            start = time.perf_counter()
             user_features = fixed
             if user_features is None:
                 user_features = stack_features(row_normalise(sample_rows(data.matrix, self.max_history, rng)), user_text)
             model.fit_partial(binary, user_features=user_features, item_features=item_features,
                               sample_weight=weights, epochs=1, num_threads=self.num_threads)
+            self.epoch_seconds_.append(time.perf_counter() - start)
+            logger.info("LightFM epoch %d/%d: %.1fs", epoch + 1, self.epochs, self.epoch_seconds_[-1])
         self.model_ = model
         self.item_biases_, self.item_vectors_ = model.get_item_representations(item_features)
         self.item_biases_ = np.asarray(self.item_biases_, dtype=np.float32)
