@@ -1,0 +1,188 @@
+"""Speed against the raw libraries, as ratios measured in one run on the same data.
+
+Amazon Food-Kitchen (``../shared/datasets``), on this machine, each pair timed back to back:
+
+- **encode**: ``TextEncoder`` (empty cache) against ``SentenceTransformer.encode`` with the same
+  model and batch size, on real titles; then ``TextEncoder`` again from its cache;
+- **ALS fit**: an ALS-only ``HybridRecommender`` (no text) against implicit's
+  ``AlternatingLeastSquares.fit`` with the same parameters on the same matrix;
+- **recommend**: top-10 kitchen items, seen items left out, for 10,000 users: an ALS-only
+  ``HybridRecommender`` (first call, which solves the users' factors, and a repeated call, which
+  reads them from its cache) against implicit's batched ``recommend(items=kitchen)``;
+- **blend overhead**: the same recommend call as components are added (PureSVD keeps the blend
+  linear, ranked by one product; item-kNN sends it down the exact path).
+
+    python benchmarks/speed.py            # 2,000 titles, 3 repeats (best of)
+    python benchmarks/speed.py --quick    # 500 titles, 1 repeat (a few minutes)
+
+Writes ``benchmarks/results/speed.md`` and ``speed.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import hybridrec as hr
+from hybridrec.components import ALSComponent, ItemKNNComponent, PureSVDComponent
+from hybridrec.evaluation.report import write_json, write_text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import _commit  # noqa: E402
+
+ALS = {"factors": 64, "regularization": 0.1, "alpha": 10.0, "iterations": 15}
+
+
+def _best(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Best wall time of ``repeats`` calls, and the last result."""
+    best, out = np.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def _row(what: str, ours: float, raw: float, unit: str, goal: str, ratio: float, met: bool | None) -> dict:
+    return {"what": what, "hybridrec": ours, "raw": raw, "unit": unit, "ratio": ratio, "goal": goal,
+            "met": None if met is None else bool(met)}
+
+
+def bench_encoder(titles: list[str], repeats: int) -> list[dict]:
+    from sentence_transformers import SentenceTransformer
+
+    from hybridrec.text import _bundled_model_path
+
+    batch = 64
+    raw_model = SentenceTransformer(str(_bundled_model_path()), device="cpu")
+    raw_s, _ = _best(lambda: raw_model.encode(titles, batch_size=batch, normalize_embeddings=True), repeats)
+    ours_s, cached_s = np.inf, np.inf
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as cache:
+            encoder = hr.TextEncoder(batch_size=batch, cache_dir=cache)
+            encoder.encode(titles[:2])  # load the model outside the timing, as for the raw model
+            first, _ = _best(lambda: encoder.encode(titles), 1)
+            again, _ = _best(lambda: hr.TextEncoder(batch_size=batch, cache_dir=cache).encode(titles), 1)
+            ours_s, cached_s = min(ours_s, first), min(cached_s, again)
+    n = len(titles)
+    return [
+        _row(f"encode {n} titles (texts/s, batch {batch})", n / ours_s, n / raw_s, "texts/s", ">= 0.95x",
+             raw_s / ours_s, raw_s / ours_s >= 0.95),
+        _row(f"cached re-encode of the same {n} titles vs encoding", n / cached_s, n / ours_s, "texts/s", ">= 50x",
+             ours_s / cached_s, ours_s / cached_s >= 50),
+    ]
+
+
+def bench_als_fit(interactions, repeats: int) -> tuple[list[dict], Any, Any]:
+    from implicit.als import AlternatingLeastSquares
+
+    model = hr.HybridRecommender(components=[("als", ALSComponent(**ALS, num_threads=0))], random_state=0)
+    ours_s, model = _best(lambda: model.fit(interactions), repeats)
+    matrix = model.data_.matrix.astype(np.float32)
+    raw = AlternatingLeastSquares(**ALS, random_state=0)
+    raw_s, _ = _best(lambda: raw.fit(matrix, show_progress=False), repeats)
+    return [_row(f"ALS fit, text off ({matrix.nnz:,} interactions)", ours_s, raw_s, "s", "<= 1.10x",
+                 ours_s / raw_s, ours_s / raw_s <= 1.10)], raw, matrix
+
+
+def bench_recommend(interactions, items, raw, n_users: int, repeats: int) -> list[dict]:
+    def hybrid(components: list) -> hr.HybridRecommender:
+        return hr.HybridRecommender(components=components, weights={n: 1.0 for n, _ in components},
+                                    random_state=0).fit(interactions, items=items)
+
+    model = hybrid([("als", ALSComponent(**ALS))])
+    users = model.data_.user_ids[:n_users].tolist()
+    kitchen = model.data_.items_in_domain(model.data_.domain_code("kitchen"))
+    # implicit on hybridrec's own matrix and factors' layout: same users, same items.
+    raw.fit(model.data_.matrix.astype(np.float32), show_progress=False)
+    rows = np.arange(n_users)
+    user_items = model.data_.matrix[rows].astype(np.float32)
+    raw_s, _ = _best(lambda: raw.recommend(rows, user_items, N=10, filter_already_liked_items=True, items=kitchen),
+                     repeats)
+    first_s, _ = _best(lambda: model.recommend(users, k=10, domain="kitchen"), 1)
+    again_s, _ = _best(lambda: model.recommend(users, k=10, domain="kitchen"), repeats)
+    out = [
+        _row(f"recommend {n_users:,} users, ALS alone, first call (solves factors)", n_users / first_s,
+             n_users / raw_s, "users/s", ">= 1x", raw_s / first_s, raw_s / first_s >= 1),
+        _row(f"recommend {n_users:,} users, ALS alone, repeated call", n_users / again_s, n_users / raw_s,
+             "users/s", ">= 1x", raw_s / again_s, raw_s / again_s >= 1),
+    ]
+    base = again_s
+    for label, components in [("+ PureSVD (linear blend)", [("als", ALSComponent(**ALS)), ("svd", PureSVDComponent())]),
+                              ("+ PureSVD + item-kNN (exact path)", [("als", ALSComponent(**ALS)),
+                                                                     ("svd", PureSVDComponent()),
+                                                                     ("itemknn", ItemKNNComponent())])]:
+        blended = hybrid(components)
+        blended.recommend(users, k=10, domain="kitchen")
+        took, _ = _best(lambda: blended.recommend(users, k=10, domain="kitchen"), repeats)
+        out.append(_row(f"recommend {n_users:,} users, ALS {label}, repeated call", n_users / took, n_users / base,
+                        "users/s", "(overhead)", base / took, None))
+    return out
+
+
+def render(report: dict) -> str:
+    lines = ["# Speed against the raw libraries", "",
+             f"- Command: `{report['command']}`",
+             f"- Date: {report['date']}; git commit `{report['commit']}`",
+             f"- Machine: {report['machine']}; {report['versions']}",
+             f"- Data: Amazon Food-Kitchen ({report['interactions']:,} interactions); best of {report['repeats']} "
+             "(the machine is shared: ratios are measured back to back in one run)",
+             f"- Peak RSS of the run: {report['peak_rss_mb']:.0f} MB", "",
+             "ratio = hybridrec's speed / the raw library's (for times: raw time / ours, so > 1 is faster; "
+             "for the fit row: our time / raw time, a cost)", "",
+             "| what | hybridrec | raw | ratio | goal | |", "|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        met = "" if r["met"] is None else ("met" if r["met"] else "not met")
+        lines.append(f"| {r['what']} | {r['hybridrec']:,.1f} {r['unit']} | {r['raw']:,.1f} {r['unit']} | "
+                     f"{r['ratio']:.2f}x | {r['goal']} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    folder = args.data / "amazon_food_kitchen_llmcdsr"
+    if not folder.is_dir():
+        print(f"speed.py: {folder} is missing; nothing was written.")
+        return 0
+    repeats, n_titles = (1, 500) if args.quick else (3, 2000)
+    ds = hr.datasets.load_amazon_food_kitchen(folder)
+    titles = ds.items["text"].sample(n_titles, random_state=0).tolist()
+    rows = bench_encoder(titles, repeats)
+    print(*(f"{r['what']}: {r['ratio']:.2f}x" for r in rows), sep="\n", flush=True)
+    fit_rows, raw, matrix = bench_als_fit(ds.interactions, repeats)
+    print(f"{fit_rows[0]['what']}: {fit_rows[0]['ratio']:.2f}x", flush=True)
+    rec_rows = bench_recommend(ds.interactions, ds.items, raw, 10_000, repeats)
+    print(*(f"{r['what']}: {r['ratio']:.2f}x" for r in rec_rows), sep="\n", flush=True)
+    import implicit
+    import sentence_transformers
+    import torch
+
+    report = {
+        "command": "python benchmarks/speed.py" + (" --quick" if args.quick else ""),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": _commit(), "repeats": repeats,
+        "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}",
+        "versions": f"implicit {implicit.__version__}, sentence-transformers {sentence_transformers.__version__}, "
+                    f"torch {torch.__version__}, numpy {np.__version__}",
+        "interactions": int(matrix.nnz),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rows": rows + fit_rows + rec_rows,
+    }
+    write_json(args.out / "speed.json", report)
+    write_text(args.out / "speed.md", render(report))
+    print(f"wrote {args.out / 'speed.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
