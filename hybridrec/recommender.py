@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
+from tqdm import tqdm
 
 from ._composition import ComponentsMixin, default_components
 from ._scoring import ScoringMixin
@@ -187,7 +188,9 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
             sequences=data.sequences, random_state=self.random_state, show_progress=self.show_progress,
         )
         fitted = {}
-        for name, comp in active:
+        bar = tqdm(active, desc="fit", unit="component", disable=not self.show_progress)
+        for name, comp in bar:
+            bar.set_postfix_str(name)
             start = time.perf_counter()
             fitted[name] = clone(comp).fit(training)
             fitted[name].fit_seconds_ = time.perf_counter() - start

@@ -50,9 +50,13 @@ class ImplicitSolver:
         )
 
     def fit(self, matrix: sp.csr_matrix, params: ALSParams, show_progress: bool) -> tuple[np.ndarray, np.ndarray]:
-        with threadpool_limits(1, "blas"):
+        from tqdm import tqdm
+
+        with threadpool_limits(1, "blas"), tqdm(total=params.iterations, desc="ALS", unit="iteration", leave=False,
+                                                 disable=not show_progress) as bar:
             model = self._model(params)
-            model.fit(matrix, show_progress=show_progress)
+            # implicit's own bar has no label: ours advances from its per-iteration callback.
+            model.fit(matrix, show_progress=False, callback=lambda *_: bar.update(1))
         return np.asarray(model.user_factors, dtype=np.float32), np.asarray(model.item_factors, dtype=np.float32)
 
 
