@@ -40,6 +40,9 @@ _MAX_ENTRIES = 16
 _MAX_BYTES = 512 * 2**20
 #: Beyond this many seen items in one user's row, implicit's own filter drops them.
 _MAX_EXTRA = 2000
+#: HNSW graph degree and build-time search list of the ANN index.
+_HNSW_LINKS = 32
+_HNSW_BUILD = 80
 #: Normalisations the linear path reproduces.
 LINEAR_NORMALIZATIONS = ("zscore", "none")
 
@@ -183,11 +186,13 @@ class LinearRanker:
 
     def top_k(self, components: Mapping[str, Any], states: Mapping[str, Any], weights: Mapping[str, np.ndarray],
               key: Hashable, items: np.ndarray, reference: np.ndarray, normalization: str, tie: np.ndarray,
-              k: int, seen: sp.csr_matrix | None) -> tuple[np.ndarray, np.ndarray]:
+              k: int, seen: sp.csr_matrix | None, candidates: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(positions, scores)`` of each user's top-k among ``items`` (-1 / NaN padded).
 
         ``weights[name]`` holds each user's blend weight; ``tie`` is the tie-break added to the
         ranking (never to the scores); ``seen`` marks (user, position) pairs never ranked.
+        ``candidates``: search an approximate index (:func:`ann_search`) with this many
+        candidates per user instead of scoring every item (exact when it covers ``items``).
         """
         from implicit.cpu.topk import topk
 
@@ -209,7 +214,13 @@ class LinearRanker:
         out_scores = np.full((n_users, k), np.nan, dtype=np.float32)
         if kk == 0 or n_users == 0:
             return out_items, out_scores
-        ids = _top_unseen(topk, item_matrix, query, kk, seen)
+        index = None
+        if candidates is not None and candidates < len(items):
+            index_key = (tuple(names), normalization, key, "ann")
+            if index_key not in self._items:
+                self._items[index_key] = ann_index(item_matrix)
+            index = self._items[index_key]
+        ids = _top_unseen(topk, item_matrix, query, kk, seen, index, candidates)
         picked = item_matrix[np.maximum(ids, 0), :-1]
         scores = np.einsum("ukd,ud->uk", picked, query[:, :-1])
         out_items[:, :kk] = ids
@@ -218,28 +229,65 @@ class LinearRanker:
 
 
 
-def _top_unseen(topk: Any, item_matrix: np.ndarray, query: np.ndarray, k: int, seen: sp.csr_matrix | None) -> np.ndarray:
+def _top_unseen(topk: Any, item_matrix: np.ndarray, query: np.ndarray, k: int, seen: sp.csr_matrix | None,
+                index: Any = None, candidates: int | None = None) -> np.ndarray:
     """Top-k positions per query (-1 padded), leaving out each row's ``seen`` positions.
 
     Asks for ``k`` plus the most seen items of any row and drops the seen ones here (implicit's
     own filter slices the sparse matrix once per user); very long histories use its filter.
+    With an ANN ``index``, :func:`ann_search` finds them instead of implicit's exact top-k.
     """
     n_items = len(item_matrix)
     extra = 0 if seen is None else int(np.diff(seen.indptr).max(initial=0))
-    if extra > _MAX_EXTRA:
+    if extra > _MAX_EXTRA and index is None:
         ids, ranked = topk(item_matrix, query, k, filter_query_items=seen, num_threads=0)
         # Filtered items come back with the lowest float when fewer than k remain.
         return np.where(ranked <= np.finfo(np.float32).min, -1, ids.astype(np.int64))
     wanted = min(k + extra, n_items)
-    ids = topk(item_matrix, query, wanted, num_threads=0)[0].astype(np.int64)
+    if index is not None:
+        ids = ann_search(index, query, wanted, max(int(candidates), wanted))
+    else:
+        ids = topk(item_matrix, query, wanted, num_threads=0)[0].astype(np.int64)
     if extra:
         seen = seen.tocsr()
         seen.sort_indices()
         keys = np.repeat(np.arange(seen.shape[0], dtype=np.int64), np.diff(seen.indptr)) * n_items + seen.indices
-        candidates = np.arange(len(ids), dtype=np.int64)[:, None] * n_items + ids
-        hit = np.searchsorted(keys, candidates).clip(max=max(len(keys) - 1, 0))
-        drop = keys[hit] == candidates if len(keys) else np.zeros(ids.shape, dtype=bool)
+        found = np.arange(len(ids), dtype=np.int64)[:, None] * n_items + ids
+        hit = np.searchsorted(keys, found).clip(max=max(len(keys) - 1, 0))
+        drop = (keys[hit] == found) & (ids >= 0) if len(keys) else np.zeros(ids.shape, dtype=bool)
         ids = np.where(drop, -1, ids)
     # Keep each row's first k survivors, in rank order.
     order = np.argsort(ids < 0, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(ids, order, axis=1)
+
+
+def ann_index(item_matrix: np.ndarray) -> Any:
+    """An HNSW index (faiss) whose nearest neighbours are the rows of ``item_matrix`` with the largest inner product.
+
+    Inner-product search is reduced to Euclidean search (Bachrach et al. 2014): every row gets
+    one more coordinate, ``sqrt(max_norm^2 - |row|^2)``, so all rows have the same norm, and a
+    query gets 0 there. Built once per blend and domain and cached with the item matrix; needs
+    ``pip install "hybridrec[ann]"`` (faiss-cpu).
+    """
+    try:
+        import faiss
+    except ImportError as exc:
+        raise ImportError('recommend(..., candidates=...) needs faiss: pip install "hybridrec[ann]".') from exc
+    rows = np.asarray(item_matrix, dtype=np.float64)
+    norms = (rows ** 2).sum(axis=1)
+    extra = np.sqrt(np.maximum(norms.max(initial=0.0) - norms, 0.0))[:, None]
+    index = faiss.IndexHNSWFlat(rows.shape[1] + 1, _HNSW_LINKS, faiss.METRIC_L2)
+    index.hnsw.efConstruction = _HNSW_BUILD
+    index.add(np.ascontiguousarray(np.hstack([rows, extra]), dtype=np.float32))
+    return index
+
+
+def ann_search(index: Any, query: np.ndarray, k: int, candidates: int) -> np.ndarray:
+    """The ``k`` rows of largest inner product per query (-1 padded), ``candidates`` being HNSW's search list."""
+    import faiss
+
+    params = faiss.SearchParametersHNSW()
+    params.efSearch = int(candidates)
+    padded = np.hstack([np.asarray(query, dtype=np.float32), np.zeros((len(query), 1), dtype=np.float32)])
+    _, ids = index.search(np.ascontiguousarray(padded), int(k), params=params)
+    return ids.astype(np.int64)

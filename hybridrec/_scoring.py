@@ -8,6 +8,7 @@ recommend_for_text) and the explanations all read it, and :mod:`hybridrec.blend`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Hashable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -138,8 +139,9 @@ class ScoringMixin:
         return blend_users(parts, blend_w, query, users.text_only())
 
     def _rank(self, users: Users, k: int, domain: str | None, exclude_seen: bool, cross_domain_weight: float,
-              weights: Mapping[str, float] | None = None, user_column: str | None = None) -> pd.DataFrame:
-        """Top-k of every user (known, new or a query): per domain, then merged."""
+              weights: Mapping[str, float] | None = None, user_column: str | None = None,
+              candidates: int | None = None) -> pd.DataFrame:
+        """Top-k of every user (known, new or a query): per domain, then merged (``candidates``: ANN, linear blends)."""
         codes = self._domain_codes(domain)
         blend_w, query = self._blend_weights(weights)
         names = scored_names(blend_w, query)
@@ -147,9 +149,13 @@ class ScoringMixin:
         scope = np.arange(self.data_.n_items)
         linear = all(LinearRanker.applies(self.components_, names, scope if whole else self.data_.items_in_domain(c),
                                           self.normalization) for c in codes)
-        top = self._top_linear if linear else self._top_exact
+        if candidates is not None and not linear:
+            raise ValueError("recommend(candidates=...) needs a blend of dot-product components (ALS, PureSVD, "
+                             "LightFM, semantic, tower) under 'zscore' or 'none' normalisation; this blend "
+                             f"({names}, {self.normalization!r}) is always ranked exactly.")
         frames = []
-        for part, blocks in top(users, codes, cross_domain_weight, blend_w, query, k, exclude_seen, whole):
+        blocks_of = (partial(self._top_linear, candidates=candidates) if linear else self._top_exact)
+        for part, blocks in blocks_of(users, codes, cross_domain_weight, blend_w, query, k, exclude_seen, whole):
             items_k, scores_k = merge_top_k([b[0] for b in blocks], [b[1] for b in blocks], k)
             frames.append(self._frame(part.labels, items_k, scores_k, user_column))
         if not frames:
@@ -180,8 +186,8 @@ class ScoringMixin:
             yield current.users, blocks
 
     def _top_linear(self, users: Users, codes: list[int], cross_domain_weight: float, blend_w: Mapping[str, float],
-                    query: Mapping[str, float] | None, k: int, exclude_seen: bool, whole: bool
-                    ) -> Iterator[tuple[Users, list[tuple[np.ndarray, np.ndarray]]]]:
+                    query: Mapping[str, float] | None, k: int, exclude_seen: bool, whole: bool,
+                    candidates: int | None = None) -> Iterator[tuple[Users, list[tuple[np.ndarray, np.ndarray]]]]:
         """:meth:`_top_exact` for blends of dot-product components, by one product per domain (same rankings)."""
         ranker = self._caches()[1]
         names = scored_names(blend_w, query)
@@ -205,7 +211,7 @@ class ScoringMixin:
                 seen = sp.csr_matrix(part.history[:, items]) if exclude_seen else None
                 pos, scores = ranker.top_k(self.components_, states, row_w, (code, whole), items,
                                            scope[self.reference_items_[scope]], self.normalization,
-                                           _TIE_BREAK * self.item_popularity_[items], k, seen)
+                                           _TIE_BREAK * self.item_popularity_[items], k, seen, candidates)
                 blocks.append((np.where(pos >= 0, items[np.maximum(pos, 0)], -1), scores))
             yield part, blocks
 

@@ -294,6 +294,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         cross_domain_weight: float | None = None,
         explain: bool = False,
         weights: Mapping[str, float] | None = None,
+        candidates: int | None = None,
     ) -> pd.DataFrame:
         """Top-k recommendations for known users.
 
@@ -315,6 +316,12 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
             ``explanation`` (one readable sentence, see :meth:`explain`).
         weights : dict of str -> float, optional
             Blend weights for this call only (fitted components only; see :meth:`reweight`).
+        candidates : int, optional
+            Approximate retrieval for large catalogues: an HNSW index (faiss; ``pip install
+            "hybridrec[ann]"``), built once per domain over the blend's item vectors, searches
+            with this many candidates per user; the items it returns are scored exactly. Only
+            for blends of dot-product components under z-score or no normalisation (otherwise
+            ``ValueError``); ``None`` (default) or a value covering the domain ranks exactly.
 
         Returns
         -------
@@ -324,12 +331,14 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         """
         check_is_fitted(self, "components_")
         k = check_positive_int(k, "k", "recommend")
+        if candidates is not None:
+            candidates = check_positive_int(candidates, "candidates", "recommend")
         weight = self._check_cdw(cross_domain_weight, "recommend")
         users = known_users(self.data_, user_ids, "recommend")
         blend = self._call_weights(weights, "recommend")
         if explain and blend is not None:
             raise ValueError("recommend(explain=True) explains the model's own weights; call reweight(...) first.")
-        frame = self._rank(users, k, domain, exclude_seen, weight, blend)
+        frame = self._rank(users, k, domain, exclude_seen, weight, blend, candidates=candidates)
         if explain:
             scope = "catalogue" if domain is None else "domain"
             frame["contributions"], frame["explanation"] = self._explain_frame_rows(frame, users, weight, scope)

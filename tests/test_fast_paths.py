@@ -102,3 +102,28 @@ def test_non_linear_blends_take_the_exact_path(fitted_sample_model, sample):
     assert not LinearRanker.applies(fitted_sample_model.components_, names, scope, "zscore")
     got = fitted_sample_model.recommend(users, k=5, domain=fitted_sample_model.data_.domains[0])
     assert got.groupby("user_id").size().eq(5).all()
+
+
+def test_ann_candidates_rank_exactly_when_they_cover_the_domain(linear_model, sample):
+    pytest.importorskip("faiss", reason='recommend(candidates=...) needs faiss (pip install "hybridrec[ann]")')
+    users = sample.interactions["user_id"].drop_duplicates().iloc[:30].tolist()
+    domain = linear_model.data_.domains[0]
+    n_items = len(linear_model.data_.items_in_domain(linear_model.data_.domain_code(domain)))
+    exact = linear_model.recommend(users, k=10, domain=domain)
+    pd.testing.assert_frame_equal(linear_model.recommend(users, k=10, domain=domain, candidates=n_items), exact)
+    # A small search list still gives k unseen items per user, most of them the exact ones.
+    approx = linear_model.recommend(users, k=10, domain=domain, candidates=50)
+    assert approx.groupby("user_id").size().eq(10).all()
+    seen = sample.interactions.groupby("user_id")["item_id"].apply(set)
+    assert not any(item in seen[user] for user, item in zip(approx["user_id"], approx["item_id"]))
+    overlap = np.mean([len(set(exact[exact.user_id == u].item_id) & set(approx[approx.user_id == u].item_id)) / 10
+                       for u in users])
+    assert overlap >= 0.8
+
+
+def test_ann_candidates_are_refused_for_blends_it_cannot_reproduce(fitted_sample_model, sample):
+    user = sample.interactions["user_id"].iloc[0]
+    with pytest.raises(ValueError, match="candidates=.*dot-product components"):
+        fitted_sample_model.recommend([user], k=5, candidates=100)
+    with pytest.raises(ValueError, match="'candidates' parameter of recommend must be a positive int"):
+        fitted_sample_model.recommend([user], k=5, candidates=0)
