@@ -12,7 +12,10 @@ Amazon Food-Kitchen (``../shared/datasets``), on this machine, each pair timed b
   ``HybridRecommender`` (first call, which solves the users' factors, and a repeated call, which
   reads them from its cache) against implicit's batched ``recommend(items=kitchen)``;
 - **blend overhead**: the same recommend call as components are added (PureSVD keeps the blend
-  linear, ranked by one product; item-kNN sends it down the exact path).
+  linear, ranked by one product; item-kNN sends it down the exact path);
+- **ANN retrieval** (``recommend(..., candidates=N)``): a synthetic catalogue of 1M items (200k
+  with ``--quick``) drawn from the mean and covariance of the real ALS item factors, 2,000 real
+  users' factors as queries; the HNSW search against implicit's exact top-k on the same vectors.
 
     python benchmarks/speed.py            # 2,000 titles, 3 repeats (best of)
     python benchmarks/speed.py --quick    # 500 titles, 1 repeat (a few minutes)
@@ -115,7 +118,7 @@ def bench_als_fit(interactions, repeats: int) -> tuple[list[dict], Any, Any]:
                  ours_s / raw_s, ours_s / raw_s <= 1.10)], raw, matrix
 
 
-def bench_recommend(interactions, items, raw, n_users: int, repeats: int) -> list[dict]:
+def bench_recommend(interactions, items, raw, n_users: int, repeats: int) -> tuple[list[dict], Any]:
     def hybrid(components: list) -> hr.HybridRecommender:
         return hr.HybridRecommender(components=components, weights={n: 1.0 for n, _ in components},
                                     random_state=0).fit(interactions, items=items)
@@ -148,7 +151,35 @@ def bench_recommend(interactions, items, raw, n_users: int, repeats: int) -> lis
         took, _ = _best(lambda: blended.recommend(users, k=10, domain="kitchen"), repeats)
         out.append(_row(f"recommend {n_users:,} users, ALS {label}, repeated call", n_users / took, n_users / base,
                         "users/s", "(overhead)", base / took, None))
-    return out
+    return out, model.components_["als"]
+
+
+def bench_ann(item_factors: np.ndarray, user_factors: np.ndarray, n_items: int, repeats: int) -> list[dict]:
+    """``candidates=`` on a synthetic catalogue of ``n_items`` drawn from the real ALS factors' mean and covariance."""
+    from implicit.cpu.topk import topk
+
+    from hybridrec._linear import ann_index, ann_search
+
+    rng = np.random.default_rng(0)
+    mean, cov = item_factors.mean(axis=0), np.cov(item_factors, rowvar=False)
+    items = (mean + rng.standard_normal((n_items, len(mean))) @ np.linalg.cholesky(cov + 1e-9 * np.eye(len(mean))).T)
+    # What the linear path ranks under z-score: centred item vectors (the user's 1/spread does not change ranks).
+    items = np.ascontiguousarray(items - items.mean(axis=0), dtype=np.float32)
+    queries = np.ascontiguousarray(user_factors, dtype=np.float32)
+    exact_s, (exact, _) = _best(lambda: topk(items, queries, 10, num_threads=0), repeats)
+    start = time.perf_counter()
+    index = ann_index(items)
+    build_s = time.perf_counter() - start
+    rows = []
+    for candidates in (100, 200, 400):
+        ann_s, found = _best(lambda: ann_search(index, queries, 10, candidates), repeats)
+        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found)]))
+        what = f"candidates={candidates}: {len(queries):,} real users x {n_items:,} synthetic items (index built once: {build_s:.0f} s)"
+        rows.append(_row(what + ", speed vs exact top-k", len(queries) / ann_s, len(queries) / exact_s, "users/s",
+                         ">= 10x", exact_s / ann_s, exact_s / ann_s >= 10))
+        rows.append(_row(f"candidates={candidates}: recall@10 against the exact top-10", recall, 1.0, "", ">= 0.95",
+                         recall, recall >= 0.95))
+    return rows
 
 
 def render(report: dict) -> str:
@@ -187,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     print(*(f"{r['what']}: {r['ratio']:.2f}x" for r in rows), sep="\n", flush=True)
     fit_rows, raw, matrix = bench_als_fit(ds.interactions, repeats)
     print(f"{fit_rows[0]['what']}: {fit_rows[0]['ratio']:.2f}x", flush=True)
-    rec_rows = bench_recommend(ds.interactions, ds.items, raw, 10_000, repeats)
+    rec_rows, als = bench_recommend(ds.interactions, ds.items, raw, 10_000, repeats)
     print(*(f"{r['what']}: {r['ratio']:.2f}x" for r in rec_rows), sep="\n", flush=True)
+    ann_rows = bench_ann(als.item_factors_, als.user_factors_[:2000], 200_000 if args.quick else 1_000_000, repeats)
+    print(*(f"{r['what']}: {r['ratio']:.2f}x" for r in ann_rows), sep="\n", flush=True)
     import implicit
     import sentence_transformers
     import torch
@@ -201,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"torch {torch.__version__}, numpy {np.__version__}",
         "interactions": int(matrix.nnz),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rows": rows + fit_rows + rec_rows,
+        "rows": rows + fit_rows + rec_rows + ann_rows,
     }
     write_json(args.out / "speed.json", report)
     write_text(args.out / "speed.md", render(report))
