@@ -262,32 +262,28 @@ def _top_unseen(topk: Any, item_matrix: np.ndarray, query: np.ndarray, k: int, s
 
 
 def ann_index(item_matrix: np.ndarray) -> Any:
-    """An HNSW index (faiss) whose nearest neighbours are the rows of ``item_matrix`` with the largest inner product.
+    """An HNSW inner-product index (faiss) over the rows of ``item_matrix``.
 
-    Inner-product search is reduced to Euclidean search (Bachrach et al. 2014): every row gets
-    one more coordinate, ``sqrt(max_norm^2 - |row|^2)``, so all rows have the same norm, and a
-    query gets 0 there. Built once per blend and domain and cached with the item matrix; needs
-    ``pip install "hybridrec[ann]"`` (faiss-cpu).
+    Built once per blend and domain and cached with the item matrix; needs
+    ``pip install "hybridrec[ann]"`` (faiss-cpu). (Reducing inner product to Euclidean search
+    by one extra coordinate, Bachrach et al. 2014, lowered recall on Amazon's kitchen items
+    from 0.95 to 0.31 at 200 candidates, so the graph searches inner products directly.)
     """
     try:
         import faiss
     except ImportError as exc:
         raise ImportError('recommend(..., candidates=...) needs faiss: pip install "hybridrec[ann]".') from exc
-    rows = np.asarray(item_matrix, dtype=np.float64)
-    norms = (rows ** 2).sum(axis=1)
-    extra = np.sqrt(np.maximum(norms.max(initial=0.0) - norms, 0.0))[:, None]
-    index = faiss.IndexHNSWFlat(rows.shape[1] + 1, _HNSW_LINKS, faiss.METRIC_L2)
+    index = faiss.IndexHNSWFlat(item_matrix.shape[1], _HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = _HNSW_BUILD
-    index.add(np.ascontiguousarray(np.hstack([rows, extra]), dtype=np.float32))
+    index.add(np.ascontiguousarray(item_matrix, dtype=np.float32))
     return index
 
 
 def ann_search(index: Any, query: np.ndarray, k: int, candidates: int) -> np.ndarray:
-    """The ``k`` rows of largest inner product per query (-1 padded), ``candidates`` being HNSW's search list."""
+    """The ``k`` rows of largest inner product per query (-1 padded), ``candidates`` being HNSW's search list (efSearch)."""
     import faiss
 
     params = faiss.SearchParametersHNSW()
     params.efSearch = int(candidates)
-    padded = np.hstack([np.asarray(query, dtype=np.float32), np.zeros((len(query), 1), dtype=np.float32)])
-    _, ids = index.search(np.ascontiguousarray(padded), int(k), params=params)
+    _, ids = index.search(np.ascontiguousarray(query, dtype=np.float32), int(k), params=params)
     return ids.astype(np.int64)
