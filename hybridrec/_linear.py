@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Hashable, Mapping
 import numpy as np
 import scipy.sparse as sp
 
+from .blend import flat_to_zero
 from .components import UserBatch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -123,12 +124,12 @@ def _item_moments(comp: Any, reference: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _centre_spread(vectors: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of ``vectors @ items.T`` over items with this mean and covariance.
 
-    A spread that is float noise next to the centre counts as 0 (a constant row), as in
-    :func:`hybridrec.blend.normalization_stats`.
+    A spread that is float noise next to the centre counts as 0 (a constant row), by
+    :func:`hybridrec.blend.flat_to_zero` as in :func:`hybridrec.blend.normalization_stats`.
     """
     centre = vectors @ mean
     spread = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", vectors, cov, vectors), 0.0))
-    return centre, np.where(spread <= 1e-12 * np.maximum(1.0, np.abs(centre)), 0.0, spread)
+    return centre, flat_to_zero(centre, spread)
 
 
 class LinearRanker:
@@ -194,8 +195,6 @@ class LinearRanker:
         ``candidates``: search an approximate index (:func:`ann_search`) with this many
         candidates per user instead of scoring every item (exact when it covers ``items``).
         """
-        from implicit.cpu.topk import topk
-
         names = list(states)
         item_matrix = self._item_side(components, names, key, items, reference, normalization, tie)
         queries = []
@@ -220,7 +219,7 @@ class LinearRanker:
             if index_key not in self._items:
                 self._items[index_key] = ann_index(item_matrix)
             index = self._items[index_key]
-        ids = _top_unseen(topk, item_matrix, query, kk, seen, index, candidates)
+        ids = _top_unseen(item_matrix, query, kk, seen, index, candidates)
         picked = item_matrix[np.maximum(ids, 0), :-1]
         scores = np.einsum("ukd,ud->uk", picked, query[:, :-1])
         out_items[:, :kk] = ids
@@ -229,7 +228,7 @@ class LinearRanker:
 
 
 
-def _top_unseen(topk: Any, item_matrix: np.ndarray, query: np.ndarray, k: int, seen: sp.csr_matrix | None,
+def _top_unseen(item_matrix: np.ndarray, query: np.ndarray, k: int, seen: sp.csr_matrix | None,
                 index: Any = None, candidates: int | None = None) -> np.ndarray:
     """Top-k positions per query (-1 padded), leaving out each row's ``seen`` positions.
 
@@ -237,6 +236,8 @@ def _top_unseen(topk: Any, item_matrix: np.ndarray, query: np.ndarray, k: int, s
     own filter slices the sparse matrix once per user); very long histories use its filter.
     With an ANN ``index``, :func:`ann_search` finds them instead of implicit's exact top-k.
     """
+    from implicit.cpu.topk import topk
+
     n_items = len(item_matrix)
     extra = 0 if seen is None else int(np.diff(seen.indptr).max(initial=0))
     if extra > _MAX_EXTRA and index is None:

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from ._linear import LinearRanker, StateCache
 from ._ranking import mask_seen, merge_top_k, top_k_block
 from ._validation import check_fraction
-from .blend import blend_users, call_weights, cross_domain_item_weights, normalize_with_stats, query_weights, scored_names
+from .blend import (blend_users, call_weights, cross_domain_item_weights, normalize_with_stats, query_weights, row_weights,
+                    scored_names)
 from .components import UserBatch
 from .users import Users, history_users, known_users, query_users
 
@@ -87,13 +88,37 @@ class ScoringMixin:
         """
         method = self.normalization if normalization is None else normalization
         names = list(self.components_) if names is None else list(names)
+        for rows, part, code, items, scope, batch in self._batches(users, codes, cross_domain_weight,
+                                                                   whole_catalogue, self.batch_size, desc):
+            reference = self.reference_items_[scope]
+            scores, spreads = {}, {}
+            for name in names:
+                comp = self.components_[name]
+                state = self._state(name, part, batch, code, cross_domain_weight)
+                raw = comp.score(state, scope)
+                stats = None
+                if comp.can_retrieve and method == "zscore":  # statistics from item moments, no pass
+                    stats = self._caches()[1].stats(name, comp, state, (code, whole_catalogue), scope[reference])
+                scores[name], spreads[name] = normalize_with_stats(raw, method, reference, stats)
+                scores[name][:, ~comp.knows(scope)] = np.nan  # no signal: the blend defers to the others
+            yield DomainScores(code, rows, part, batch, items, scope, scores, spreads)
+
+    def _batches(self, users: Users, codes: Iterable[int], cross_domain_weight: float, whole_catalogue: bool,
+                 size: int, desc: str) -> Iterator[tuple[slice, Users, int, np.ndarray, np.ndarray, UserBatch]]:
+        """THE per-domain loop: batches of ``size`` users, then domains (those with items).
+
+        Yields ``(rows, users, code, items, scope, batch)``: the batch's rows in ``users``, those
+        users, the domain, its items, the items scored (``items``, or the whole catalogue with
+        ``whole_catalogue``) and the components' view of the users with ``code``'s cross-domain
+        item weights.
+        """
         codes = list(codes)
         catalogue = np.arange(self.data_.n_items)
-        starts = range(0, len(users), self.batch_size)
-        if self.show_progress and len(users) > self.batch_size:
+        starts = range(0, len(users), size)
+        if self.show_progress and len(users) > size:
             starts = tqdm(starts, desc=desc, unit="batch")
         for start in starts:
-            rows = slice(start, min(start + self.batch_size, len(users)))
+            rows = slice(start, min(start + size, len(users)))
             part = users.take(rows)
             for code in codes:
                 items = self.data_.items_in_domain(code)
@@ -101,18 +126,7 @@ class ScoringMixin:
                     continue
                 scope = catalogue if whole_catalogue else items
                 batch = part.batch(cross_domain_item_weights(self.data_.item_domain, code, cross_domain_weight))
-                reference = self.reference_items_[scope]
-                scores, spreads = {}, {}
-                for name in names:
-                    comp = self.components_[name]
-                    state = self._state(name, part, batch, code, cross_domain_weight)
-                    raw = comp.score(state, scope)
-                    stats = None
-                    if comp.can_retrieve and method == "zscore":  # statistics from item moments, no pass
-                        stats = self._caches()[1].stats(name, comp, state, (code, whole_catalogue), scope[reference])
-                    scores[name], spreads[name] = normalize_with_stats(raw, method, reference, stats)
-                    scores[name][:, ~comp.knows(scope)] = np.nan  # no signal: the blend defers to the others
-                yield DomainScores(code, rows, part, batch, items, scope, scores, spreads)
+                yield rows, part, code, items, scope, batch
 
     def _parts(self, users: Users, items: np.ndarray, cross_domain_weight: float,
                names: Iterable[str] | None = None, normalization: str | None = None) -> dict[str, np.ndarray]:
@@ -153,26 +167,33 @@ class ScoringMixin:
             raise ValueError("recommend(candidates=...) needs a blend of dot-product components (ALS, PureSVD, "
                              "LightFM, semantic, tower) under 'zscore' or 'none' normalisation; this blend "
                              f"({names}, {self.normalization!r}) is always ranked exactly.")
-        frames = []
-        blocks_of = (partial(self._top_linear, candidates=candidates) if linear else self._top_exact)
-        for part, blocks in blocks_of(users, codes, cross_domain_weight, blend_w, query, k, exclude_seen, whole):
-            items_k, scores_k = merge_top_k([b[0] for b in blocks], [b[1] for b in blocks], k)
-            frames.append(self._frame(part.labels, items_k, scores_k, user_column))
+        top = partial(self._top_linear, candidates=candidates) if linear else self._top_exact
+        frames, found, current = [], [], None
+        for rows, part, items_k, scores_k in top(users, codes, cross_domain_weight, blend_w, query, k,
+                                                 exclude_seen, whole):
+            if current is not None and rows != current[0]:
+                frames.append(self._merged(current[1], found, k, user_column))
+                found = []
+            current = (rows, part)
+            found.append((items_k, scores_k))
+        if current is not None:
+            frames.append(self._merged(current[1], found, k, user_column))
         if not frames:
             return self._frame([], np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0)), user_column)
         return pd.concat(frames, ignore_index=True)
 
+    def _merged(self, users: Users, found: list[tuple[np.ndarray, np.ndarray]], k: int,
+                user_column: str | None) -> pd.DataFrame:
+        """One batch's frame: its per-domain top-k blocks merged into one top-k."""
+        items_k, scores_k = merge_top_k([f[0] for f in found], [f[1] for f in found], k)
+        return self._frame(users.labels, items_k, scores_k, user_column)
+
     def _top_exact(self, users: Users, codes: list[int], cross_domain_weight: float, blend_w: Mapping[str, float],
                    query: Mapping[str, float] | None, k: int, exclude_seen: bool, whole: bool
-                   ) -> Iterator[tuple[Users, list[tuple[np.ndarray, np.ndarray]]]]:
-        """Per batch of users: each domain's top-k ``(inner item ids, scores)``, from the blended score matrix."""
-        blocks, current = [], None
+                   ) -> Iterator[tuple[slice, Users, np.ndarray, np.ndarray]]:
+        """Per batch x domain: ``(rows, users, inner item ids, scores)`` of the top-k, from the blended score matrix."""
         for block in self._domain_scores(users, codes, cross_domain_weight, whole_catalogue=whole,
                                          names=scored_names(blend_w, query), desc="recommend"):
-            if current is not None and block.rows != current.rows:
-                yield current.users, blocks
-                blocks = []
-            current = block
             scores = blend_users(block.scores, blend_w, query, block.users.text_only())
             if whole:
                 scores = scores[:, block.items]
@@ -180,40 +201,24 @@ class ScoringMixin:
                 mask_seen(scores, block.users.history, block.items)
             # Exact ties (a user nothing is known about) go to the more popular item.
             top = top_k_block(scores + _TIE_BREAK * self.item_popularity_[block.items], k)
-            blocks.append((np.where(top >= 0, block.items[np.maximum(top, 0)], -1),
-                           np.where(top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan)))
-        if current is not None:
-            yield current.users, blocks
+            yield (block.rows, block.users, np.where(top >= 0, block.items[np.maximum(top, 0)], -1),
+                   np.where(top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan))
 
     def _top_linear(self, users: Users, codes: list[int], cross_domain_weight: float, blend_w: Mapping[str, float],
                     query: Mapping[str, float] | None, k: int, exclude_seen: bool, whole: bool,
-                    candidates: int | None = None) -> Iterator[tuple[Users, list[tuple[np.ndarray, np.ndarray]]]]:
+                    candidates: int | None = None) -> Iterator[tuple[slice, Users, np.ndarray, np.ndarray]]:
         """:meth:`_top_exact` for blends of dot-product components, by one product per domain (same rankings)."""
         ranker = self._caches()[1]
         names = scored_names(blend_w, query)
-        catalogue = np.arange(self.data_.n_items)
         size = max(self.batch_size, _LINEAR_BATCH)  # memory per user is O(k), not O(items)
-        starts = range(0, len(users), size)
-        if self.show_progress and len(users) > size:
-            starts = tqdm(starts, desc="recommend", unit="batch")
-        for start in starts:
-            part = users.take(slice(start, min(start + size, len(users))))
-            text_only = part.text_only()
-            row_w = {n: np.where(text_only, (query or blend_w).get(n, 0.0), blend_w.get(n, 0.0)) for n in names}
-            blocks = []
-            for code in codes:
-                items = self.data_.items_in_domain(code)
-                if len(items) == 0:
-                    continue
-                scope = catalogue if whole else items
-                batch = part.batch(cross_domain_item_weights(self.data_.item_domain, code, cross_domain_weight))
-                states = {n: self._state(n, part, batch, code, cross_domain_weight) for n in names}
-                seen = sp.csr_matrix(part.history[:, items]) if exclude_seen else None
-                pos, scores = ranker.top_k(self.components_, states, row_w, (code, whole), items,
-                                           scope[self.reference_items_[scope]], self.normalization,
-                                           _TIE_BREAK * self.item_popularity_[items], k, seen, candidates)
-                blocks.append((np.where(pos >= 0, items[np.maximum(pos, 0)], -1), scores))
-            yield part, blocks
+        for rows, part, code, items, scope, batch in self._batches(users, codes, cross_domain_weight, whole,
+                                                                   size, "recommend"):
+            states = {n: self._state(n, part, batch, code, cross_domain_weight) for n in names}
+            seen = sp.csr_matrix(part.history[:, items]) if exclude_seen else None
+            pos, scores = ranker.top_k(self.components_, states, row_weights(names, blend_w, query, part.text_only()),
+                                       (code, whole), items, scope[self.reference_items_[scope]], self.normalization,
+                                       _TIE_BREAK * self.item_popularity_[items], k, seen, candidates)
+            yield rows, part, np.where(pos >= 0, items[np.maximum(pos, 0)], -1), scores
 
     def _frame(self, labels: Sequence[Hashable], items: np.ndarray, scores: np.ndarray,
                user_column: str | None = None) -> pd.DataFrame:

@@ -75,8 +75,12 @@ def normalization_stats(scores: np.ndarray, method: str, reference: np.ndarray |
         spread = ref.max(axis=1, keepdims=True) - centre
     else:
         raise ValueError(f"The 'normalization' parameter must be one of {list(NORMALIZATIONS)}. Got {method!r} instead.")
-    spread = np.where(spread <= 1e-12 * np.maximum(1.0, np.abs(centre)), 0.0, spread).astype(np.float32)
-    return centre.astype(np.float32), spread
+    return centre.astype(np.float32), flat_to_zero(centre, spread).astype(np.float32)
+
+
+def flat_to_zero(centre: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """``spread`` with 0 for rows constant up to float noise (``spread <= 1e-12 max(1, |centre|)``): they normalise to 0."""
+    return np.where(spread <= 1e-12 * np.maximum(1.0, np.abs(centre)), 0.0, spread)
 
 
 def cross_domain_item_weights(item_domain: np.ndarray, target: int, cross_domain_weight: float) -> np.ndarray:
@@ -230,6 +234,13 @@ def blend(parts: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.n
     if scale is not None:
         total *= scale
     return total
+
+
+def row_weights(names: Iterable[str], weights: Mapping[str, float], query: Mapping[str, float] | None,
+                text_only: np.ndarray) -> dict[str, np.ndarray]:
+    """Each row's weight per component, as :func:`blend_users` applies them: ``query`` for text-only rows."""
+    chosen = weights if query is None else query
+    return {n: np.where(text_only, chosen.get(n, 0.0), weights.get(n, 0.0)) for n in names}
 
 
 def blend_users(

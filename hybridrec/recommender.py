@@ -63,7 +63,8 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         Text encoder: any object with ``encode(texts) -> ndarray`` and ``model_key``; ``None``
         uses ``TextEncoder()`` (all-MiniLM-L6-v2, offline, cached).
     batch_size : int, default=256
-        Users scored per block.
+        Users scored per block (blends of dot-product components rank at least 2,048 at once:
+        they hold no users x items matrix).
     random_state : int or None, default=None
         Seed handed to every component that has no seed of its own.
     show_progress : bool, default=False
