@@ -15,7 +15,6 @@ Writes ``benchmarks/results/lightfm_text.md``.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -30,6 +29,7 @@ from hybridrec.evaluation import cold_item_split, cross_domain_split, evaluate, 
 from hybridrec.evaluation.report import write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _amazon_cli import RESULTS, load_amazon, parse  # noqa: E402
 from quality import _commit  # noqa: E402
 
 SETTINGS = {
@@ -50,16 +50,10 @@ def _ndcg(model, split, users: str = "valid", candidates=None) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "lightfm_text.md")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    folder = args.data / "amazon_food_kitchen_llmcdsr"
-    if not folder.is_dir():
-        print(f"lightfm_text.py: {folder} is missing; nothing was written.")
+    args = parse(__doc__, RESULTS / "lightfm_text.md", argv)
+    ds = load_amazon(args.data, "lightfm_text.py")
+    if ds is None:
         return 0
-    ds = hr.datasets.load_amazon_food_kitchen(folder)
     test, valid = official_users(ds)
     cd = cross_domain_split(ds.interactions, ds.items, "kitchen", test_users=test, valid_users=valid, seed=0)
     warm = leave_last_split(ds.interactions, test_users=test, valid_users=valid, seed=0, items=ds.items)

@@ -25,7 +25,7 @@ Writes ``benchmarks/results/speed.md`` and ``speed.json``.
 """
 from __future__ import annotations
 
-import argparse
+import os
 import platform
 import resource
 import sys
@@ -42,6 +42,7 @@ from hybridrec.components import ALSComponent, ItemKNNComponent, PureSVDComponen
 from hybridrec.evaluation.report import write_json, write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _amazon_cli import RESULTS, load_amazon, parse  # noqa: E402
 from quality import _commit  # noqa: E402
 
 ALS = {"factors": 64, "regularization": 0.1, "alpha": 10.0, "iterations": 15}
@@ -211,17 +212,11 @@ def render(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    folder = args.data / "amazon_food_kitchen_llmcdsr"
-    if not folder.is_dir():
-        print(f"speed.py: {folder} is missing; nothing was written.")
+    args = parse(__doc__, RESULTS, argv)
+    ds = load_amazon(args.data, "speed.py")
+    if ds is None:
         return 0
     repeats, n_titles = (1, 500) if args.quick else (3, 2000)
-    ds = hr.datasets.load_amazon_food_kitchen(folder)
     titles = ds.items["text"].sample(n_titles, random_state=0).tolist()
     rows = bench_encoder(titles, repeats)
     print(*(f"{r['what']}: {r['ratio']:.2f}x" for r in rows), sep="\n", flush=True)
@@ -238,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "command": "python benchmarks/speed.py" + (" --quick" if args.quick else ""),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": _commit(), "repeats": repeats,
-        "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
         "versions": f"implicit {implicit.__version__}, sentence-transformers {sentence_transformers.__version__}, "
                     f"torch {torch.__version__}, numpy {np.__version__}",
         "interactions": int(matrix.nnz),

@@ -1,0 +1,30 @@
+"""The command line shared by the Amazon Food-Kitchen benchmark scripts (speed.py, lightfm_text.py)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import hybridrec as hr
+
+#: ../shared/datasets beside the checkout.
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+#: Where the results go.
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse(doc: str, out: Path, argv: list[str] | None) -> argparse.Namespace:
+    """``--data`` (default ../shared/datasets), ``--out`` (default ``out``) and ``--quick``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--quick", action="store_true")
+    return parser.parse_args(argv)
+
+
+def load_amazon(data: Path, script: str) -> hr.datasets.Dataset | None:
+    """Amazon Food-Kitchen from ``data``, or None (saying so) when it is absent."""
+    folder = data / "amazon_food_kitchen_llmcdsr"
+    if not folder.is_dir():
+        print(f"{script}: {folder} is missing; nothing was written.")
+        return None
+    return hr.datasets.load_amazon_food_kitchen(folder)
