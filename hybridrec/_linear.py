@@ -136,8 +136,9 @@ class LinearRanker:
     """Top-k of a blend of dot-product components under z-score (or no) normalisation, by one product.
 
     Also gives the exact path the z-score statistics of dot-product components from item
-    moments (:meth:`stats`). Item moments and item-side matrices are cached per component and
-    scope; the recommender clears them with its other caches when the catalogue changes.
+    moments (:meth:`stats`). Item moments, item-side matrices and ANN indices are cached per
+    component (or blend) and scope; the recommender clears them with its other caches when the
+    catalogue changes.
     """
 
     def __init__(self) -> None:
