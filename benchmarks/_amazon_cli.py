@@ -12,12 +12,17 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def parse(doc: str, out: Path, argv: list[str] | None) -> argparse.Namespace:
-    """``--data`` (default ../shared/datasets), ``--out`` (default ``out``) and ``--quick``."""
+def parse(doc: str, out: Path, argv: list[str] | None, flags: dict[str, str] | None = None) -> argparse.Namespace:
+    """``--data`` (default ../shared/datasets), ``--out`` (default ``out``), ``--quick`` and ``flags``.
+
+    ``flags`` maps further on/off options (``"--speed"``) to their help.
+    """
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--quick", action="store_true")
+    for flag, text in (flags or {}).items():
+        parser.add_argument(flag, action="store_true", help=text)
     return parser.parse_args(argv)
 
 

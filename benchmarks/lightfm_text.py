@@ -1,4 +1,8 @@
-"""Which LightFM text features help: text weight, cold-item text weight and whitening, on validation users.
+"""Which LightFM text features help, and what they cost: on validation users.
+
+``--speed`` compares the cost of the side features instead: the number of PCA components per item
+(``text_components``) and the history features sampled per user and epoch (``max_history``),
+with the seconds per epoch of each fit.
 
 Amazon Food-Kitchen, seed 0, LightFM alone (10 epochs, the quality benchmark's tuned setting),
 NDCG@10 on VALIDATION users only (this chose the library's defaults; test users are never read):
@@ -10,8 +14,9 @@ NDCG@10 on VALIDATION users only (this chose the library's defaults; test users 
 
     python benchmarks/lightfm_text.py            # every setting (about 40 minutes on 2 cores)
     python benchmarks/lightfm_text.py --quick    # no text, the defaults and text at 1
+    python benchmarks/lightfm_text.py --speed    # feature sizes against seconds per epoch
 
-Writes ``benchmarks/results/lightfm_text.md``.
+Writes ``benchmarks/results/lightfm_text.md`` (``lightfm_speed.md`` with ``--speed``).
 """
 from __future__ import annotations
 
@@ -42,6 +47,11 @@ SETTINGS = {
     "whitened, text 1": {"whiten": True, "text_weight": 1.0, "cold_text_weight": 1.0},
 }
 QUICK = ("no text", "text 1 everywhere", "defaults (text 0.1, cold items 0.3)")
+#: Feature sizes: PCA components per item block and history features per user and epoch.
+SPEED_SETTINGS = {
+    f"text_components {tc}, max_history {mh}": {"text_components": tc, "max_history": mh}
+    for tc, mh in ((32, 32), (16, 32), (8, 32), (16, 8), (8, 8))
+}
 
 
 def _ndcg(model, split, users: str = "valid", candidates=None) -> float:
@@ -50,7 +60,11 @@ def _ndcg(model, split, users: str = "valid", candidates=None) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(__doc__, RESULTS / "lightfm_text.md", argv)
+    args = parse(__doc__, RESULTS / "lightfm_text.md", argv,
+                 {"--speed": "feature sizes against seconds per epoch (writes lightfm_speed.md by default)"})
+    speed = args.speed
+    if speed and args.out == RESULTS / "lightfm_text.md":
+        args.out = RESULTS / "lightfm_speed.md"
     ds = load_amazon(args.data, "lightfm_text.py")
     if ds is None:
         return 0
@@ -67,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         "cold kitchen items among themselves (nested split)": (cold, "test", cold.cold_items),
     }
     rows = []
-    for name, params in SETTINGS.items():
+    for name, params in (SPEED_SETTINGS if speed else SETTINGS).items():
         if args.quick and name not in QUICK:
             continue
-        row = {"setting": name}
+        row = {"setting": name, "epoch": []}
         for task, (split, users, candidates) in tasks.items():
             start = time.perf_counter()
             model = hr.HybridRecommender(components=[("lightfm", LightFMComponent(epochs=10, **params))],
@@ -79,14 +93,18 @@ def main(argv: list[str] | None = None) -> int:
             held = split.valid if users == "valid" else split.test
             view = dataclasses.replace(split, train=split.train[split.train["user_id"].isin(held["user_id"].unique())])
             row[task] = _ndcg(model, view, users, candidates)
+            row["epoch"] += model.components_["lightfm"].epoch_seconds_
             print(f"{name:38s} {task:52s} NDCG@10 {row[task]:.4f} ({time.perf_counter() - start:.0f}s)", flush=True)
         rows.append(row)
-    lines = ["# LightFM text features on validation users (Amazon Food-Kitchen, seed 0)", "",
-             f"- Command: `python benchmarks/lightfm_text.py{' --quick' if args.quick else ''}`",
-             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{_commit()}`; LightFM alone, 10 epochs; NDCG@10",
+    flags = (" --speed" if speed else "") + (" --quick" if args.quick else "")
+    lines = [f"# LightFM {'feature sizes' if speed else 'text features'} on validation users (Amazon Food-Kitchen, seed 0)",
+             "", f"- Command: `python benchmarks/lightfm_text.py{flags}`",
+             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{_commit()}`; LightFM alone, 10 epochs; NDCG@10; "
+             "s/epoch: median seconds per epoch over the three fits (one thread; the machine is shared)",
              "",
-             "| setting | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
-    lines += ["| " + r["setting"] + " | " + " | ".join(f"{r[t]:.4f}" for t in tasks) + " |" for r in rows]
+             "| setting | " + " | ".join(tasks) + " | s/epoch |", "|---|" + "---|" * (len(tasks) + 1)]
+    lines += ["| " + r["setting"] + " | " + " | ".join(f"{r[t]:.4f}" for t in tasks)
+              + f" | {np.median(r['epoch']):.2f} |" for r in rows]
     write_text(args.out, "\n".join(lines) + "\n")
     print(f"wrote {args.out}")
     return 0
