@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 #: Column blocks of the similarity kept by ``score`` (one per domain asked for, typically).
 _COLUMN_CACHE = 4
+#: Multiply-adds per block of co-occurrence rows: bounds the memory of the unpruned block.
+_BLOCK_WORK = 30_000_000
 
 
 def prune_rows(matrix: sp.csr_matrix, k: int, groups: np.ndarray | None = None) -> sp.csr_matrix:
@@ -29,6 +31,19 @@ def prune_rows(matrix: sp.csr_matrix, k: int, groups: np.ndarray | None = None) 
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
     keep = order[rank < k]
     return sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=matrix.shape, dtype=np.float32)
+
+
+def row_blocks(X: sp.csr_matrix, budget: int = _BLOCK_WORK) -> list[tuple[int, int]]:
+    """Item ranges ``[start, stop)`` whose rows of ``X.T @ X`` cost about ``budget`` multiply-adds each.
+
+    Item ``h``'s row costs the summed history lengths of its users, which also bounds its
+    stored entries, so each block's unpruned product stays small whatever the catalogue.
+    """
+    lengths = np.diff(X.indptr).astype(np.float64)
+    work = np.asarray(X.T @ lengths).ravel()
+    ends = np.searchsorted(np.cumsum(work), np.arange(budget, work.sum() + budget, budget), side="right")
+    bounds = np.unique(np.clip(np.concatenate([[0], ends, [X.shape[1]]]), 0, X.shape[1]))
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def _unit_spread(scores: np.ndarray) -> np.ndarray:
@@ -98,14 +113,17 @@ class ItemKNNComponent(TrainedItemsOnly, Component):
         k, shrink = int(self.k), float(self.shrink)
         X = sp.csr_matrix(data.matrix, dtype=np.float32)
         X.data[:] = 1.0
-        co = sp.csr_matrix(X.T @ X, dtype=np.float32)
-        co.setdiag(0)
-        co.eliminate_zeros()
+        XT = X.T.tocsr()
         counts = np.diff(X.tocsc().indptr).astype(np.float32)
-        coo = co.tocoo()
-        alpha = float(self.alpha)
-        coo.data = coo.data / (np.power(counts[coo.row], alpha) * np.power(counts[coo.col], 1 - alpha) + shrink)
-        similarity = prune_rows(coo.tocsr(), k, data.item_domain if self.per_domain else None)
+        alpha, groups = float(self.alpha), (data.item_domain if self.per_domain else None)
+        blocks = []
+        for start, stop in row_blocks(X, _BLOCK_WORK):  # co-occurrence rows block by block, each pruned at once
+            coo = sp.csr_matrix(XT[start:stop] @ X, dtype=np.float32).tocoo()
+            off = coo.col != coo.row + start
+            row, col = coo.row[off], coo.col[off]
+            values = coo.data[off] / (np.power(counts[row + start], alpha) * np.power(counts[col], 1 - alpha) + shrink)
+            blocks.append(prune_rows(sp.csr_matrix((values, (row, col)), shape=(stop - start, X.shape[1])), k, groups))
+        similarity = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix(X.T @ X, dtype=np.float32)
         self.similarity_ = similarity.tocsc()
         self.similarity_rows_ = similarity if self.hops == 2 else None
         logger.info("item-kNN: %d neighbour pairs", similarity.nnz)
