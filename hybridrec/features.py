@@ -12,6 +12,7 @@ import logging
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,59 @@ class BlockCompressor:
         np.divide(out, norms, out=out, where=norms > 0)
         out *= self.weight
         out[empty] = 0
+        return out
+
+
+class BlockQuantizer:
+    """Quantise a dense block into a few cluster features per row: coarse-to-fine text codes.
+
+    The block is PCA-reduced (``n_components``), and k-means at each of ``levels`` resolutions
+    (16, 128 and 1,024 clusters, say) assigns every row one cluster per level. A row's features
+    are its clusters, each of length ``weight / sqrt(len(levels))``: a few stored entries
+    instead of ``n_components`` dense ones, so LightFM's updates touch far fewer weights, and
+    a new item is represented by the clusters its text falls in.
+
+    Parameters
+    ----------
+    levels : tuple of int, default=(16, 128, 1024)
+        Clusters per level (each capped at an eighth of the non-zero rows).
+    weight : float
+        Length of each output row.
+    random_state : int or None
+    n_components : int, default=32
+        PCA dimensions the clusters are found in.
+    """
+
+    def __init__(self, levels: tuple[int, ...] = (16, 128, 1024), weight: float = 1.0,
+                 random_state: int | None = None, n_components: int = 32) -> None:
+        self.levels = levels
+        self.weight = weight
+        self.random_state = random_state
+        self.n_components = n_components
+
+    def fit(self, embeddings: np.ndarray) -> "BlockQuantizer":
+        self.pca_ = BlockCompressor(self.n_components, 1.0, self.random_state).fit(embeddings)
+        rows = self.pca_.transform(embeddings)
+        rows = rows[np.linalg.norm(rows, axis=1) > 0]
+        sizes = sorted({min(int(c), len(rows) // 8) for c in self.levels} - {0, 1})
+        self.kmeans_ = [KMeans(c, n_init=1, max_iter=50, random_state=self.random_state).fit(rows) for c in sizes]
+        logger.info("Block features: %d levels of text codes, %s clusters", len(sizes), sizes)
+        return self
+
+    @property
+    def dim(self) -> int:
+        return int(sum(km.n_clusters for km in self.kmeans_))
+
+    def transform(self, embeddings: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(embeddings), self.dim), dtype=np.float32)
+        rows = self.pca_.transform(embeddings)
+        live = np.flatnonzero(np.linalg.norm(rows, axis=1) > 0)
+        if not self.kmeans_ or not len(live):
+            return out
+        offset = 0
+        for km in self.kmeans_:
+            out[live, offset + km.predict(rows[live])] = float(self.weight) / np.sqrt(len(self.kmeans_))
+            offset += km.n_clusters
         return out
 
 

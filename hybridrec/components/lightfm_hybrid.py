@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from tqdm import tqdm
 
 from .._validation import check_choice, check_non_negative, check_positive_int
-from ..features import BlockCompressor, row_normalise, stack_features
+from ..features import BlockCompressor, BlockQuantizer, row_normalise, stack_features
 from .base import TEXT, Component, TrainingData, UserBatch
 from .catalogue import CatalogueMap
 from .textmaps import apply_ridge, fit_text_state_map, text_profiles, unit_rows
@@ -102,6 +102,7 @@ class LightFMComponent(Component):
         block_weights: Mapping[str, float] | None = None,
         whiten: bool = False,
         cold_text_weight: float = 0.3,
+        text_features: str = "pca",
     ) -> None:
         self.no_components = no_components
         self.loss = loss
@@ -118,6 +119,7 @@ class LightFMComponent(Component):
         self.block_weights = block_weights
         self.whiten = whiten
         self.cold_text_weight = cold_text_weight
+        self.text_features = text_features
 
     def check_params(self) -> None:
         where = "LightFMComponent"
@@ -128,6 +130,7 @@ class LightFMComponent(Component):
         if self.max_history is not None:
             check_positive_int(self.max_history, "max_history", where)
         check_choice(self.loss, "loss", ["warp", "bpr", "logistic", "warp-kos"], where)
+        check_choice(self.text_features, "text_features", ["pca", "codes"], where)
         for name in ("learning_rate", "item_alpha", "user_alpha", "text_weight", "cold_text_weight"):
             check_non_negative(getattr(self, name), name, where)
         if self.text_components != 0:
@@ -153,6 +156,11 @@ class LightFMComponent(Component):
             wanted = {name: float(w) for name, w in self.block_weights.items()}
         return {name: w for name, w in wanted.items() if w > 0}
 
+    def _compressor(self, weight: float, seed: int | None) -> BlockCompressor | BlockQuantizer:
+        if self.text_features == "codes":
+            return BlockQuantizer(weight=weight, random_state=seed, n_components=self.text_components)
+        return BlockCompressor(self.text_components, weight, seed, bool(self.whiten))
+
     def _cold_scale(self) -> float:
         """Factor on the block rows of items without interactions: their text row gets ``cold_text_weight``."""
         text = float(self.text_weight) if self.block_weights is None else float(self.block_weights.get(TEXT, 0.0))
@@ -166,10 +174,8 @@ class LightFMComponent(Component):
         n_users, n_items = data.matrix.shape
         rng = np.random.default_rng(seed)
 
-        self.compressors_ = {
-            name: BlockCompressor(self.text_components, weight, seed, bool(self.whiten)).fit(data.item_blocks[name])
-            for name, weight in self._feature_blocks(data).items()
-        }
+        self.compressors_ = {name: self._compressor(weight, seed).fit(data.item_blocks[name])
+                             for name, weight in self._feature_blocks(data).items()}
         side = [comp.transform(data.item_blocks[name]) for name, comp in self.compressors_.items()]
         cold = np.diff(data.matrix.tocsc().indptr) == 0
         for block in side:
