@@ -166,14 +166,14 @@ class LightFMComponent(Component):
         text = float(self.text_weight) if self.block_weights is None else float(self.block_weights.get(TEXT, 0.0))
         return float(self.cold_text_weight) / text if text > 0 else 1.0
 
-    def fit(self, data: TrainingData) -> "LightFMComponent":
-        from lightfm import LightFM
+    def training_inputs(self, data: TrainingData) -> dict:
+        """Fit the block compressors and build what LightFM trains on (no training).
 
-        self.check_params()
+        Returns ``interactions`` (binary COO), ``sample_weight``, ``item_features`` and
+        ``user_text`` (compressed user-text rows or None): the matrices a raw LightFM fit of
+        the same model would take.
+        """
         seed = self.random_state if self.random_state is not None else data.random_state
-        n_users, n_items = data.matrix.shape
-        rng = np.random.default_rng(seed)
-
         self.compressors_ = {name: self._compressor(weight, seed).fit(data.item_blocks[name])
                              for name, weight in self._feature_blocks(data).items()}
         side = [comp.transform(data.item_blocks[name]) for name, comp in self.compressors_.items()]
@@ -186,25 +186,33 @@ class LightFMComponent(Component):
             user_text = self.compressors_[TEXT].transform(users)
         # Items nobody interacted with get no identity feature: an untrained (or negatively
         # sampled) identity embedding would only add noise; their block features carry them.
-        interacted = (np.diff(data.matrix.tocsc().indptr) > 0).astype(np.float32)
+        interacted = (~cold).astype(np.float32)
         if not side:
             interacted[:] = 1.0
         identity = sp.diags(interacted, format="csr", dtype=np.float32)
-        item_features = stack_features(identity, *side)
-
         interactions = data.matrix.tocoo()
         binary = sp.coo_matrix((np.ones_like(interactions.data), (interactions.row, interactions.col)),
                                shape=interactions.shape, dtype=np.float32)
-        weights = None if self.loss == "warp-kos" else interactions.astype(np.float32)
-        model = LightFM(
-            no_components=self.no_components,
-            loss=self.loss,
-            learning_rate=self.learning_rate,
-            item_alpha=self.item_alpha,
-            user_alpha=self.user_alpha,
-            max_sampled=self.max_sampled,
-            random_state=seed,
-        )
+        return {"interactions": binary, "item_features": stack_features(identity, *side), "user_text": user_text,
+                "sample_weight": None if self.loss == "warp-kos" else interactions.astype(np.float32)}
+
+    def lightfm_model(self, seed: int | None) -> "LightFM":
+        """The untrained ``lightfm.LightFM`` with this component's parameters."""
+        from lightfm import LightFM
+
+        return LightFM(no_components=self.no_components, loss=self.loss, learning_rate=self.learning_rate,
+                       item_alpha=self.item_alpha, user_alpha=self.user_alpha, max_sampled=self.max_sampled,
+                       random_state=seed)
+
+    def fit(self, data: TrainingData) -> "LightFMComponent":
+        self.check_params()
+        seed = self.random_state if self.random_state is not None else data.random_state
+        n_users, n_items = data.matrix.shape
+        rng = np.random.default_rng(seed)
+        inputs = self.training_inputs(data)
+        binary, weights, item_features = inputs["interactions"], inputs["sample_weight"], inputs["item_features"]
+        user_text = inputs["user_text"]
+        model = self.lightfm_model(seed)
         fixed = None if self.max_history else stack_features(row_normalise(data.matrix), user_text)
         self.epoch_seconds_ = []
         for epoch in tqdm(range(self.epochs), desc="LightFM", unit="epoch", disable=not data.show_progress):
