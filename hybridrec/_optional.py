@@ -14,6 +14,10 @@ class MissingExtraError(ImportError):
     """An optional dependency is not installed; the message names the install command."""
 
 
+class SparkSetupError(RuntimeError):
+    """Spark cannot start here (no pyspark, no Java 17+); the message says what to install."""
+
+
 def import_optional(module: str, purpose: str) -> ModuleType:
     """Import ``module`` or raise :class:`MissingExtraError` naming the extra that installs it.
 

@@ -11,7 +11,7 @@ import logging
 import warnings
 from typing import Sequence
 
-from .._optional import MissingExtraError
+from .._optional import MissingExtraError, SparkSetupError
 from . import demo as _demo
 from . import evaluate as _evaluate
 from . import model as _model
@@ -44,6 +44,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = warn_line
         try:
             return args.func(args)
-        except (ValueError, FileNotFoundError, MissingExtraError) as exc:
+        except (ValueError, FileNotFoundError, MissingExtraError, SparkSetupError) as exc:
             say(f"error: {exc}")
             return 2

@@ -25,13 +25,20 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("recommend", help="recommend from a saved model, for user ids or a text")
     p.add_argument("--model", required=True, help="model file written by 'hybridrec fit' or hybridrec.save (trusted files only)")
-    group = p.add_mutually_exclusive_group(required=True)
+    group = p.add_mutually_exclusive_group()
     group.add_argument("--user", nargs="+", help="user ids")
     group.add_argument("--text", help="free-text query")
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--domain")
     p.add_argument("--cross-domain-weight", type=float)
     p.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    spark = p.add_argument_group("batch recommendation on Spark (pip install \"hybridrec[spark]\"; Java 17+)")
+    spark.add_argument("--spark", action="store_true",
+                       help="recommend on Spark for --user, the user_id column of --users-table, or every known user")
+    spark.add_argument("--users-table", help="CSV/Parquet table whose user_id column lists the users (with --spark)")
+    spark.add_argument("--out", help="Parquet folder to write (with --spark)")
+    spark.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
+    spark.add_argument("--partitions", type=int, default=4, help="partitions of the users (default 4)")
     p.set_defaults(func=recommend)
 
 
@@ -61,6 +68,12 @@ def fit(args: argparse.Namespace) -> int:
 def recommend(args: argparse.Namespace) -> int:
     import hybridrec as hr
 
+    if args.spark:
+        from ._spark import recommend_on_spark
+
+        return recommend_on_spark(args)
+    if not args.user and not args.text:
+        raise ValueError("recommend needs --user or --text (or --spark with --out for a batch).")
     model = hr.load(args.model)
     if args.text:
         frame = model.recommend_for_text(args.text, k=args.k, domain=args.domain)

@@ -1,0 +1,197 @@
+"""hybridrec.spark in local mode: setup checks, encoding, ALS, batch recommendation, errors.
+
+Needs pyspark (the ``test`` extra installs it) and Java 17+; without either, every test here
+skips with a message naming what is missing.
+"""
+from __future__ import annotations
+
+import os
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hybridrec as hr
+from hybridrec.components import ALSComponent
+from hybridrec.evaluation import evaluate, random_split
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'hybridrec[spark]'")
+from hybridrec.spark import (  # noqa: E402
+    SparkALSComponent, SparkSetupError, check_java, encode_texts, java_version, recommend_spark, session,
+    spark_als_params,
+)
+
+if (java_version() or 0) < 17:
+    pytest.skip(f"Spark 4 needs Java 17+; found {java_version() or 'no java'} (install openjdk-17-jre-headless)",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    return session("local[2]")
+
+
+def _ndcg(model, split) -> float:
+    frame = evaluate(model, split)
+    return float(frame[(frame["domain"] == "all") & (frame["group"] == "all") & (frame["metric"] == "ndcg")]["value"].iloc[0])
+
+
+def test_session_runs_workers_on_this_python_with_capped_threads(spark):
+    assert os.environ["PYSPARK_PYTHON"] == os.sys.executable
+    assert session() is spark  # reused, not rebuilt
+    from pyspark.sql.functions import udf
+
+    env = udf(lambda _: f"{os.environ.get('OMP_NUM_THREADS')}|{os.sys.executable}")
+    seen = spark.range(2).select(env("id").alias("env")).toPandas()["env"].unique()
+    assert list(seen) == [f"1|{os.sys.executable}"]
+
+
+def test_missing_or_old_java_is_refused_with_install_advice(tmp_path, monkeypatch):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SparkSetupError, match=r"Java 17 or later, and no `java` was found.*openjdk-17"):
+        check_java()
+    java = tmp_path / "java"
+    java.write_text('#!/bin/sh\necho \'openjdk version "11.0.2" 2019-01-15\' >&2\n')
+    java.chmod(java.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(SparkSetupError, match="found is Java 11"):
+        check_java()
+    java.write_text('#!/bin/sh\necho \'java version "1.8.0_392"\' >&2\n')
+    with pytest.raises(SparkSetupError, match="found is Java 8"):
+        check_java()
+
+
+def test_spark_encoder_gives_the_local_vectors_and_fills_the_shared_cache(spark, sample, tmp_path):
+    texts = sample.items[["item_id", "text"]].head(40)
+    fresh = encode_texts(spark.createDataFrame(texts), "text", hr.TextEncoder(cache_dir=tmp_path)).toPandas()
+    ours = np.stack(fresh.sort_values("item_id")["embedding"].to_numpy())
+    local = hr.TextEncoder(cache_dir=None).encode(texts["text"].tolist())
+    np.testing.assert_allclose(ours, local, atol=1e-5)
+    # The workers wrote the cache: a local encoder over it finds every text.
+    from hybridrec._cache import EmbeddingCache, text_key
+
+    keys = [text_key(t) for t in texts["text"]]
+    found, _ = EmbeddingCache(tmp_path).get(hr.TextEncoder().model_key, keys)
+    assert set(found) == set(keys)
+
+
+def test_recommend_spark_equals_local_recommend(spark, fitted_sample_model, sample):
+    users = sample.interactions["user_id"].unique()
+    frame = spark.createDataFrame(pd.DataFrame({"user_id": users})).repartition(3)
+    for domain in ("family", None):
+        remote = recommend_spark(fitted_sample_model, frame, k=7, domain=domain).toPandas()
+        local = fitted_sample_model.recommend(list(users), k=7, domain=domain)
+        key = ["user_id", "rank"]
+        remote = remote.sort_values(key).reset_index(drop=True)
+        local = local.sort_values(key).reset_index(drop=True)
+        assert list(remote.columns) == ["user_id", "item_id", "score", "rank", "domain"]
+        assert np.array_equal(remote["item_id"].to_numpy(), local["item_id"].to_numpy())
+        # Same items and ranks; scores to float32 rounding (a partition is a smaller BLAS batch).
+        np.testing.assert_allclose(remote["score"].to_numpy(), local["score"].to_numpy(), rtol=1e-5)
+
+
+def test_spark_als_scores_within_ten_percent_of_implicit(spark, sample):
+    split = random_split(sample.interactions, test_size=0.2, seed=0, items=sample.items)
+    params = {"factors": 32, "regularization": 0.1, "alpha": 10.0, "iterations": 10}
+    ndcg = {}
+    for name, comp in (("implicit", ALSComponent(**params)), ("spark", SparkALSComponent(**params))):
+        model = hr.HybridRecommender(components=[("als", comp)], random_state=0, show_progress=False)
+        ndcg[name] = _ndcg(model.fit(split.train, items=split.items), split)
+    assert ndcg["spark"] >= 0.9 * ndcg["implicit"] > 0.05, ndcg
+
+
+def test_a_spark_als_model_folds_in_explains_and_round_trips(spark, sample, tmp_path):
+    model = hr.HybridRecommender(components=[("als", SparkALSComponent(factors=16, iterations=5))],
+                                 random_state=0, show_progress=False).fit(sample.interactions, items=sample.items)
+    users = sample.interactions["user_id"].unique()[:5].tolist()
+    before = model.recommend(users, k=5, domain="drama", cross_domain_weight=0.3)
+    hr.save(model, tmp_path / "m.joblib")
+    again = hr.load(tmp_path / "m.joblib")
+    pd.testing.assert_frame_equal(again.recommend(users, k=5, domain="drama", cross_domain_weight=0.3), before)
+    history = sample.interactions[sample.interactions["user_id"] == users[0]].assign(user_id="new")
+    model.fold_in_users(history)
+    assert len(model.recommend("new", k=5)) == 5
+    assert "als" in model.explain(users[0], before["item_id"].iloc[0])["sentence"]
+
+
+def test_parameters_map_to_spark_meanings():
+    import scipy.sparse as sp
+
+    from hybridrec.components.als_backends import ALSParams
+
+    matrix = sp.csr_matrix(np.ones((4, 5), np.float32))  # 5 interactions per user
+    mapped = spark_als_params(ALSParams(8, 0.5, 10.0, 3, 1, 0), matrix)
+    assert mapped == {"rank": 8, "maxIter": 3, "alpha": 9.0, "regParam": 0.1, "implicitPrefs": True,
+                      "nonnegative": False, "seed": 1}
+
+
+def test_bad_input_gets_a_clear_error(spark, fitted_sample_model, sample):
+    frame = spark.createDataFrame(pd.DataFrame({"user_id": [1, 2]}))
+    with pytest.raises(TypeError, match="pyspark.sql.DataFrame.*createDataFrame"):
+        recommend_spark(fitted_sample_model, pd.DataFrame({"user_id": [1]}))
+    with pytest.raises(ValueError, match=r"no column\(s\) \['customer'\]"):
+        recommend_spark(fitted_sample_model, frame, user_col="customer")
+    with pytest.raises(ValueError, match="not fitted"):
+        recommend_spark(hr.HybridRecommender(), frame)
+    with pytest.raises(ValueError, match="Unknown domain 'garden'"):
+        recommend_spark(fitted_sample_model, frame, domain="garden")
+    with pytest.raises(ValueError, match="'k' parameter"):
+        recommend_spark(fitted_sample_model, frame, k=0)
+    with pytest.raises(ValueError, match=r"no column\(s\) \['title'\]"):
+        encode_texts(spark.createDataFrame(sample.items[["item_id", "text"]].head(3)), "title")
+    stranger = spark.createDataFrame(pd.DataFrame({"user_id": [1, 10**9]}))
+    out = recommend_spark(fitted_sample_model, stranger, k=3, unknown="skip").toPandas()
+    assert set(out["user_id"]) == {1}
+
+
+def test_fit_spark_matches_a_local_fit(spark, sample):
+    from hybridrec.components import ItemKNNComponent, SemanticComponent
+    from hybridrec.spark import fit_spark
+
+    def model():
+        return hr.HybridRecommender(components=[("itemknn", ItemKNNComponent()), ("semantic", SemanticComponent())],
+                                    random_state=0, show_progress=False)
+
+    doubled = pd.concat([sample.interactions, sample.interactions.head(500)])  # repeats: summed on Spark
+    local = model().fit(doubled, items=sample.items, users=sample.users)
+    remote = fit_spark(model(), spark.createDataFrame(doubled), spark.createDataFrame(sample.items),
+                       spark.createDataFrame(sample.users))
+    assert remote.data_.matrix.nnz == local.data_.matrix.nnz and remote.data_.matrix.sum() == local.data_.matrix.sum()
+    users = sample.interactions["user_id"].unique()[:50].tolist()
+    key = ["user_id", "rank"]
+    a = remote.recommend(users, k=10, domain="thriller").sort_values(key).reset_index(drop=True)
+    b = local.recommend(users, k=10, domain="thriller").sort_values(key).reset_index(drop=True)
+    assert np.array_equal(a["item_id"].to_numpy(), b["item_id"].to_numpy())
+    with pytest.raises(ValueError, match=r"no column\(s\) \['user_id'\]"):
+        fit_spark(model(), spark.createDataFrame(doubled.rename(columns={"user_id": "u"})))
+    with pytest.raises(TypeError, match="pyspark.sql.DataFrame"):
+        fit_spark(model(), doubled)
+
+
+def test_cli_recommend_spark_writes_parquet_equal_to_the_local_lists(spark, fitted_sample_model, tmp_path, capsys):
+    from hybridrec.cli import main
+
+    hr.save(fitted_sample_model, tmp_path / "m.joblib")
+    pd.DataFrame({"user_id": [1, 2, 3]}).to_csv(tmp_path / "users.csv", index=False)
+    code = main(["recommend", "--model", str(tmp_path / "m.joblib"), "--spark", "--users-table",
+                 str(tmp_path / "users.csv"), "--k", "4", "--domain", "drama", "--out", str(tmp_path / "recs")])
+    assert code == 0 and "wrote" in capsys.readouterr().out
+    written = pd.read_parquet(tmp_path / "recs").sort_values(["user_id", "rank"]).reset_index(drop=True)
+    local = fitted_sample_model.recommend([1, 2, 3], k=4, domain="drama").sort_values(["user_id", "rank"])
+    assert written["item_id"].tolist() == local["item_id"].tolist()
+    assert main(["recommend", "--model", str(tmp_path / "m.joblib"), "--spark"]) == 2
+    assert "needs --out" in capsys.readouterr().out
+
+
+def test_the_spark_example_runs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "spark_local.py"
+    result = subprocess.run([sys.executable, str(script)], env=dict(os.environ), capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "user 1, local and Spark agree: True" in result.stdout
+    assert "for 609 users" in result.stdout or "for 610 users" in result.stdout, result.stdout
