@@ -5,6 +5,9 @@ dimensions, each row then rescaled to unit length times ``weight``. Raw 384-d de
 make every LightFM update touch 384 weights and tend to drown the identity features; 32 PCA
 dimensions keep most of the topical variance of short product titles at a tenth of the cost.
 Items without the block (a zero row) get a zero row, so they fall back to their other features.
+
+The quantised form (:class:`BlockQuantizer`, LightFM's default): each row becomes its k-means
+cluster at a few resolutions, a handful of stored entries instead of 32 dense ones.
 """
 from __future__ import annotations
 
