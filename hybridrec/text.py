@@ -287,14 +287,23 @@ class TextEncoder(BaseEstimator):
         progress = bool(progress) and len(texts) > batch_size  # no bar for a single batch
         if self.backend != "torch":
             return self._onnx_model().encode(texts, batch_size, progress), too_long
-        vectors = model.encode(
-            texts,
-            batch_size=batch_size,
-            show_progress_bar=bool(progress),
-            convert_to_numpy=True,
-            normalize_embeddings=False,
-        )
-        vectors = np.asarray(vectors, dtype=np.float32)
+        def run(chunk: list[str]) -> np.ndarray:
+            out = model.encode(chunk, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True,
+                               normalize_embeddings=False)
+            return np.asarray(out, dtype=np.float32)
+
+        if not progress:
+            vectors = run(texts)
+        else:  # our own labelled bar (sentence-transformers' says "Batches"), in chunks of 8 batches
+            from tqdm import tqdm
+
+            order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first, as the model sorts
+            vectors = np.empty((len(texts), self.embedding_dim), dtype=np.float32)
+            with tqdm(total=len(texts), desc="encode texts", unit="text") as bar:
+                for start in range(0, len(texts), 8 * batch_size):
+                    rows = order[start:start + 8 * batch_size]
+                    vectors[rows] = run([texts[i] for i in rows])
+                    bar.update(len(rows))
         if not np.isfinite(vectors).all():
             raise ValueError("The text model returned non-finite embeddings; check the model files.")
         return vectors, too_long

@@ -211,3 +211,12 @@ def test_fit_twice_with_the_same_cache_encodes_nothing_the_second_time(sample, t
     assert len(calls) == n_calls  # the second fit encoded nothing
     np.testing.assert_array_equal(model.item_embeddings_, first_items)
     np.testing.assert_array_equal(model.user_embeddings_, first_users)
+
+
+def test_the_progress_bar_is_labelled_and_changes_no_vector(sample, capsys):
+    texts = sample.items["text"].head(600).tolist()
+    plain = hr.TextEncoder(cache_dir=None, batch_size=32).encode(texts)
+    shown = hr.TextEncoder(cache_dir=None, batch_size=32, show_progress=True).encode(texts)
+    np.testing.assert_allclose(shown, plain, atol=1e-5)
+    err = capsys.readouterr().err
+    assert "encode texts" in err and "600/600" in err and "Batches" not in err
