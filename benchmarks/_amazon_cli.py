@@ -1,4 +1,4 @@
-"""The command line shared by the Amazon Food-Kitchen benchmark scripts (speed.py, lightfm_text.py)."""
+"""The command line, loader and NDCG@10 shared by the Amazon Food-Kitchen benchmark scripts."""
 from __future__ import annotations
 
 import argparse
@@ -24,6 +24,14 @@ def parse(doc: str, out: Path, argv: list[str] | None, flags: dict[str, str] | N
     for flag, text in (flags or {}).items():
         parser.add_argument(flag, action="store_true", help=text)
     return parser.parse_args(argv)
+
+
+def ndcg(model, split, users: str = "test", candidates=None) -> float:
+    """NDCG@10 of ``model`` on ``split``'s ``users`` (``hybridrec.evaluation.evaluate``), all domains together."""
+    from hybridrec.evaluation import evaluate
+
+    frame = evaluate(model, split, users=users, candidates=candidates)
+    return float(frame[(frame["domain"] == "all") & (frame["group"] == "all") & (frame["metric"] == "ndcg")]["value"].iloc[0])
 
 
 def load_amazon(data: Path, script: str) -> hr.datasets.Dataset | None:

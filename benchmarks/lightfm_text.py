@@ -30,11 +30,11 @@ import numpy as np
 import hybridrec as hr
 from hybridrec.components import LightFMComponent
 from hybridrec.datasets import official_users
-from hybridrec.evaluation import cold_item_split, cross_domain_split, evaluate, leave_last_split
+from hybridrec.evaluation import cold_item_split, cross_domain_split, leave_last_split
 from hybridrec.evaluation.report import write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _amazon_cli import RESULTS, load_amazon, parse  # noqa: E402
+from _amazon_cli import RESULTS, load_amazon, ndcg, parse  # noqa: E402
 from quality import _commit  # noqa: E402
 
 SETTINGS = {
@@ -57,10 +57,6 @@ CODE_SETTINGS = {
     f"text codes, max_history {mh}": {"text_features": "codes", "max_history": mh} for mh in (32, 8)
 }
 
-
-def _ndcg(model, split, users: str = "valid", candidates=None) -> float:
-    frame = evaluate(model, split, users=users, candidates=candidates)
-    return float(frame[(frame["domain"] == "all") & (frame["group"] == "all") & (frame["metric"] == "ndcg")]["value"].iloc[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             model.fit(split.train, items=split.items)
             held = split.valid if users == "valid" else split.test
             view = dataclasses.replace(split, train=split.train[split.train["user_id"].isin(held["user_id"].unique())])
-            row[task] = _ndcg(model, view, users, candidates)
+            row[task] = ndcg(model, view, users, candidates)
             row["epoch"] += model.components_["lightfm"].epoch_seconds_
             print(f"{name:38s} {task:52s} NDCG@10 {row[task]:.4f} ({time.perf_counter() - start:.0f}s)", flush=True)
         rows.append(row)

@@ -25,26 +25,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import hybridrec as hr
 from hybridrec.components import ALSComponent
 from hybridrec.datasets import official_users
-from hybridrec.evaluation import cross_domain_split, evaluate
+from hybridrec.evaluation import cross_domain_split
 from hybridrec.evaluation.report import write_json, write_text
 from hybridrec.synthetic import make_synthetic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _amazon_cli import RESULTS, load_amazon, parse  # noqa: E402
+from _amazon_cli import RESULTS, load_amazon, ndcg, parse  # noqa: E402
 from quality import _commit  # noqa: E402
 
 ALS = {"factors": 64, "regularization": 0.1, "alpha": 10.0, "iterations": 15}
 
-
-def _ndcg(model, split) -> float:
-    frame = evaluate(model, split)
-    return float(frame[(frame["domain"] == "all") & (frame["group"] == "all") & (frame["metric"] == "ndcg")]["value"].iloc[0])
 
 
 def bench_als(ds) -> list[dict]:
@@ -58,7 +53,7 @@ def bench_als(ds) -> list[dict]:
                        ("Spark ML ALS (local[2])", SparkALSComponent(**ALS))):
         model = hr.HybridRecommender(components=[("als", comp)], random_state=0, show_progress=False)
         model.fit(split.train, items=split.items)
-        rows.append({"system": name, "fit_s": model.components_["als"].fit_seconds_, "ndcg": _ndcg(model, view)})
+        rows.append({"system": name, "fit_s": model.components_["als"].fit_seconds_, "ndcg": ndcg(model, view)})
         print(rows[-1], flush=True)
     return rows
 

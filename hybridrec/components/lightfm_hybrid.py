@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +25,9 @@ from ..features import BlockCompressor, BlockQuantizer, row_normalise, stack_fea
 from .base import TEXT, Component, TrainingData, UserBatch
 from .catalogue import CatalogueMap
 from .textmaps import apply_ridge, fit_text_state_map, text_profiles, unit_rows
+
+if TYPE_CHECKING:
+    from lightfm import LightFM
 
 logger = logging.getLogger(__name__)
 
