@@ -195,3 +195,12 @@ def test_the_spark_example_runs():
     assert result.returncode == 0, result.stderr[-4000:]
     assert "user 1, local and Spark agree: True" in result.stdout
     assert "for 609 users" in result.stdout or "for 610 users" in result.stdout, result.stdout
+
+
+def test_import_hybridrec_stays_spark_free():
+    import subprocess
+    import sys
+
+    code = "import sys, hybridrec, hybridrec.cli; print('pyspark' in sys.modules, 'py4j' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
+    assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
