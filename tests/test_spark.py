@@ -138,6 +138,8 @@ def test_bad_input_gets_a_clear_error(spark, fitted_sample_model, sample):
         recommend_spark(fitted_sample_model, frame, domain="garden")
     with pytest.raises(ValueError, match="'k' parameter"):
         recommend_spark(fitted_sample_model, frame, k=0)
+    with pytest.raises(ValueError, match="cross_domain_weight"):
+        recommend_spark(fitted_sample_model, frame, cross_domain_weight=1.5)
     with pytest.raises(ValueError, match=r"no column\(s\) \['title'\]"):
         encode_texts(spark.createDataFrame(sample.items[["item_id", "text"]].head(3)), "title")
     stranger = spark.createDataFrame(pd.DataFrame({"user_id": [1, 10**9]}))

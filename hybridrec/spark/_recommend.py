@@ -64,7 +64,7 @@ def recommend_spark(model: Any, user_ids_sdf: Any, k: int = 10, domain: str | No
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from .._validation import check_choice
+    from .._validation import check_choice, check_fraction
 
     if not hasattr(model, "recommend"):
         raise TypeError(f"recommend_spark needs a HybridRecommender. Got {type(model).__name__}.")
@@ -72,6 +72,8 @@ def recommend_spark(model: Any, user_ids_sdf: Any, k: int = 10, domain: str | No
     check_spark_frame(user_ids_sdf, "user_ids_sdf", "recommend_spark")
     check_positive_int(k, "k", "recommend_spark")
     check_choice(unknown, "unknown", ["error", "skip"], "recommend_spark")
+    if cross_domain_weight is not None:
+        check_fraction(cross_domain_weight, "cross_domain_weight", "recommend_spark")
     user_col = model.columns_["user"] if user_col is None else user_col
     check_columns(user_ids_sdf, [user_col], "user_ids_sdf", "recommend_spark")
     if domain is not None:
