@@ -62,6 +62,7 @@ def recommend_spark(model: Any, user_ids_sdf: Any, k: int = 10, domain: str | No
         ``user_id, item_id, score, rank, domain`` (the model's column names), ``k`` rows per
         user (fewer where a domain has fewer unseen items).
     """
+    from pyspark.sql.types import StringType
     from sklearn.utils.validation import check_is_fitted
 
     from .._validation import check_choice, check_fraction
@@ -92,6 +93,9 @@ def recommend_spark(model: Any, user_ids_sdf: Any, k: int = 10, domain: str | No
                 out = fitted.recommend(list(ids), **call)
                 out["score"] = out["score"].astype(np.float64)
                 out["rank"] = out["rank"].astype(np.int64)
+                for field in schema.fields:  # pandas 3's Arrow-backed strings arrive chunked; Spark wants plain ones
+                    if field.dataType == StringType():
+                        out[field.name] = out[field.name].astype(object)
                 yield out[[f.name for f in schema.fields]]
 
     return user_ids_sdf.select(user_col).mapInPandas(_partition, schema=schema)
