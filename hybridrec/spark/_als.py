@@ -18,6 +18,7 @@ explanations and persistence work unchanged.
 from __future__ import annotations
 
 import logging
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -54,13 +55,17 @@ class SparkSolver:
         from ._session import session
 
         spark = session()
+        context = spark.sparkContext
+        if context.getCheckpointDir() is None:  # ALS's lineage grows every iteration; without
+            # checkpoints its deep plans can overflow the JVM stack (StackOverflowError)
+            context.setCheckpointDir(tempfile.mkdtemp(prefix="hybridrec-spark-checkpoints-"))
         coo = matrix.tocoo()
         frame = pd.DataFrame({"user": coo.row.astype(np.int32), "item": coo.col.astype(np.int32),
                               "rating": coo.data.astype(np.float32)})
         ratings = spark.createDataFrame(frame)
         kwargs = spark_als_params(params, matrix)
         logger.info("Spark ALS on %d interactions: %s", matrix.nnz, kwargs)
-        model = ALS(userCol="user", itemCol="item", ratingCol="rating", **kwargs).fit(ratings)
+        model = ALS(userCol="user", itemCol="item", ratingCol="rating", checkpointInterval=5, **kwargs).fit(ratings)
         users = _factors(model.userFactors.toPandas(), matrix.shape[0], params.factors)
         items = _factors(model.itemFactors.toPandas(), matrix.shape[1], params.factors)
         return users, items
