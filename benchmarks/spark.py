@@ -116,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     for partitions, seconds in batch["spark_s"].items():
         lines.append(f"| `recommend_spark`, {partitions} partitions | {seconds:.1f} | {batch['users'] / seconds:,.0f} | "
                      f"{batch['local_s'] / seconds:.2f}x |")
-    lines += ["", "On one machine local Spark cannot beat the single process, which already uses both cores "
-              "(implicit's top-k and BLAS are multithreaded): Spark adds the model's broadcast, Python workers and "
-              "Arrow transfers. What carries over to a cluster is the partition column: each partition is an "
-              "independent `recommend` call on its own executor."]
+    lines += ["", "On one machine local Spark has little to gain: the single process already uses both cores "
+              "(implicit's top-k and BLAS are multithreaded), and Spark adds the model's broadcast, Python workers and "
+              "Arrow transfers; its workers run with one BLAS thread each. What carries over to a cluster is the "
+              "partition column: each partition is an independent `recommend` call on its own executor."]
     write_text(args.out, "\n".join(lines) + "\n")
     write_json(args.out.with_suffix(".json"), {"commit": _commit(), "als": als, "batch": batch})
     print(f"wrote {args.out}")
