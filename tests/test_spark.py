@@ -147,7 +147,7 @@ def test_bad_input_gets_a_clear_error(spark, fitted_sample_model, sample):
     assert set(out["user_id"]) == {1}
 
 
-def test_fit_spark_matches_a_local_fit(spark, sample):
+def test_fit_spark_matches_a_local_fit(spark, sample, tmp_path):
     from hybridrec.components import ItemKNNComponent, SemanticComponent
     from hybridrec.spark import fit_spark
 
@@ -165,6 +165,11 @@ def test_fit_spark_matches_a_local_fit(spark, sample):
     a = remote.recommend(users, k=10, domain="thriller").sort_values(key).reset_index(drop=True)
     b = local.recommend(users, k=10, domain="thriller").sort_values(key).reset_index(drop=True)
     assert np.array_equal(a["item_id"].to_numpy(), b["item_id"].to_numpy())
+    # Without a component that reads text, nothing is encoded: the cache folder stays empty.
+    behaviour = hr.HybridRecommender(components=[("itemknn", ItemKNNComponent())],
+                                     encoder=hr.TextEncoder(cache_dir=tmp_path / "cache"), show_progress=False)
+    fit_spark(behaviour, spark.createDataFrame(doubled), spark.createDataFrame(sample.items))
+    assert not (tmp_path / "cache").exists() and len(behaviour.recommend(users[:3], k=5)) == 15
     with pytest.raises(ValueError, match=r"no column\(s\) \['user_id'\]"):
         fit_spark(model(), spark.createDataFrame(doubled.rename(columns={"user_id": "u"})))
     with pytest.raises(TypeError, match="pyspark.sql.DataFrame"):

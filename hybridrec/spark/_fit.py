@@ -49,8 +49,9 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
     Returns
     -------
     HybridRecommender
-        ``model``, fitted. Its ``encoder`` is set to the encoder the workers used (the model's
-        own, or ``TextEncoder()``, with its cache folder resolved to an absolute path).
+        ``model``, fitted. When a component reads text, its ``encoder`` is set to the encoder
+        the workers used (the model's own, or ``TextEncoder()``, with its cache folder resolved
+        to an absolute path); otherwise no text is encoded.
     """
     from pyspark.sql import functions as F
 
@@ -73,7 +74,10 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
         if bad:
             raise ValueError(f"fit_spark: the {weight_col!r} column has missing, NaN or negative weights.")
 
-    encoder = _portable(getattr(model, "encoder", None))
+    from ..components.base import TEXT
+
+    reads_text = any(TEXT in comp.modalities() for _, comp in model._named_components())
+    encoder = _portable(getattr(model, "encoder", None)) if reads_text else None
     items = users = None
     if items_sdf is not None:
         check_spark_frame(items_sdf, "items_sdf", "fit_spark")
@@ -85,7 +89,8 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
         users = _encoded(users_sdf, _text_columns(user_text_col), encoder)
     interactions = pairs.toPandas()
     logger.info("fit_spark: %d aggregated (user, item) pairs collected to the driver", len(interactions))
-    model.set_params(encoder=encoder)  # the same encoder, its cache folder resolved: the one the workers filled
+    if encoder is not None:
+        model.set_params(encoder=encoder)  # the same encoder, its cache folder resolved: the one the workers filled
     return model.fit(interactions, items=items, users=users, user_col=user_col, item_col=item_col,
                      weight_col="weight", text_col=text_col, user_text_col=user_text_col, domain_col=domain_col,
                      duplicates="sum", timestamp_col=timestamp_col if has_time else None, **fit_params)
@@ -97,7 +102,7 @@ def _encoded(frame: Any, columns: list[str], encoder: Any) -> Any:
 
     local = frame.toPandas()
     present = [c for c in columns if c in local.columns]
-    if present:
+    if present and encoder is not None:  # None: no component reads text, so nothing is encoded
         import pandas as pd
 
         texts = frame.sparkSession.createDataFrame(pd.DataFrame({"_text": list(dict.fromkeys(join_text(local, present)))}))
