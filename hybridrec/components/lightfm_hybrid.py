@@ -70,7 +70,8 @@ class LightFMComponent(Component):
     text_weight : float, default=0.1
         Length of the text block's feature row next to the identity feature (weight 1) of items
         that had interactions. Measured on Amazon Food-Kitchen validation users (LightFM, 10
-        epochs, NDCG@10; the figures in ``cold_text_weight``'s entry are with these defaults):
+        epochs, NDCG@10, with 32 PCA features and ``max_history=32``, the defaults before the
+        text codes; ``text_weight`` and ``cold_text_weight`` were not re-tuned for the codes):
         at 1 the text features hurt CD-cold food -> kitchen (0.0348 against 0.0521 without
         text); at 0.1 they do not.
     block_weights : dict of str -> float or None, default=None
@@ -82,7 +83,7 @@ class LightFMComponent(Component):
         Length of the text row of items nobody interacted with (cold at fit, or added later),
         which have no identity feature; their other blocks scale alike. Larger puts new items
         higher among warm ones, and the held-out-kitchen items of CD-cold too. With the
-        defaults (``python benchmarks/lightfm_text.py --quick``, ``results/lightfm_text.md``):
+        earlier PCA defaults (``python benchmarks/lightfm_text.py --quick``, ``results/lightfm_text.md``):
         CD-cold 0.0546, warm next-item 0.0279, cold kitchen items ranked among themselves
         0.0128; without text 0.0521, 0.0227 and 0.0005; text at 1 everywhere 0.0313, 0.0322
         and 0.0177. An earlier run of the same settings, where the defaults gave CD-cold
