@@ -91,6 +91,26 @@ def test_recommend_spark_equals_local_recommend(spark, fitted_sample_model, samp
         np.testing.assert_allclose(remote["score"].to_numpy(), local["score"].to_numpy(), rtol=1e-5)
 
 
+def test_recommend_spark_broadcasts_a_model_once_per_fitted_state(spark, sample):
+    """Repeated calls share one broadcast (a large model broadcast per call filled the driver heap);
+    a changed model is broadcast afresh, so its lists follow the change."""
+    from hybridrec.spark._recommend import _SHARED
+
+    model = hr.HybridRecommender(components=[("als", ALSComponent(factors=8, iterations=3))], random_state=0,
+                                 show_progress=False).fit(sample.interactions, items=sample.items)
+    frame = spark.createDataFrame(pd.DataFrame({"user_id": sample.interactions["user_id"].unique()[:20]}))
+    recommend_spark(model, frame, k=5).count()
+    first = _SHARED[model][2]
+    recommend_spark(model, frame.repartition(4), k=3).count()
+    assert _SHARED[model][2] is first
+    newcomer = int(sample.interactions["user_id"].max()) + 1
+    model.fold_in_users(sample.interactions[sample.interactions["user_id"] == frame.first()["user_id"]]
+                        .assign(user_id=newcomer))
+    remote = recommend_spark(model, spark.createDataFrame(pd.DataFrame({"user_id": [newcomer]})), k=5).toPandas()
+    assert _SHARED[model][2] is not first
+    assert remote["item_id"].tolist() == model.recommend(newcomer, k=5)["item_id"].tolist()
+
+
 def test_spark_als_scores_within_ten_percent_of_implicit(spark, sample):
     split = random_split(sample.interactions, test_size=0.2, seed=0, items=sample.items)
     params = {"factors": 32, "regularization": 0.1, "alpha": 10.0, "iterations": 10}

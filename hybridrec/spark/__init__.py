@@ -5,15 +5,16 @@
 - :func:`encode_texts`: an embedding column, one model load per task, the local cache;
 - :class:`SparkALSComponent`: ALS trained by Spark ML inside a ``HybridRecommender``;
 - :func:`fit_spark`: fit from Spark DataFrames (aggregation, encoding and ALS on Spark);
-- :func:`recommend_spark`: batch top-k on the workers with the same ``recommend``.
+- :func:`recommend_spark`: batch top-k on the workers with the same ``recommend``
+  (:func:`broadcast_model`: one broadcast per fitted state).
 
 ``import hybridrec`` never imports Spark; this module does.
 """
 from ._als import SparkALSComponent, spark_als_params
 from ._encode import encode_texts
 from ._fit import fit_spark
-from ._recommend import recommend_spark
+from ._recommend import broadcast_model, recommend_spark
 from ._session import SparkSetupError, check_java, java_version, session
 
-__all__ = ["SparkALSComponent", "SparkSetupError", "check_java", "encode_texts", "fit_spark", "java_version", "recommend_spark",
+__all__ = ["SparkALSComponent", "SparkSetupError", "broadcast_model", "check_java", "encode_texts", "fit_spark", "java_version", "recommend_spark",
            "session", "spark_als_params"]

@@ -1,6 +1,10 @@
 """Batch recommendation on Spark: the fitted model broadcast, the same ``recommend`` per partition."""
 from __future__ import annotations
 
+import hashlib
+import logging
+import pickle
+import weakref
 from typing import Any, Iterator
 
 import numpy as np
@@ -8,6 +12,41 @@ import pandas as pd
 
 from .._validation import check_positive_int
 from ._checks import check_columns, check_spark_frame
+
+logger = logging.getLogger(__name__)
+
+#: model -> (SparkContext, digest of its pickled state, Broadcast): one live broadcast per model.
+_SHARED: "weakref.WeakKeyDictionary[Any, tuple[Any, str, Any]]" = weakref.WeakKeyDictionary()
+
+
+def broadcast_model(model: Any, spark: Any) -> Any:
+    """The model as a Spark broadcast, made once per fitted state and reused by later calls.
+
+    A broadcast is held whole in the driver's memory while it is blockified, so broadcasting a
+    large model on every ``recommend_spark`` call exhausts a default driver heap. The model's
+    pickled bytes are hashed: while they are unchanged the same broadcast serves every call; a
+    changed model (refit, ``fold_in_users``, ``add_items``, ``set_params``) is broadcast afresh and
+    the old copy is left to Spark's cleaner once no DataFrame refers to it.
+
+    Parameters
+    ----------
+    model : HybridRecommender
+        Fitted.
+    spark : pyspark.sql.SparkSession
+
+    Returns
+    -------
+    pyspark.Broadcast
+    """
+    context = spark.sparkContext
+    digest = hashlib.blake2b(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), digest_size=16).hexdigest()
+    cached = _SHARED.get(model)
+    if cached is not None and cached[0] is context and cached[1] == digest:
+        return cached[2]
+    shared = context.broadcast(model)
+    _SHARED[model] = (context, digest, shared)
+    logger.info("recommend_spark: broadcast the model (%s)", digest[:8])
+    return shared
 
 
 def _spark_type(values: pd.Index, what: str) -> Any:
@@ -41,7 +80,8 @@ def recommend_spark(model: Any, user_ids_sdf: Any, k: int = 10, domain: str | No
                     user_col: str | None = None, unknown: str = "error") -> Any:
     """Top-k recommendations for the users of a Spark DataFrame, computed on the workers.
 
-    The fitted model is broadcast once; each partition's users are recommended by the same
+    The fitted model is broadcast once per fitted state (:func:`broadcast_model`: later calls on
+    the unchanged model reuse that broadcast); each partition's users are recommended by the same
     :meth:`HybridRecommender.recommend` (``mapInPandas``), so the result equals a local call.
 
     Parameters
@@ -80,7 +120,7 @@ def recommend_spark(model: Any, user_ids_sdf: Any, k: int = 10, domain: str | No
     if domain is not None:
         model.data_.domain_code(domain)  # an unknown domain fails here, not on a worker
     schema = output_schema(model)
-    shared = user_ids_sdf.sparkSession.sparkContext.broadcast(model)
+    shared = broadcast_model(model, user_ids_sdf.sparkSession)
     call = {"k": int(k), "domain": domain, "exclude_seen": exclude_seen, "cross_domain_weight": cross_domain_weight}
 
     def _partition(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
