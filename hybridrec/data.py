@@ -29,6 +29,12 @@ def _unique_ids(values: pd.Series) -> pd.Index:
     return as_index(pd.unique(values.to_numpy()))
 
 
+def unknown_items_error(missing: Sequence[Hashable]) -> ValueError:
+    """The error for interactions that name items the items table lacks."""
+    return ValueError(f"interactions refers to {len(missing)} item ids that are not in items: "
+                      f"{preview(missing)}. Add them to the items table or drop those rows.")
+
+
 def _text_columns(text_col: str | Sequence[str]) -> list[str]:
     return [text_col] if isinstance(text_col, str) else list(text_col)
 
@@ -162,19 +168,15 @@ class InteractionData:
         weights = cls._weights(interactions, weight_col)
 
         item_ids, item_domain, domains, item_texts = cls._catalogue(
-            interactions, items, item_col, text_col, domain_col
+            _unique_ids(interactions[item_col]) if items is None else None, items, item_col, text_col, domain_col
         )
-        user_ids, user_texts = cls._users(interactions, users, user_col, user_text_col)
+        user_ids, user_texts = cls._users(_unique_ids(interactions[user_col]), users, user_col, user_text_col)
 
         rows = user_ids.get_indexer(as_index(interactions[user_col].to_numpy()))
         cols = item_ids.get_indexer(as_index(interactions[item_col].to_numpy()))
         unknown = cols < 0
         if unknown.any():
-            missing = pd.unique(interactions[item_col].to_numpy()[unknown])
-            raise ValueError(
-                f"interactions refers to {len(missing)} item ids that are not in items: "
-                f"{preview(missing)}. Add them to the items table or drop those rows."
-            )
+            raise unknown_items_error(pd.unique(interactions[item_col].to_numpy()[unknown]))
         keep = weights > 0
         if not keep.all():
             logger.info("Dropping %d interactions with weight 0.", int((~keep).sum()))
@@ -185,18 +187,53 @@ class InteractionData:
             "InteractionData: %d users, %d items, %d interactions, domains %s",
             matrix.shape[0], matrix.shape[1], matrix.nnz, domains,
         )
-        item_blocks = {
-            name: align_block(name, value, item_ids, kind="item", id_col=item_col,
-                              table_ids=None if items is None else as_index(items[item_col].to_numpy()))
-            for name, value in (item_vectors or {}).items()
-        }
-        user_blocks = {
-            name: align_block(name, value, user_ids, kind="user", id_col=user_col,
-                              table_ids=None if users is None else as_index(users[user_col].to_numpy()))
-            for name, value in (user_vectors or {}).items()
-        }
-        return cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts, item_blocks, user_blocks,
-                   sequences)
+        data = cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts, sequences=sequences)
+        return data._attach_blocks(item_vectors, user_vectors, items, users, item_col, user_col)
+
+    @classmethod
+    def from_codes(
+        cls,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        weights: np.ndarray,
+        user_ids: pd.Index,
+        item_ids: pd.Index | None = None,
+        items: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
+        *,
+        order: np.ndarray | None = None,
+        user_col: str = "user_id",
+        item_col: str = "item_id",
+        text_col: str | Sequence[str] = "text",
+        user_text_col: str | Sequence[str] = "text",
+        domain_col: str = "domain",
+        item_vectors: Mapping[str, Any] | None = None,
+        user_vectors: Mapping[str, Any] | None = None,
+    ) -> "InteractionData":
+        """Build from (user, item) pairs whose ids were already indexed elsewhere (on Spark).
+
+        ``rows`` index ``user_ids`` (every user, the users table's included); ``cols`` index the
+        rows of ``items`` (its table order) or, without an items table, ``item_ids``. The pairs
+        are unique and their ``weights`` > 0; ``order`` sorts each user's events (optional).
+        The other parameters are those of :meth:`from_frames`.
+        """
+        item_ids, item_domain, domains, item_texts = cls._catalogue(item_ids, items, item_col, text_col, domain_col)
+        user_ids, user_texts = cls._users(user_ids, users, user_col, user_text_col)
+        matrix = cls._matrix(rows, cols, weights, (len(user_ids), len(item_ids)), "sum")
+        sequences = Sequences.from_events(rows, cols, len(user_ids), order)
+        data = cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts, sequences=sequences)
+        return data._attach_blocks(item_vectors, user_vectors, items, users, item_col, user_col)
+
+    def _attach_blocks(self, item_vectors: Mapping[str, Any] | None, user_vectors: Mapping[str, Any] | None,
+                       items: pd.DataFrame | None, users: pd.DataFrame | None, item_col: str,
+                       user_col: str) -> "InteractionData":
+        """Align the named vector blocks given to fit with the id maps; return self."""
+        for blocks, specs, ids, table, col, kind in ((self.item_blocks, item_vectors, self.item_ids, items, item_col, "item"),
+                                                     (self.user_blocks, user_vectors, self.user_ids, users, user_col, "user")):
+            table_ids = None if table is None else as_index(table[col].to_numpy())
+            for name, value in (specs or {}).items():
+                blocks[name] = align_block(name, value, ids, kind=kind, id_col=col, table_ids=table_ids)
+        return self
 
     @staticmethod
     def _weights(interactions: pd.DataFrame, weight_col: str | None) -> np.ndarray:
@@ -216,14 +253,15 @@ class InteractionData:
 
     @staticmethod
     def _catalogue(
-        interactions: pd.DataFrame,
+        seen: pd.Index | None,
         items: pd.DataFrame | None,
         item_col: str,
         text_col: str | Sequence[str],
         domain_col: str,
     ) -> tuple[pd.Index, np.ndarray, list[str], list[str]]:
+        """Item ids, domain codes, domain names and texts: from ``items``, else the ``seen`` ids."""
         if items is None:
-            item_ids = _unique_ids(interactions[item_col])
+            item_ids = seen
             logger.warning("No items table given: items have no text, so text components see nothing.")
             return item_ids, np.zeros(len(item_ids), dtype=np.int32), [DEFAULT_DOMAIN], [""] * len(item_ids)
 
@@ -260,12 +298,12 @@ class InteractionData:
 
     @staticmethod
     def _users(
-        interactions: pd.DataFrame,
+        seen: pd.Index,
         users: pd.DataFrame | None,
         user_col: str,
         user_text_col: str | Sequence[str],
     ) -> tuple[pd.Index, list[str] | None]:
-        seen = _unique_ids(interactions[user_col])
+        """User ids (``seen``, then the users table's others) and their texts."""
         if users is None:
             return seen, None
         users = require_frame(users, "users")

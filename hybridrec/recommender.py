@@ -157,6 +157,20 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         -------
         self
         """
+        active, weights = self._check_fit()
+        item_specs, user_specs = self._block_specs(items, users, item_vectors, user_vectors)
+        data = InteractionData.from_frames(
+            interactions, items, users,
+            user_col=user_col, item_col=item_col, weight_col=weight_col, text_col=text_col,
+            user_text_col=user_text_col, domain_col=domain_col, duplicates=duplicates,
+            item_vectors=item_specs, user_vectors=user_specs, timestamp_col=timestamp_col,
+        )
+        columns = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col,
+                   "timestamp": timestamp_col}
+        return self._fit_data(data, active, weights, columns)
+
+    def _check_fit(self) -> tuple[list[tuple[str, Component]], dict[str, float]]:
+        """Check the parameters (before any slow step of fit); return the components to fit and the weights."""
         check_fraction(self.cross_domain_weight, "cross_domain_weight", "HybridRecommender")
         check_choice(self.normalization, "normalization", NORMALIZATIONS, "HybridRecommender")
         check_positive_int(self.batch_size, "batch_size", "HybridRecommender")
@@ -168,14 +182,18 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         active = [(name, comp) for name, comp in comps if weights[name] > 0]
         for _, comp in active:
             comp.check_params()  # fail before minutes of text encoding, not after
+        return active, weights
+
+    def _block_specs(self, items: pd.DataFrame | None, users: pd.DataFrame | None,
+                     item_vectors: Mapping[str, Any] | None, user_vectors: Mapping[str, Any] | None) -> tuple[dict, dict]:
+        """``item_vectors`` and ``user_vectors`` with their ColumnEncoders fitted (kept in ``block_encoders_``)."""
         item_specs, self.block_encoders_ = encode_columns(item_vectors, items, "item")
         user_specs, _ = encode_columns(user_vectors, users, "user")
-        data = InteractionData.from_frames(
-            interactions, items, users,
-            user_col=user_col, item_col=item_col, weight_col=weight_col, text_col=text_col,
-            user_text_col=user_text_col, domain_col=domain_col, duplicates=duplicates,
-            item_vectors=item_specs, user_vectors=user_specs, timestamp_col=timestamp_col,
-        )
+        return item_specs, user_specs
+
+    def _fit_data(self, data: InteractionData, active: list[tuple[str, Component]], weights: Mapping[str, float],
+                  columns: dict) -> "HybridRecommender":
+        """Encode the texts and fit the ``active`` components on ``data`` (``fit``, ``fit_spark``)."""
         require_blocks(active, data.item_blocks)
         encoder = None
         if any(TEXT in comp.modalities() for _, comp in active):
@@ -204,8 +222,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         counts = np.log1p(np.diff(data.matrix.tocsc().indptr)).astype(np.float32)
         self.item_popularity_ = counts / max(float(counts.max(initial=0)), 1.0)
         self.reference_items_ = np.ones(data.n_items, dtype=bool)
-        self.columns_ = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col,
-                         "timestamp": timestamp_col}
+        self.columns_ = columns
         self._forget()
         return self
 
