@@ -35,9 +35,9 @@ def main() -> None:
     print(model.recommend_new(history, k=3, domain="family").assign(title=lambda f: f["item_id"].map(titles)))
     print(model.recommend_for_text("heist movie with a clever twist", k=3, domain="thriller"))
 
-    # Save and load (only load files you trust: joblib files run code when loaded).
+    # Save and load (the default format loads without unpickling; see the README's Persistence section).
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.joblib"
+        path = Path(folder) / "model.hybridrec"
         hr.save(model, path)
         again = hr.load(path)
         cols = ["user_id", "item_id", "rank"]

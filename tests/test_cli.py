@@ -42,7 +42,7 @@ def saved_model(sample, tmp_path_factory):
     interactions.to_csv(paths["interactions"], index=False)
     sample.items.to_csv(paths["items"], index=False)
     sample.users[sample.users["user_id"].isin(users)].to_csv(paths["users"], index=False)
-    model_path = folder / "model.joblib"
+    model_path = folder / "model.hybridrec"
     code = main(["fit", *[f"--{name}={path}" for name, path in paths.items()], "--out", str(model_path), "--quiet"])
     assert code == 0 and model_path.exists()
     return model_path, interactions
@@ -71,8 +71,8 @@ def test_recommend_for_a_text_from_the_command_line(saved_model, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["fit", "--interactions", "/no/such/table.csv", "--out", "m.joblib"], "no such file: /no/such/table.csv"),
-        (["recommend", "--model", "/no/such/model.joblib", "--user", "1"], "No model file at /no/such/model.joblib"),
+        (["fit", "--interactions", "/no/such/table.csv", "--out", "m.hybridrec"], "no such file: /no/such/table.csv"),
+        (["recommend", "--model", "/no/such/model.hybridrec", "--user", "1"], "No model file at /no/such/model.hybridrec"),
     ],
 )
 def test_missing_files_exit_2_with_a_clear_message(argv, message, capsys):
@@ -87,6 +87,17 @@ def test_bad_recommend_input_exits_2(saved_model, capsys):
     assert "must be a positive int. Got 0" in capsys.readouterr().out
     assert main(["recommend", "--model", str(model_path), "--user", "1", "--domain", "westerns"]) == 2
     assert "Unknown domain 'westerns'" in capsys.readouterr().out
+
+
+def test_a_joblib_model_loads_only_with_model_format_joblib(saved_model, tmp_path, capsys):
+    model_path, interactions = saved_model
+    user = str(int(interactions["user_id"].iloc[0]))
+    pickled = hr.save(hr.load(model_path), tmp_path / "m.joblib", format="joblib")
+    assert main(["recommend", "--model", str(pickled), "--user", user]) == 2
+    assert "--model-format joblib" in capsys.readouterr().out
+    assert main(["recommend", "--model", str(pickled), "--model-format", "joblib", "--user", user, "--k", "3", "--csv"]) == 0
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert printed["item_id"].tolist() == hr.load(model_path).recommend(int(user), k=3)["item_id"].tolist()
 
 
 def test_top_level_help_lists_every_command(capsys):

@@ -126,8 +126,8 @@ def test_a_spark_als_model_folds_in_explains_and_round_trips(spark, sample, tmp_
                                  random_state=0, show_progress=False).fit(sample.interactions, items=sample.items)
     users = sample.interactions["user_id"].unique()[:5].tolist()
     before = model.recommend(users, k=5, domain="drama", cross_domain_weight=0.3)
-    hr.save(model, tmp_path / "m.joblib")
-    again = hr.load(tmp_path / "m.joblib")
+    hr.save(model, tmp_path / "m.hybridrec")
+    again = hr.load(tmp_path / "m.hybridrec")
     pd.testing.assert_frame_equal(again.recommend(users, k=5, domain="drama", cross_domain_weight=0.3), before)
     history = sample.interactions[sample.interactions["user_id"] == users[0]].assign(user_id="new")
     model.fold_in_users(history)
@@ -196,18 +196,58 @@ def test_fit_spark_matches_a_local_fit(spark, sample, tmp_path):
         fit_spark(model(), doubled)
 
 
+def test_dense_index_numbers_rows_consecutively_on_the_workers(spark):
+    from hybridrec.spark._index import dense_index
+
+    frame = spark.range(1000).repartition(7).withColumnRenamed("id", "v")
+    indexed = dense_index(frame, "_idx")
+    first = indexed.toPandas()
+    assert sorted(first["_idx"]) == list(range(1000)) and sorted(first["v"]) == list(range(1000))
+    again = indexed.toPandas()  # recomputed: the checkpoint keeps every row's index
+    pd.testing.assert_frame_equal(first.sort_values("v").reset_index(drop=True),
+                                  again.sort_values("v").reset_index(drop=True))
+    assert dense_index(spark.range(0), "_idx").count() == 0
+
+
+def test_fit_spark_indexes_ids_on_spark_keeping_cold_users_and_catching_unknown_items(spark, sample):
+    from hybridrec.components import ItemKNNComponent
+    from hybridrec.spark import fit_spark
+
+    def model():
+        return hr.HybridRecommender(components=[("itemknn", ItemKNNComponent())], show_progress=False)
+
+    users = pd.concat([sample.users, pd.DataFrame({"user_id": [10**6], "text": ["a cold user who likes space"]})])
+    remote = fit_spark(model(), spark.createDataFrame(sample.interactions), spark.createDataFrame(sample.items),
+                       spark.createDataFrame(users))
+    local = model().fit(sample.interactions, items=sample.items, users=users)
+    data, expected = remote.data_, local.data_
+    assert set(data.user_ids) == set(expected.user_ids) and 10**6 in set(data.user_ids)
+    assert list(data.item_ids) == list(expected.item_ids)  # the items table's order
+    order = expected.user_index(data.user_ids)
+    assert (data.matrix != expected.matrix[order]).nnz == 0
+    assert [data.user_texts[i] for i in data.user_index([10**6, users["user_id"].iloc[0]])] == \
+        ["a cold user who likes space", users["text"].iloc[0]]
+    # Without an items table the items are those interacted with, indexed on Spark too.
+    bare = fit_spark(model(), spark.createDataFrame(sample.interactions))
+    assert set(bare.data_.item_ids) == set(sample.interactions["item_id"]) and bare.data_.matrix.nnz == expected.matrix.nnz
+    stray = pd.concat([sample.interactions, pd.DataFrame({"user_id": [1], "item_id": [-5], "weight": [1.0],
+                                                          "rating": [4.0], "timestamp": [0]})])
+    with pytest.raises(ValueError, match=r"1 item ids that are not in items: \[-5\]"):
+        fit_spark(model(), spark.createDataFrame(stray), spark.createDataFrame(sample.items))
+
+
 def test_cli_recommend_spark_writes_parquet_equal_to_the_local_lists(spark, fitted_sample_model, tmp_path, capsys):
     from hybridrec.cli import main
 
-    hr.save(fitted_sample_model, tmp_path / "m.joblib")
+    hr.save(fitted_sample_model, tmp_path / "m.hybridrec")
     pd.DataFrame({"user_id": [1, 2, 3]}).to_csv(tmp_path / "users.csv", index=False)
-    code = main(["recommend", "--model", str(tmp_path / "m.joblib"), "--spark", "--users-table",
+    code = main(["recommend", "--model", str(tmp_path / "m.hybridrec"), "--spark", "--users-table",
                  str(tmp_path / "users.csv"), "--k", "4", "--domain", "drama", "--out", str(tmp_path / "recs")])
     assert code == 0 and "wrote" in capsys.readouterr().out
     written = pd.read_parquet(tmp_path / "recs").sort_values(["user_id", "rank"]).reset_index(drop=True)
     local = fitted_sample_model.recommend([1, 2, 3], k=4, domain="drama").sort_values(["user_id", "rank"])
     assert written["item_id"].tolist() == local["item_id"].tolist()
-    assert main(["recommend", "--model", str(tmp_path / "m.joblib"), "--spark"]) == 2
+    assert main(["recommend", "--model", str(tmp_path / "m.hybridrec"), "--spark"]) == 2
     assert "needs --out" in capsys.readouterr().out
 
 

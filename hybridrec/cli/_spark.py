@@ -19,7 +19,7 @@ def recommend_on_spark(args: argparse.Namespace) -> int:
         raise ValueError(f"--partitions must be a positive int. Got {args.partitions}.")
     from .model import parse_id, read_table
 
-    model = hr.load(args.model)
+    model = hr.load(args.model, format=args.model_format)
     user_col = model.columns_["user"]
     if args.user:
         users = pd.DataFrame({user_col: [parse_id(u) for u in args.user]})

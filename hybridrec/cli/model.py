@@ -13,18 +13,21 @@ TEXT_WIDTH = 60
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("fit", help="fit on CSV/Parquet tables and save the model with joblib")
+    p = sub.add_parser("fit", help="fit on CSV/Parquet tables and save the model (safe format)")
     p.add_argument("--interactions", required=True, help="table with user_id, item_id[, weight]")
     p.add_argument("--items", help="table with item_id, text[, domain]")
     p.add_argument("--users", help="table with user_id, text")
-    p.add_argument("--out", required=True, help="model file to write (.joblib)")
+    p.add_argument("--out", required=True, help="model file to write (.hybridrec: a zip of a JSON manifest and arrays)")
     p.add_argument("--cross-domain-weight", type=float, default=0.5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=fit)
 
     p = sub.add_parser("recommend", help="recommend from a saved model, for user ids or a text")
-    p.add_argument("--model", required=True, help="model file written by 'hybridrec fit' or hybridrec.save (trusted files only)")
+    p.add_argument("--model", required=True, help="model file written by 'hybridrec fit' or hybridrec.save")
+    p.add_argument("--model-format", choices=["hybridrec", "joblib"], default="hybridrec",
+                   help="joblib: a pickle written by save(..., format='joblib'); it runs code when loaded, so "
+                        "only for files you trust (default: the safe format)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--user", nargs="+", help="user ids")
     group.add_argument("--text", help="free-text query")
@@ -74,7 +77,7 @@ def recommend(args: argparse.Namespace) -> int:
         return recommend_on_spark(args)
     if not args.user and not args.text:
         raise ValueError("recommend needs --user or --text (or --spark with --out for a batch).")
-    model = hr.load(args.model)
+    model = hr.load(args.model, format=args.model_format)
     if args.text:
         frame = model.recommend_for_text(args.text, k=args.k, domain=args.domain)
     else:

@@ -177,7 +177,7 @@ def test_clone_keeps_the_parameters_and_drops_the_fit(fitted):
 
 
 def test_save_and_load_give_the_same_scores(fitted, data, tmp_path):
-    path = hr.save(fitted, tmp_path / "component.joblib")
+    path = hr.save(fitted, tmp_path / "component.hybridrec")
     loaded = hr.load(path)
     assert type(loaded) is type(fitted) and loaded.get_params() == fitted.get_params()
     batch = users_of(data["training"])

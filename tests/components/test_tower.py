@@ -126,7 +126,7 @@ def test_explanation_shares_add_up_to_the_score(encoder, mean_model, sequence_mo
 
 
 def test_save_and_load_reproduce_the_recommendations(sequence_model, tmp_path):
-    path = hr.save(sequence_model, tmp_path / "tower.joblib")
+    path = hr.save(sequence_model, tmp_path / "tower.hybridrec")
     loaded = hr.load(path)
     pd.testing.assert_frame_equal(loaded.recommend([1, 5], k=10), sequence_model.recommend([1, 5], k=10),
                                   check_exact=False, rtol=1e-5)
