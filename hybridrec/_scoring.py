@@ -157,6 +157,7 @@ class ScoringMixin:
               candidates: int | None = None) -> pd.DataFrame:
         """Top-k of every user (known, new or a query): per domain, then merged (``candidates``: ANN, linear blends)."""
         codes = self._domain_codes(domain)
+        k = min(k, self.data_.n_items)  # a k beyond the catalogue returns every item, not a giant empty block
         blend_w, query = self._blend_weights(weights)
         names = scored_names(blend_w, query)
         whole = domain is None

@@ -332,3 +332,10 @@ def test_errors_on_the_full_default_model_come_from_hybridrec(fitted_sample_mode
     with pytest.raises(ValueError) as excinfo:
         fitted_sample_model.recommend([-12345], k=3)
     _check(excinfo, "-12345")
+
+
+def test_a_k_beyond_the_catalogue_returns_every_unseen_item_without_a_giant_allocation(fitted):
+    """k=10**12 once tried to allocate a (users, k) block of 7 TiB."""
+    out = fitted.recommend("u1", k=10**12, exclude_seen=False)
+    assert sorted(out["item_id"]) == ["a", "b", "c", "d"] and out["rank"].tolist() == [1, 2, 3, 4]
+    assert len(fitted.recommend("u1", k=10**12, domain="food")) == 1  # u1 saw a and b; c is left
