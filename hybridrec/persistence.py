@@ -23,6 +23,7 @@ import joblib
 
 from . import _safe_format
 from ._io import write_atomic
+from .privacy import without_user_data
 from ._safe_format import UnsafeModelError, allow
 from ._validation import check_choice
 from ._version import __version__
@@ -56,7 +57,8 @@ def _versions() -> dict[str, str | None]:
 FORMATS = ["hybridrec", "joblib"]
 
 
-def save(model: Any, path: str | os.PathLike, compress: int = 3, *, format: str = "hybridrec") -> Path:
+def save(model: Any, path: str | os.PathLike, compress: int = 3, *, format: str = "hybridrec",
+         include_user_data: bool = True) -> Path:
     """Write ``model`` to ``path`` atomically, with the versions of the libraries it was built with.
 
     The file is written to a temporary file in the same folder and renamed into place, so a
@@ -76,6 +78,11 @@ def save(model: Any, path: str | os.PathLike, compress: int = 3, *, format: str 
         ``"hybridrec"``: a zip of a JSON manifest and ``.npy`` arrays that :func:`load` reads
         without unpickling. ``"joblib"``: a pickle (loading it runs code; see the module note),
         for objects the safe format refuses.
+    include_user_data : bool, default=True
+        False writes the model without its training users' ids, histories, texts and per-user
+        rows (:func:`hybridrec.privacy.without_user_data`): it still serves text queries, posted
+        histories (``recommend_new``) and new items, but no longer recommends for, predicts for
+        or explains the training users by id.
 
     Returns
     -------
@@ -89,10 +96,15 @@ def save(model: Any, path: str | os.PathLike, compress: int = 3, *, format: str 
         function, an object of a class not on the allowlist); the message names where it is.
     """
     check_choice(format, "format", FORMATS, "save")
+    if not isinstance(include_user_data, bool):
+        raise TypeError(f"The 'include_user_data' parameter of save must be True or False. Got {include_user_data!r}.")
+    if not include_user_data:
+        model = without_user_data(model)
     target = Path(path).expanduser()
     if not target.parent.exists():
         raise FileNotFoundError(f"Cannot save to {target}: the folder {target.parent} does not exist.")
-    header = {"format": FORMAT, "versions": _versions(), "model_class": _safe_format.dotted(type(model))}
+    header = {"format": FORMAT, "versions": _versions(), "model_class": _safe_format.dotted(type(model)),
+              "include_user_data": include_user_data}
     if isinstance(getattr(model, "components_", None), dict):
         header["components"] = {name: _safe_format.dotted(type(c)) for name, c in model.components_.items()}
     if format == "joblib":

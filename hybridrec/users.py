@@ -88,6 +88,7 @@ def known_users(data: "InteractionData", ids: Iterable[Hashable] | Hashable, met
             f"{method} got {len(unknown)} user ids that were not seen in fit: {preview(unknown)}. "
             "Use recommend_new(...) for users known by their history, or recommend_for_text(...) "
             "for users known by a text."
+            + (" This model stores no users (it was saved with include_user_data=False)." if data.n_users == 0 else "")
         )
     return Users(labels, data.matrix[idx], {n: b[idx] for n, b in data.user_blocks.items()}, idx,
                  data.sequences.take(idx))

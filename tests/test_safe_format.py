@@ -181,3 +181,46 @@ def test_a_save_killed_mid_write_leaves_the_previous_file_loadable(every_compone
     assert path.read_bytes() == before or zipfile.is_zipfile(path)  # the old file, or a complete new one
     users = sample.interactions["user_id"].unique()[:5].tolist()
     pd.testing.assert_frame_equal(hr.load(path).recommend(users, k=5), every_component.recommend(users, k=5))
+
+
+def test_a_model_saved_without_user_data_keeps_none_and_still_serves_queries_histories_and_items(
+        every_component, sample, tmp_path):
+    model = every_component
+    path = hr.save(model, tmp_path / "private.hybridrec", include_user_data=False)
+    raw = b"".join(_members(path).values())
+    user_text = sample.users["text"].iloc[0]
+    assert user_text.encode() not in raw and user_text.encode() in b"".join(
+        _members(hr.save(model, tmp_path / "full.hybridrec")).values())
+    private = hr.load(path)
+    assert private.data_.n_users == 0 and private.data_.user_texts is None
+    assert private.components_["als"].user_factors_.shape[0] == 0
+    assert model.data_.n_users == len(model.data_.user_ids) > 0  # the fitted model is untouched
+    # Text queries and posted histories give the full model's lists.
+    pd.testing.assert_frame_equal(private.recommend_for_text(["a space adventure"], k=5),
+                                  model.recommend_for_text(["a space adventure"], k=5))
+    user = sample.interactions["user_id"].iloc[0]
+    history = sample.interactions[sample.interactions["user_id"] == user].assign(user_id="visitor")
+    pd.testing.assert_frame_equal(private.recommend_new(history, k=5), model.recommend_new(history, k=5))
+    # Training users are gone, with a message that says why.
+    with pytest.raises(ValueError, match="saved with include_user_data=False"):
+        private.recommend(user, k=5)
+    # Folding in and adding items still work.
+    private.fold_in_users(history)
+    assert len(private.recommend("visitor", k=5)) == 5
+    new = pd.DataFrame({"item_id": [10**7], "text": ["a space adventure on a distant planet"], "domain": ["drama"]})
+    private.add_items(new)
+    assert 10**7 in set(private.recommend_for_text("space adventure planet", k=10, domain="drama")["item_id"])
+    with pytest.raises(TypeError, match="include_user_data"):
+        hr.save(model, tmp_path / "x.hybridrec", include_user_data="no")
+
+
+def test_user_texts_and_queries_never_reach_the_logs(sample, caplog):
+    secret_user, secret_query = "my private diary about tax trouble", "a confidential query about tax trouble"
+    users = pd.concat([sample.users, pd.DataFrame({"user_id": [10**6], "text": [secret_user]})])
+    with caplog.at_level("DEBUG", logger="hybridrec"):
+        model = hr.HybridRecommender(components=[("semantic", C.SemanticComponent())], show_progress=False).fit(
+            sample.interactions, items=sample.items, users=users)
+        model.recommend(10**6, k=3)
+        model.recommend_for_text([secret_query, ""], k=3)
+    assert caplog.records  # something was logged at all
+    assert "tax trouble" not in caplog.text

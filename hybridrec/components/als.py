@@ -69,6 +69,8 @@ class ALSComponent(TextMappedItemFactors, Component):
         Factors of the current catalogue (items nobody interacted with are placed by text).
     """
 
+    user_attributes = ("user_factors_",)
+
     name = "als"
     default_weight = 1.0
     #: Measured on Amazon Food-Kitchen users known by the titles of 3 items: with the text

@@ -165,6 +165,9 @@ class Component(BaseEstimator):
     query_weight: ClassVar[float] = 0.0
     #: Whether :meth:`user_vectors` and :meth:`item_vectors` exist (``score`` is their dot product).
     can_retrieve: ClassVar[bool] = False
+    #: Fitted attributes with one row per training user (``save(..., include_user_data=False)``
+    #: keeps none of their rows). Scoring must not need them: users are scored from histories.
+    user_attributes: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

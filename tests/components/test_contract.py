@@ -197,3 +197,15 @@ def test_puresvd_finds_the_exact_top_singular_subspace(sample):
     np.testing.assert_allclose(comp.singular_values_, values[:24], rtol=1e-4)
     V = comp.item_factors_
     np.testing.assert_allclose(V @ V.T, vt[:24].T @ vt[:24], atol=1e-4)
+
+
+def test_per_user_rows_are_declared_in_user_attributes(fitted, data):
+    """``save(include_user_data=False)`` drops exactly the attributes a component declares: any
+    other array with one row per training user would leak users into a private model."""
+    n_users, n_items = data["training"].matrix.shape
+    assert n_users != n_items
+    undeclared = [name for name, value in vars(fitted).items()
+                  if getattr(value, "ndim", 0) and value.shape[0] == n_users and name not in fitted.user_attributes]
+    assert not undeclared, f"{type(fitted).__name__} keeps per-user rows in {undeclared}; list them in user_attributes"
+    for name in fitted.user_attributes:
+        assert getattr(fitted, name).shape[0] == n_users
