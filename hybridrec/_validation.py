@@ -67,9 +67,12 @@ def preview(values: Iterable[Any], limit: int = 5) -> str:
 
 
 def require_frame(frame: Any, name: str) -> pd.DataFrame:
-    """Raise ``ValueError`` unless ``frame`` is a DataFrame."""
+    """Raise ``ValueError`` unless ``frame`` is a DataFrame with unique column names."""
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"{name} must be a pandas DataFrame. Got {type(frame).__name__} instead.")
+    if frame.columns.has_duplicates:
+        raise ValueError(f"{name} has duplicate column names {preview(frame.columns[frame.columns.duplicated()].unique().tolist())}; "
+                         "each column must appear once.")
     return frame
 
 

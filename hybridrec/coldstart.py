@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from ._ids import as_index
-from ._validation import check_positive_int, preview
+from ._validation import check_positive_int, preview, require_frame
 from .components.base import TEXT
 from .data import join_text
 from .modalities import align_block
@@ -196,8 +196,9 @@ class ColdStartMixin:
         check_is_fitted(self, "components_")
         encoder = self._text_encoder("add_items")
         icol, dcol = self.columns_["item"], self.columns_["domain"]
-        if not isinstance(items, pd.DataFrame) or icol not in items.columns:
-            raise ValueError(f"items must be a DataFrame with an {icol!r} column.")
+        items = require_frame(items, "items")
+        if icol not in items.columns:
+            raise ValueError(f"items must be a DataFrame with an {icol!r} column. Its columns are {list(items.columns)}.")
         columns = [text_col] if isinstance(text_col, str) else list(text_col)
         missing = [c for c in columns if c not in items.columns]
         if missing:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ._composition import ComponentsMixin, default_components
 from ._scoring import ScoringMixin
-from ._validation import check_choice, check_fraction, check_positive_int
+from ._validation import check_choice, check_fraction, check_positive_int, require_frame
 from .blend import NORMALIZATIONS, check_weights, default_weights
 from .coldstart import ColdStartMixin
 from .components import TEXT, Component, TrainingData
@@ -406,8 +406,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         ndarray of shape (len(pairs),)
         """
         check_is_fitted(self, "components_")
-        if not isinstance(pairs, pd.DataFrame):
-            raise ValueError(f"pairs must be a pandas DataFrame. Got {type(pairs).__name__} instead.")
+        pairs = require_frame(pairs, "pairs")
         ucol, icol = self.columns_["user"], self.columns_["item"]
         for column in (ucol, icol):
             if column not in pairs.columns:
