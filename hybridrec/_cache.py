@@ -18,6 +18,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 _CHUNK = 500  # keys per SELECT ... IN (...) query, well under SQLite's variable limit
+#: Seconds to wait for another process's write lock before encoding without the cache.
+LOCK_TIMEOUT = 10.0
 
 
 def text_key(text: str) -> str:
@@ -48,7 +50,7 @@ class EmbeddingCache:
 
     def _connect(self) -> sqlite3.Connection:
         self.directory.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=60)
+        con = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT)
         con.execute(
             "CREATE TABLE IF NOT EXISTS emb (model TEXT NOT NULL, key TEXT NOT NULL, "
             "vec BLOB NOT NULL, PRIMARY KEY (model, key))"
@@ -79,8 +81,23 @@ class EmbeddingCache:
                     truncated.update(key for (key,) in rows)
         except (sqlite3.Error, OSError) as exc:  # a broken cache must never break encoding
             logger.warning("Embedding cache %s is unreadable (%s); encoding without it.", self.path, exc)
+            self._set_aside_if_corrupt(exc)
             return {}, set()
         return found, truncated
+
+    def _set_aside_if_corrupt(self, exc: BaseException) -> None:
+        """Move a corrupt database aside (``embeddings.sqlite.corrupt``) so the next write rebuilds it.
+
+        A locked database (``OperationalError``) is left alone: its owner is still writing.
+        """
+        if not isinstance(exc, sqlite3.DatabaseError) or isinstance(exc, sqlite3.OperationalError):
+            return
+        aside = self.path.with_name(self.path.name + ".corrupt")
+        try:
+            os.replace(self.path, aside)
+        except OSError:
+            return
+        logger.warning("Moved the corrupt embedding cache to %s; it is rebuilt as texts are encoded.", aside)
 
     def put(self, model: str, keys: Sequence[str], vectors: np.ndarray, truncated: Sequence[str] = ()) -> None:
         """Store ``vectors`` (one row per key), and the keys of truncated texts, in one transaction."""
@@ -91,4 +108,5 @@ class EmbeddingCache:
                 con.executemany("INSERT OR IGNORE INTO truncated (model, key) VALUES (?, ?)", [(model, k) for k in truncated])
         except (sqlite3.Error, OSError) as exc:
             logger.warning("Could not write the embedding cache %s (%s); continuing without it.", self.path, exc)
+            self._set_aside_if_corrupt(exc)
 
