@@ -7,6 +7,8 @@ from types import ModuleType
 #: Importable module -> (distribution, extra of hybridrec that installs it).
 OPTIONAL = {
     "matplotlib": ("matplotlib", "plot"),
+    "fastapi": ("fastapi", "serve"),
+    "uvicorn": ("uvicorn", "serve"),
 }
 
 

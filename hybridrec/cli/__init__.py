@@ -15,6 +15,7 @@ from .._optional import MissingExtraError, SparkSetupError
 from . import demo as _demo
 from . import evaluate as _evaluate
 from . import model as _model
+from . import serve as _serve
 from ._output import say, warn_line
 
 __all__ = ["build_parser", "main"]
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     _demo.add_parser(sub)
     _model.add_parsers(sub)
     _evaluate.add_parser(sub)
+    _serve.add_parser(sub)
     return parser
 
 

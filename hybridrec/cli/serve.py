@@ -1,0 +1,37 @@
+"""``hybridrec serve``: the HTTP API and web page over a saved model."""
+from __future__ import annotations
+
+import argparse
+
+import hybridrec as hr
+
+from .._optional import import_optional
+from ._output import say
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("serve", help="serve a saved model over HTTP: a JSON API and a web page (hybridrec[serve])")
+    p.add_argument("--model", required=True, help="model file written by 'hybridrec fit' or hybridrec.save")
+    p.add_argument("--model-format", choices=["hybridrec", "joblib"], default="hybridrec",
+                   help="joblib: a pickle, which runs code when loaded (trusted files only)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-k", type=int, default=100, help="largest k a request may ask for")
+    p.add_argument("--max-text", type=int, default=2000, help="longest query or user text, in characters")
+    p.add_argument("--allow-fold-in", action="store_true", help="let POST /users add users to the model")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import_optional("fastapi", "hybridrec serve")
+    import_optional("uvicorn", "hybridrec serve")
+    from ..serve import Limits, serve
+
+    for name in ("max_k", "max_text", "port"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer. Got {getattr(args, name)}.")
+    model = hr.load(args.model, format=args.model_format)
+    say(f"hybridrec serve: http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    serve(model, host=args.host, port=args.port,
+          limits=Limits(max_k=args.max_k, max_text_chars=args.max_text, allow_fold_in=args.allow_fold_in))
+    return 0

@@ -1,0 +1,210 @@
+"""The HTTP API over one fitted model (FastAPI): validated requests, 4xx messages, no stack traces."""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import nullcontext
+from typing import Any, Hashable
+
+import numpy as np
+import pandas as pd
+
+from .._io import json_ready
+from .._version import __version__
+from ._page import PAGE
+
+logger = logging.getLogger(__name__)
+
+
+class Limits:
+    """Request limits of a server.
+
+    Parameters
+    ----------
+    max_k : int, default=100
+        The largest ``k`` a request may ask for.
+    max_text_chars : int, default=2000
+        The longest query or user text accepted.
+    max_history : int, default=1000
+        The most items a posted history may hold.
+    allow_fold_in : bool, default=False
+        Whether ``POST /users`` may add users to the model (the only endpoint that changes it).
+    """
+
+    def __init__(self, max_k: int = 100, max_text_chars: int = 2000, max_history: int = 1000,
+                 allow_fold_in: bool = False) -> None:
+        self.max_k = max_k
+        self.max_text_chars = max_text_chars
+        self.max_history = max_history
+        self.allow_fold_in = allow_fold_in
+
+
+def _parse_id(raw: Any, index: pd.Index) -> Hashable:
+    """A request's id (a string in a URL, a number or string in JSON) as the model stores it."""
+    if raw in index:
+        return raw
+    if isinstance(raw, str) and pd.api.types.is_integer_dtype(index.dtype):
+        try:
+            return int(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _rows(frame: pd.DataFrame, model: Any) -> list[dict]:
+    """Recommendation rows as JSON objects, each with its item's text."""
+    item_col = model.columns_["item"]
+    texts = model.data_.item_texts
+    idx = model.data_.item_index(frame[item_col].tolist(), missing="ignore") if len(frame) else np.array([], dtype=int)
+    out = []
+    for (_, row), i in zip(frame.iterrows(), idx):
+        entry = {"item_id": row[item_col], "score": float(row["score"]), "rank": int(row["rank"]),
+                 "domain": row[model.columns_["domain"]], "text": texts[i] if i >= 0 else ""}
+        if "explanation" in frame.columns:
+            entry["explanation"] = row["explanation"]
+        out.append(entry)
+    return json_ready(out)
+
+
+def create_app(model: Any, limits: Limits | None = None) -> Any:
+    """A FastAPI app serving ``model``.
+
+    Endpoints: ``GET /`` (the web page), ``/health``, ``/version``, ``/recommend`` (a user),
+    ``/search`` (a free-text query), ``POST /recommend`` (a posted history: a new user),
+    ``/explain``, ``/items/{item_id}``, ``/users`` (a few user ids for the page) and, with
+    ``allow_fold_in``, ``POST /users``. Bad requests get 4xx with a one-line ``detail``; an
+    unexpected failure gets 500 ``{"detail": "internal error"}`` (logged, never sent).
+
+    Parameters
+    ----------
+    model : HybridRecommender
+        Fitted. Only ``POST /users`` (off by default) changes it.
+    limits : Limits, optional
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    from fastapi import Body, FastAPI, HTTPException, Query, Request
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    limits = limits or Limits()
+    data, cols = model.data_, model.columns_
+    # Reads share the model freely (recommend is thread-safe); with fold-in on, one call at a time.
+    guard = threading.Lock() if limits.allow_fold_in else nullcontext()
+    app = FastAPI(title="hybridrec", version=__version__, docs_url="/docs", redoc_url=None)
+    K = Query(10, ge=1, le=limits.max_k, description=f"1 to {limits.max_k}")
+    CDW = Query(None, ge=0.0, le=1.0)
+
+    @app.exception_handler(ValueError)
+    async def _bad_value(request: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
+
+    @app.exception_handler(TypeError)
+    async def _bad_type(request: Request, exc: TypeError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("hybridrec serve: %s %s failed", request.method, request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "internal error"})
+
+    def domain_of(domain: str | None) -> str | None:
+        if domain in (None, ""):
+            return None
+        if domain not in data.domains:
+            raise HTTPException(400, f"Unknown domain {domain!r}. Known domains: {data.domains}.")
+        return domain
+
+    def known_user(raw: Any) -> Hashable:
+        user = _parse_id(raw, data.user_ids)
+        if user not in data.user_ids:
+            raise HTTPException(404, f"Unknown user {raw!r}; POST a history to /recommend for a new user.")
+        return user
+
+    def text_of(value: str | None, name: str) -> str | None:
+        if value is not None and len(value) > limits.max_text_chars:
+            raise HTTPException(413, f"{name} is {len(value)} characters long; the limit is {limits.max_text_chars}.")
+        return value
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return PAGE
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok", "users": int(data.n_users), "items": int(data.n_items)}
+
+    @app.get("/version")
+    def version() -> dict:
+        return {"hybridrec": __version__, "components": sorted(model.components_), "domains": list(data.domains),
+                "limits": vars(limits), "can_explain_users": bool(data.n_users)}
+
+    @app.get("/recommend")
+    def recommend(user: str = Query(..., max_length=200), k: int = K, domain: str | None = None,
+                  cross_domain_weight: float | None = CDW, explain: bool = False) -> dict:
+        with guard:
+            frame = model.recommend(known_user(user), k=k, domain=domain_of(domain),
+                                    cross_domain_weight=cross_domain_weight, explain=explain)
+        return {"user": json_ready(known_user(user)), "items": _rows(frame, model)}
+
+    @app.get("/search")
+    def search(q: str = Query(..., min_length=1), k: int = K, domain: str | None = None) -> dict:
+        with guard:
+            frame = model.recommend_for_text(text_of(q, "q"), k=k, domain=domain_of(domain))
+        return {"query": q, "items": _rows(frame, model)}
+
+    @app.post("/recommend")
+    def recommend_history(history: list[dict] = Body(..., embed=True), text: str | None = Body(None),
+                          k: int = Body(10, ge=1, le=limits.max_k), domain: str | None = Body(None),
+                          cross_domain_weight: float | None = Body(None, ge=0.0, le=1.0)) -> dict:
+        if not history and not text:
+            raise HTTPException(400, "Post a non-empty history (a list of {item_id, weight}) or a text.")
+        if len(history) > limits.max_history:
+            raise HTTPException(413, f"The history holds {len(history)} items; the limit is {limits.max_history}.")
+        rows = pd.DataFrame([{cols["user"]: "_visitor", cols["item"]: _parse_id(h.get("item_id"), data.item_ids),
+                              **({"weight": h["weight"]} if "weight" in h else {})} for h in history],
+                            columns=[cols["user"], cols["item"]] + (["weight"] if any("weight" in h for h in history) else []))
+        texts = {"_visitor": text_of(text, "text")} if text else None
+        with guard:
+            if rows.empty:  # a text alone: the visitor is known by the text only
+                frame = model.recommend_for_text(text_of(text, "text"), k=k, domain=domain_of(domain))
+            else:
+                frame = model.recommend_new(rows, texts=texts, k=k, domain=domain_of(domain),
+                                            cross_domain_weight=cross_domain_weight)
+        return {"items": _rows(frame, model)}
+
+    @app.get("/explain")
+    def explain(user: str = Query(..., max_length=200), item: str = Query(..., max_length=200),
+                cross_domain_weight: float | None = CDW) -> dict:
+        item_id = _parse_id(item, data.item_ids)
+        if item_id not in data.item_ids:
+            raise HTTPException(404, f"Unknown item {item!r}.")
+        with guard:
+            return json_ready(model.explain(known_user(user), item_id, cross_domain_weight=cross_domain_weight))
+
+    @app.get("/items/{item_id}")
+    def item(item_id: str) -> dict:
+        parsed = _parse_id(item_id, data.item_ids)
+        if parsed not in data.item_ids:
+            raise HTTPException(404, f"Unknown item {item_id!r}.")
+        i = int(data.item_index([parsed])[0])
+        return json_ready({"item_id": parsed, "text": data.item_texts[i], "domain": data.domains[data.item_domain[i]]})
+
+    @app.get("/users")
+    def users(limit: int = Query(20, ge=1, le=200)) -> dict:
+        return {"users": json_ready(list(data.user_ids[:limit]))}
+
+    @app.post("/users")
+    def fold_in(user_id: str = Body(..., max_length=200), history: list[dict] = Body(...)) -> dict:
+        if not limits.allow_fold_in:
+            raise HTTPException(403, "This server does not change its model; start it with --allow-fold-in.")
+        if len(history) > limits.max_history:
+            raise HTTPException(413, f"The history holds {len(history)} items; the limit is {limits.max_history}.")
+        rows = pd.DataFrame([{cols["user"]: user_id, cols["item"]: _parse_id(h.get("item_id"), data.item_ids)}
+                             for h in history], columns=[cols["user"], cols["item"]])
+        with guard:
+            model.fold_in_users(rows)
+        return {"user": user_id, "users": int(data.n_users)}
+
+    return app
