@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
               "name failed inside pandas (\"The truth value of a Series is ambiguous\"); `require_frame` now "
               "refuses duplicate column names, and every frame parameter goes through it.",
               "- `recommend(..., k=10**12)` tried to allocate a 7 TiB block; a k beyond the catalogue now "
-              "returns every item."]
+              "returns every item.",
+              "- `tune_blend` with a grid holding an empty list (`{'': []}`) failed inside scikit-learn's "
+              "`ParameterGrid`; the grid is now checked by `tune_blend`, whose message names `param_grid`."]
     write_text(args.out, "\n".join(lines) + "\n")
     write_json(args.out.with_suffix(".json"), {"commit": _commit(), "cases_per_entry_point": cases, "seed": args.seed,
                                                "rows": rows})

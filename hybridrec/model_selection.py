@@ -68,10 +68,14 @@ def _expand(param_grid: Mapping[str, Any] | Iterable[Mapping[str, Any]], names: 
     def is_grid(g: Any) -> bool:
         return isinstance(g, Mapping) and all(isinstance(v, (list, tuple, np.ndarray)) for v in g.values())
 
-    if isinstance(param_grid, Mapping) or (isinstance(param_grid, list) and param_grid and all(map(is_grid, param_grid))):
-        candidates = list(ParameterGrid(param_grid))  # a grid, or a list of grids
-    else:
-        candidates = [dict(c) for c in param_grid]  # explicit candidates, e.g. a ParameterSampler
+    try:
+        if isinstance(param_grid, Mapping) or (isinstance(param_grid, list) and param_grid and all(map(is_grid, param_grid))):
+            candidates = list(ParameterGrid(param_grid))  # a grid, or a list of grids
+        else:
+            candidates = [dict(c) for c in param_grid]  # explicit candidates, e.g. a ParameterSampler
+    except (TypeError, ValueError) as exc:  # sklearn's own check, or something that is not a grid at all
+        raise ValueError(f"The 'param_grid' parameter of tune_blend must be a dict of name -> non-empty list, a list "
+                         f"of such dicts, or an iterable of candidate dicts. Got {param_grid!r:.80} ({exc}).") from None
     if not candidates:
         raise ValueError("The 'param_grid' parameter of tune_blend is empty.")
     allowed = set(_BLEND_KEYS) | {f"weights__{n}" for n in names}

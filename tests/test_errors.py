@@ -339,3 +339,15 @@ def test_a_k_beyond_the_catalogue_returns_every_unseen_item_without_a_giant_allo
     out = fitted.recommend("u1", k=10**12, exclude_seen=False)
     assert sorted(out["item_id"]) == ["a", "b", "c", "d"] and out["rank"].tolist() == [1, 2, 3, 4]
     assert len(fitted.recommend("u1", k=10**12, domain="food")) == 1  # u1 saw a and b; c is left
+
+
+@pytest.mark.parametrize("grid", [{"": []}, {"weights": []}, 5, "weights", [1, 2]])
+def test_tune_blend_refuses_a_bad_grid_itself(fitted, grid):
+    """Found by fuzzing: an empty list in a grid failed inside scikit-learn's ParameterGrid."""
+    from hybridrec.evaluation import random_split
+    from hybridrec.model_selection import tune_blend
+
+    split = random_split(INTERACTIONS, test_size=0.4, valid_size=0.3, seed=0, items=ITEMS)
+    with pytest.raises(ValueError, match="'param_grid' parameter of tune_blend") as excinfo:
+        tune_blend(fitted, split, grid, refit=False)
+    _check(excinfo)
