@@ -159,6 +159,8 @@ def _load_safe(source: Path) -> dict:
             return {**manifest, "model": _safe_format.read(archive, manifest)}
     except UnsafeModelError as exc:
         raise UnsafeModelError(f"{source}: {exc}") from None
+    except RecursionError:
+        raise UnsafeModelError(f"{source}: the manifest nests deeper than Python can read; refused.") from None
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ValueError(f"{source} is damaged ({type(exc).__name__}: {exc}).") from None
 

@@ -224,3 +224,15 @@ def test_user_texts_and_queries_never_reach_the_logs(sample, caplog):
         model.recommend_for_text([secret_query, ""], k=3)
     assert caplog.records  # something was logged at all
     assert "tax trouble" not in caplog.text
+
+
+def test_a_manifest_nested_too_deep_is_refused(every_component, tmp_path):
+    path = hr.save(every_component, tmp_path / "m.hybridrec")
+    members = _members(path)
+    manifest = json.loads(members["manifest.json"])
+    manifest["model"] = None
+    nested = '{"$t": "tuple", "v": [' * 100_000 + "null" + "]}" * 100_000
+    members["manifest.json"] = json.dumps(manifest).replace('"model": null', '"model": ' + nested).encode()
+    _rewrite(path, members)
+    with pytest.raises(UnsafeModelError, match="deeper than Python can read"):
+        hr.load(path)
