@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import pytest
 from sklearn.exceptions import NotFittedError
 
@@ -351,3 +352,19 @@ def test_tune_blend_refuses_a_bad_grid_itself(fitted, grid):
     with pytest.raises(ValueError, match="'param_grid' parameter of tune_blend") as excinfo:
         tune_blend(fitted, split, grid, refit=False)
     _check(excinfo)
+
+
+def test_metrics_and_tune_blend_with_a_huge_k_do_not_allocate_it(fitted):
+    """Found by fuzzing: tune_blend(k=10**12) built an array of k discounts and was killed for memory."""
+    from hybridrec.evaluation import random_split
+    from hybridrec.evaluation.metrics import ranking_metrics, top_k_items
+    from hybridrec.model_selection import tune_blend
+
+    scores = np.array([[0.3, 0.9, 0.1], [0.5, 0.2, 0.4]])
+    relevant = sp.csr_matrix(np.array([[1, 0, 0], [0, 0, 1]]))
+    huge = ranking_metrics(scores, relevant, k=10**12)
+    whole = ranking_metrics(scores, relevant, k=3)
+    pd.testing.assert_series_equal(huge["ndcg"], whole["ndcg"])
+    assert top_k_items(scores, k=10**12).tolist() == [[1, 0, 2], [0, 2, 1]]
+    split = random_split(INTERACTIONS, test_size=0.4, valid_size=0.3, seed=0, items=ITEMS)
+    tune_blend(fitted, split, {"cross_domain_weight": [0.0, 1.0]}, k=10**12, refit=False, users="test")

@@ -108,14 +108,15 @@ def top_k_items(
 
     Returns
     -------
-    ndarray of int64, shape (n_users, k)
-        ``-1`` pads rows with fewer than ``k`` rankable items.
+    ndarray of int64, shape (n_users, min(k, n_items))
+        ``-1`` pads rows with fewer than that many rankable items.
     """
     method = "top_k_items"
     scores = _check_scores(scores, method)
     k = check_positive_int(k, "k", method)
     batch_size = check_positive_int(batch_size, "batch_size", method)
     exclude = None if exclude is None else _check_sparse(exclude, "exclude", scores.shape, method)
+    k = min(k, scores.shape[1])  # a k beyond the catalogue ranks every item, not a giant empty block
     out = np.empty((scores.shape[0], k), dtype=np.int64)
     for start in range(0, scores.shape[0], batch_size):
         rows = slice(start, start + batch_size)
@@ -216,7 +217,8 @@ def _block_metrics(work: np.ndarray, relevant: sp.csr_matrix, k: int) -> np.ndar
     first = np.searchsorted(rows, rows, side="left")
     hits_so_far = cum_hits - np.concatenate([[0], cum_hits])[first]
     ideal_n = np.minimum(n_rel, k).astype(np.int64)
-    ideal_dcg = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])[ideal_n]
+    depth = min(k, work.shape[1])  # ideal_n <= n_rel <= the number of items: a huge k needs no more
+    ideal_dcg = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, depth + 2)))])[ideal_n]
     dcg = np.bincount(rows, weights=hit / np.log2(rank + 1.0), minlength=n_rows)
     ap = np.bincount(rows, weights=np.where(hit, hits_so_far / rank, 0.0), minlength=n_rows)
     best = np.full(n_rows, np.inf)
