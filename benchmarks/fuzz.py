@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
               "- `tune_blend` with a grid holding an empty list (`{'': []}`) failed inside scikit-learn's "
               "`ParameterGrid`; the grid is now checked by `tune_blend`, whose message names `param_grid`.",
               "- `tune_blend(..., k=10**9)` (and `ranking_metrics`) built an array of k rank discounts: the first "
-              "full fuzz run was killed for memory at 24 GB. The discounts now stop at the catalogue size, and "
-              "`top_k_items` returns at most one column per item."]
+              "full fuzz run was killed for memory at 24 GB. The discounts now stop at the catalogue size."]
     write_text(args.out, "\n".join(lines) + "\n")
     write_json(args.out.with_suffix(".json"), {"commit": _commit(), "cases_per_entry_point": cases, "seed": args.seed,
                                                "rows": rows})

@@ -108,15 +108,14 @@ def top_k_items(
 
     Returns
     -------
-    ndarray of int64, shape (n_users, min(k, n_items))
-        ``-1`` pads rows with fewer than that many rankable items.
+    ndarray of int64, shape (n_users, k)
+        ``-1`` pads rows with fewer than ``k`` rankable items.
     """
     method = "top_k_items"
     scores = _check_scores(scores, method)
     k = check_positive_int(k, "k", method)
     batch_size = check_positive_int(batch_size, "batch_size", method)
     exclude = None if exclude is None else _check_sparse(exclude, "exclude", scores.shape, method)
-    k = min(k, scores.shape[1])  # a k beyond the catalogue ranks every item, not a giant empty block
     out = np.empty((scores.shape[0], k), dtype=np.int64)
     for start in range(0, scores.shape[0], batch_size):
         rows = slice(start, start + batch_size)
