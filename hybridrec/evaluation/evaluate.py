@@ -224,7 +224,7 @@ def evaluate(
             block = slice(first, first + batch_size)
             scores = _score_block(score, user_ids[block].tolist(), item_list)
             parts.append(ranking_metrics(scores, relevant[block], exclude[block], k))
-            top.append(top_k_items(scores, exclude[block], k))
+            top.append(top_k_items(scores, exclude[block], min(k, len(item_list))))  # for coverage: no padding
         metrics = pd.concat(parts, ignore_index=True)
         metrics.insert(0, "row", np.arange(len(user_ids)))
         metrics.insert(0, "group", np.where(warm, "warm", "cold"))
