@@ -91,6 +91,7 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     limits = limits or Limits()
     data, cols = model.data_, model.columns_
     # Reads share the model freely (recommend is thread-safe); with fold-in on, one call at a time.
+    # Bad values (an unknown domain, item ids) are the model's to refuse: its ValueError becomes a 400.
     guard = threading.Lock() if limits.allow_fold_in else nullcontext()
     app = FastAPI(title="hybridrec", version=__version__, docs_url="/docs", redoc_url=None)
     K = Query(10, ge=1, le=limits.max_k, description=f"1 to {limits.max_k}")
@@ -108,13 +109,6 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("hybridrec serve: %s %s failed", request.method, request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
-
-    def domain_of(domain: str | None) -> str | None:
-        if domain in (None, ""):
-            return None
-        if domain not in data.domains:
-            raise HTTPException(400, f"Unknown domain {domain!r}. Known domains: {data.domains}.")
-        return domain
 
     def known_user(raw: Any) -> Hashable:
         user = _parse_id(raw, data.user_ids)
@@ -143,15 +137,16 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     @app.get("/recommend")
     def recommend(user: str = Query(..., max_length=200), k: int = K, domain: str | None = None,
                   cross_domain_weight: float | None = CDW, explain: bool = False) -> dict:
+        user_id = known_user(user)
         with guard:
-            frame = model.recommend(known_user(user), k=k, domain=domain_of(domain),
-                                    cross_domain_weight=cross_domain_weight, explain=explain)
-        return {"user": json_ready(known_user(user)), "items": _rows(frame, model)}
+            frame = model.recommend(user_id, k=k, domain=domain or None, cross_domain_weight=cross_domain_weight,
+                                    explain=explain)
+        return {"user": json_ready(user_id), "items": _rows(frame, model)}
 
     @app.get("/search")
     def search(q: str = Query(..., min_length=1), k: int = K, domain: str | None = None) -> dict:
         with guard:
-            frame = model.recommend_for_text(text_of(q, "q"), k=k, domain=domain_of(domain))
+            frame = model.recommend_for_text(text_of(q, "q"), k=k, domain=domain or None)
         return {"query": q, "items": _rows(frame, model)}
 
     @app.post("/recommend")
@@ -165,12 +160,12 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
         rows = pd.DataFrame([{cols["user"]: "_visitor", cols["item"]: _parse_id(h.get("item_id"), data.item_ids),
                               **({"weight": h["weight"]} if "weight" in h else {})} for h in history],
                             columns=[cols["user"], cols["item"]] + (["weight"] if any("weight" in h for h in history) else []))
-        texts = {"_visitor": text_of(text, "text")} if text else None
+        text = text_of(text, "text")
         with guard:
             if rows.empty:  # a text alone: the visitor is known by the text only
-                frame = model.recommend_for_text(text_of(text, "text"), k=k, domain=domain_of(domain))
+                frame = model.recommend_for_text(text, k=k, domain=domain or None)
             else:
-                frame = model.recommend_new(rows, texts=texts, k=k, domain=domain_of(domain),
+                frame = model.recommend_new(rows, texts={"_visitor": text} if text else None, k=k, domain=domain or None,
                                             cross_domain_weight=cross_domain_weight)
         return {"items": _rows(frame, model)}
 
