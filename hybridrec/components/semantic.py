@@ -6,16 +6,20 @@ import numpy as np
 from .._validation import check_non_negative
 from .base import TEXT, Component, TrainingData, UserBatch
 from .catalogue import ItemBlockVectors
+from .hubness import HubnessCorrection
 
 
-class SemanticComponent(ItemBlockVectors, Component):
+class SemanticComponent(HubnessCorrection, ItemBlockVectors, Component):
     """Score items by how close their text (or another block) is to the user's profile.
 
     The profile is the mean of the block's rows over the user's history (other domains scaled
     by the cross-domain weight, divided by the unweighted history mass) plus
     ``user_text_weight`` times the user's own row of the block (their text embedding, for the
     text block). Text embeddings are unit length, so with the text block the score
-    ``profile . item`` is a weighted mean of cosine similarities.
+    ``profile . item`` is a weighted mean of cosine similarities. Items nobody interacted with
+    (cold and added items) are scored ``profile . item - hubness_correction * |profile| *
+    offset``: the CSLS correction of :mod:`hybridrec.components.hubness`, which keeps texts
+    written to match everyone (keyword lists) from flooding the lists.
 
     Parameters
     ----------
@@ -23,6 +27,9 @@ class SemanticComponent(ItemBlockVectors, Component):
         Weight of the user's own text (their row of the block) next to their history.
     modality : str, default="text"
         The item block compared: ``"text"``, or a block given to ``fit(..., item_vectors=...)``.
+    hubness_correction : float, default=1.0
+        Strength of the CSLS correction on items without interactions; 0 turns it off. Items
+        with interactions are never affected.
     """
 
     name = "semantic"
@@ -30,17 +37,21 @@ class SemanticComponent(ItemBlockVectors, Component):
     #: Queries are matched by their text first (see ALSComponent.query_weight for the measurement).
     query_weight = 1.0
     can_retrieve = True
+    user_attributes = ("hub_probes_",)
 
-    def __init__(self, user_text_weight: float = 1.0, modality: str = TEXT) -> None:
+    def __init__(self, user_text_weight: float = 1.0, modality: str = TEXT, hubness_correction: float = 1.0) -> None:
         self.user_text_weight = user_text_weight
         self.modality = modality
+        self.hubness_correction = hubness_correction
 
     def check_params(self) -> None:
         check_non_negative(self.user_text_weight, "user_text_weight", "SemanticComponent")
+        check_non_negative(self.hubness_correction, "hubness_correction", "SemanticComponent")
 
     def fit(self, data: TrainingData) -> "SemanticComponent":
         self.check_params()
         self._keep_item_embeddings(data)
+        self._fit_hubness(data.matrix, data.random_state)
         return self
 
     def user_state(self, users: UserBatch) -> np.ndarray:
@@ -51,13 +62,17 @@ class SemanticComponent(ItemBlockVectors, Component):
         return profile
 
     def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return state @ self.item_embeddings_[items].T
+        norms = np.linalg.norm(state, axis=1, keepdims=True)
+        return state @ self.item_embeddings_[items].T - norms * self._hub_penalty(items)[None, :]
 
     def user_vectors(self, state: np.ndarray) -> np.ndarray:
-        return state
+        """``[profile, -|profile|]``: with :meth:`item_vectors` the dot product is the corrected score."""
+        norms = np.linalg.norm(state, axis=1, keepdims=True)
+        return np.hstack([state, -norms]).astype(np.float32)
 
     def item_vectors(self, items: np.ndarray) -> np.ndarray:
-        return self.item_embeddings_[items]
+        """``[embedding, hubness_correction * offset]`` (the offset is 0 for items with interactions)."""
+        return np.hstack([self.item_embeddings_[items], self._hub_penalty(items)[:, None]]).astype(np.float32)
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         hist = users.history.indices

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from .._validation import check_non_negative
 from .base import TEXT, Component, TrainingData, UserBatch
 from .catalogue import ItemBlockVectors
+from .hubness import HubnessCorrection
 
 #: Similarity entries (history rows x items) computed at once; bounds memory (~128 MB float32).
 _BLOCK = 32_000_000
@@ -20,7 +21,7 @@ class _TextKNNState:
     text: np.ndarray | None  # user text embeddings, or None
 
 
-class TextKNNComponent(ItemBlockVectors, Component):
+class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
     """Score an item by the text similarity of its nearest items in the user's history.
 
     ``score(u, i) = T * log(sum_h w_h * exp(cos(h, i) / T))`` over the user's history items
@@ -30,6 +31,10 @@ class TextKNNComponent(ItemBlockVectors, Component):
     tastes is not averaged into one blurred profile, as :class:`SemanticComponent` does.
     Every item with a text is scorable, new items included, which makes it a strong cold-item
     scorer. Users with no history and no text score 0 everywhere.
+
+    Items nobody interacted with (cold and added items) lose ``hubness_correction * offset``:
+    the CSLS correction of :mod:`hybridrec.components.hubness` (subtracting it from every
+    cosine of the item is subtracting it from the soft maximum).
 
     Scoring costs ``history length x items x dim`` per user (no precomputed neighbour lists),
     so it is slower than the profile-based components for long histories.
@@ -43,18 +48,25 @@ class TextKNNComponent(ItemBlockVectors, Component):
     modality : str, default="text"
         The item block compared: ``"text"``, or a block given to ``fit(..., item_vectors=...)``
         (compared by cosine: rows are scaled to unit length).
+    hubness_correction : float, default=1.0
+        Strength of the CSLS correction on items without interactions; 0 turns it off. Items
+        with interactions are never affected.
     """
 
     name = "textknn"
     default_weight = 1.0
+    user_attributes = ("hub_probes_",)
 
-    def __init__(self, temperature: float = 0.1, user_text_weight: float = 1.0, modality: str = TEXT) -> None:
+    def __init__(self, temperature: float = 0.1, user_text_weight: float = 1.0, modality: str = TEXT,
+                 hubness_correction: float = 1.0) -> None:
         self.temperature = temperature
         self.user_text_weight = user_text_weight
         self.modality = modality
+        self.hubness_correction = hubness_correction
 
     def check_params(self) -> None:
         check_non_negative(self.user_text_weight, "user_text_weight", "TextKNNComponent")
+        check_non_negative(self.hubness_correction, "hubness_correction", "TextKNNComponent")
         check_non_negative(self.temperature, "temperature", "TextKNNComponent")
         if not self.temperature > 0:
             raise ValueError(
@@ -64,6 +76,7 @@ class TextKNNComponent(ItemBlockVectors, Component):
     def fit(self, data: TrainingData) -> "TextKNNComponent":
         self.check_params()
         self._keep_item_embeddings(data)
+        self._fit_hubness(data.matrix, data.random_state)
         return self
 
     def user_state(self, users: UserBatch) -> _TextKNNState:
@@ -82,13 +95,14 @@ class TextKNNComponent(ItemBlockVectors, Component):
         if not len(items) or not n_users:
             return out
         targets = self.item_embeddings_[items]
+        penalty = self._hub_penalty(items)
         rows_per_user = np.diff(state.weights.indptr) + (state.text is not None)
         budget = max(1, _BLOCK // len(items))
         bounds = np.concatenate([[0], np.cumsum(rows_per_user)])
         start = 0
         while start < n_users:  # blocks of users whose entries x items stay under _BLOCK
             stop = max(start + 1, int(np.searchsorted(bounds, bounds[start] + budget, side="right")) - 1)
-            self._score_block(state, targets, start, min(stop, n_users), out)
+            self._score_block(state, targets, penalty, start, min(stop, n_users), out)
             start = min(stop, n_users)
         return out
 
@@ -104,7 +118,8 @@ class TextKNNComponent(ItemBlockVectors, Component):
             owner.append(np.flatnonzero(has))
         return np.vstack(vectors), np.concatenate(weights).astype(np.float32), np.concatenate(owner)
 
-    def _score_block(self, state: _TextKNNState, targets: np.ndarray, start: int, stop: int, out: np.ndarray) -> None:
+    def _score_block(self, state: _TextKNNState, targets: np.ndarray, penalty: np.ndarray, start: int, stop: int,
+                     out: np.ndarray) -> None:
         vectors, weights, owner = self._entries(state, start, stop)
         live = weights > 0
         if not live.any():
@@ -120,7 +135,7 @@ class TextKNNComponent(ItemBlockVectors, Component):
         has = np.asarray(pool.sum(axis=1)).ravel() > 0
         with np.errstate(divide="ignore"):
             scores = t * np.log(np.maximum(sums[has], np.finfo(np.float64).tiny)) + 1.0
-        out[start:stop][has] = scores.astype(np.float32)
+        out[start:stop][has] = (scores - penalty).astype(np.float32)
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """The score of ``item`` split over the history items by their share of the soft maximum.

@@ -1,0 +1,128 @@
+"""Hubness correction for items scored from their text alone (CSLS).
+
+An item nobody interacted with yet (a cold item, or one added with ``add_items``) is scored by
+its text alone, and a text can be written to sit close to many users at once: a keyword list
+built from popular titles, say. Such an item is a *hub*: it enters many top-10 lists on no
+merit of its own. Cross-domain similarity local scaling (CSLS; Conneau et al., "Word
+translation without parallel data", 2018) measures an item's reach ``r_i``, the mean cosine
+of its ``k`` nearest *probes*, and ranks by ``2 cos(u, i) - r_i``. The probes here are what
+users look like to the text components: the unit text profiles of a seeded sample of training
+users (see :func:`~hybridrec.components.textmaps.text_profiles`).
+
+The components subtract ``hubness_correction * offset_i`` from the cosines of cold items only,
+with ``offset_i = max(0, r_i - median)``: a hub loses its reach in excess of a typical item's,
+and nothing ever gains (standard CSLS also lifts items of narrow reach, and on the bundled
+sample that lifted every text written unlike the catalogue's into a fifth of the query lists).
+Items with interactions keep their scores. The typical reach is the median over items with
+interactions that no probe user interacted with: an item in the probes' histories is close to
+them by construction, and a median inflated that way would let hubs pass as typical.
+``benchmarks/adversarial.py`` measures what it does to stuffed items and to the cold-item and
+cold-user protocols.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+
+from .textmaps import text_profiles
+
+#: Training users whose text profiles are the probes (a seeded sample when there are more).
+N_PROBES = 2000
+#: Nearest probes averaged into an item's reach.
+K_PROBES = 10
+#: Items whose reach sets the median (a seeded sample when there are more).
+N_REFERENCE = 5000
+#: Fewest items outside the probes' histories for the median (below it, every item with interactions counts).
+MIN_UNSEEN = 100
+#: Probe x item cosines computed at once (bounds memory, ~64 MB of float32).
+_BLOCK = 16_000_000
+
+
+def probe_users(matrix: sp.csr_matrix, rng: np.random.Generator, n: int = N_PROBES) -> np.ndarray:
+    """Up to ``n`` users with a history (a seeded sample), in order."""
+    users = np.flatnonzero(np.diff(matrix.indptr) > 0)
+    return np.sort(rng.choice(users, n, replace=False)) if len(users) > n else users
+
+
+def reference_items(matrix: sp.csr_matrix, probes: np.ndarray, has_text: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Items whose reach is typical: with interactions and text, none from a probe user (if enough)."""
+    counts = np.diff(matrix.tocsc().indptr)
+    warm = (counts > 0) & has_text
+    unseen = warm.copy()
+    unseen[matrix[probes].indices] = False
+    items = np.flatnonzero(unseen if unseen.sum() >= MIN_UNSEEN else warm)
+    return rng.choice(items, N_REFERENCE, replace=False) if len(items) > N_REFERENCE else items
+
+
+def reach(probes: np.ndarray, embeddings: np.ndarray, k: int = K_PROBES) -> np.ndarray:
+    """Mean cosine of every row of ``embeddings`` with its ``k`` nearest probes (0 without probes)."""
+    out = np.zeros(len(embeddings), dtype=np.float32)
+    if len(probes) == 0 or len(embeddings) == 0:
+        return out
+    k = min(k, len(probes))
+    step = max(1, _BLOCK // len(probes))
+    for start in range(0, len(embeddings), step):
+        sims = embeddings[start:start + step] @ probes.T
+        out[start:start + step] = np.partition(sims, len(probes) - k, axis=1)[:, -k:].mean(axis=1)
+    return out
+
+
+class HubnessCorrection:
+    """Mixin for :class:`~hybridrec.components.catalogue.ItemBlockVectors` components.
+
+    Keeps ``hub_probes_`` (the probes; per-user rows, so listed in ``user_attributes``),
+    ``hub_median_`` and ``hub_offsets_`` (one per catalogue item, 0 for items with
+    interactions). The component subtracts ``hubness_correction * hub_offsets_`` from its
+    cosines. Subclasses list it before ``ItemBlockVectors`` (its ``add_items`` and
+    ``remove_items`` extend that mixin's) and call :meth:`_fit_hubness` in ``fit``.
+    """
+
+    hubness_correction: float
+    item_embeddings_: np.ndarray
+    hub_probes_: np.ndarray
+    hub_median_: float
+    hub_offsets_: np.ndarray
+
+    def _fit_hubness(self, matrix: sp.csr_matrix, seed: int | None) -> None:
+        rng = np.random.default_rng(seed)
+        emb = self.item_embeddings_
+        users = probe_users(matrix, rng)
+        profiles = text_profiles(matrix[users], emb)
+        self.hub_probes_ = profiles[np.linalg.norm(profiles, axis=1) > 0]
+        has_text = np.abs(emb).sum(axis=1) > 0
+        reference = reference_items(matrix, users, has_text, rng)
+        self.hub_median_ = float(np.median(reach(self.hub_probes_, emb[reference]))) if len(reference) else 0.0
+        self.hub_offsets_ = np.zeros(len(emb), dtype=np.float32)
+        cold = np.flatnonzero((np.diff(matrix.tocsc().indptr) == 0) & has_text)
+        self.hub_offsets_[cold] = self._offsets(emb[cold])
+
+    def _offsets(self, embeddings: np.ndarray) -> np.ndarray:
+        """``max(0, reach - median)`` for items scored from text alone (0 without text, or without probes)."""
+        if len(self.hub_probes_) == 0:
+            return np.zeros(len(embeddings), dtype=np.float32)
+        out = np.maximum(reach(self.hub_probes_, embeddings) - np.float32(self.hub_median_), 0.0)
+        out[np.abs(embeddings).sum(axis=1) == 0] = 0.0
+        return out.astype(np.float32)
+
+    def _hub_penalty(self, items: np.ndarray) -> np.ndarray:
+        """``hubness_correction * offset`` of ``items`` (what is subtracted from their cosines).
+
+        Zeros for a component fitted before the correction existed (a model saved by an
+        earlier version of hybridrec).
+        """
+        offsets = self.__dict__.get("hub_offsets_")
+        if offsets is None:
+            return np.zeros(len(items), dtype=np.float32)
+        return np.float32(self.hubness_correction) * offsets[items]
+
+    def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
+        super().add_items(blocks, domains)  # type: ignore[misc]
+        new = self.item_embeddings_[len(self.item_embeddings_) - len(domains):]
+        self.hub_offsets_ = np.concatenate([self.hub_offsets_, self._offsets(new)])
+
+    def remove_items(self, keep: np.ndarray) -> None:
+        super().remove_items(keep)  # type: ignore[misc]
+        self.hub_offsets_ = self.hub_offsets_[keep]
