@@ -1,0 +1,300 @@
+"""Adversarial item texts: how far stuffed or duplicated texts push into top-10 lists, with and without the defence.
+
+Data: Amazon Food-Kitchen (DESIGN.md), seed 0. The defence is the CSLS hubness correction of
+the semantic and text-kNN components (``hubness_correction``, default 1; 0 turns it off; see
+``hybridrec/components/hubness.py``). Every comparison below uses the SAME fitted components
+with the correction at 1 and at 0.
+
+Exposure (the cold-user split of DESIGN.md, ``cold_user_split(test_size=0.02, n_given=3,
+seed=0)``; the library's default components ALS, LightFM + text, semantic profile and text kNN,
+default parameters, fitted on its training rows). Added afterwards with ``add_items``:
+
+- 50 **stuffed** items, 25 per domain: each a keyword list of up to 30 distinct words taken from
+  8 titles drawn from the domain's 100 most popular items (popularity over the training rows);
+- 50 **duplicates**: the 25 most popular titles of each domain, copied under new ids;
+- 50 **honest** new items (the control): real catalogue items without training interactions
+  (25 per domain where there are that many), left out of fit and added with their own titles.
+
+Three audiences rank the injected items' domain: 1,000 text **queries** (the first 5 words of
+the titles of 1,000 training interactions drawn at random, in that item's domain); the
+protocol's **cold users** known only by a text (their 3 revealed titles, joined); the same cold
+users given their 3 revealed items as a **history**. Exposure = top-10 slots an injected kind
+takes (each list has 10).
+
+Quality: NDCG@10 with the correction at 1 and 0, on the cold-user protocol (the same model;
+only the protocol's own candidates are ranked, so injected items never count) and on the
+cold-item protocol (kitchen, 10% of items cold, seed 0, 2,000 sampled test users, a second
+model with the same components fitted on that split): cold items only and all kitchen items.
+
+    python benchmarks/adversarial.py [--quick]      # about 10 minutes; --quick: 300 queries and users
+
+Writes ``benchmarks/results/adversarial.md`` and ``.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import hybridrec as hr  # noqa: E402
+from _quality_protocols import _sample_users, user_texts  # noqa: E402
+from _quality_tuning import Lookup, Scorer, run_eval  # noqa: E402
+from hybridrec.blend import query_weights  # noqa: E402
+from hybridrec.evaluation import cold_item_split, cold_user_split  # noqa: E402
+from hybridrec.evaluation.report import write_json, write_text  # noqa: E402
+from quality import _commit  # noqa: E402
+
+log = logging.getLogger("adversarial")
+HERE = Path(__file__).resolve().parent
+KINDS = ("stuffed", "duplicate", "honest")
+COMPONENTS = ("als", "lightfm", "semantic", "textknn")
+#: Stop words left out of the keyword lists.
+STOP = set("a an the of and or for with in on to by from & oz pack count ounce ounces lb inch x".split())
+
+
+def methods(model: hr.HybridRecommender) -> dict[str, dict[str, dict[str, float]]]:
+    """Per row: the weights for text users and for users with a history."""
+    single = {"text profile": "semantic", "text kNN": "textknn", "ALS": "als", "LightFM + text": "lightfm"}
+    out = {label: {"text": {name: 1.0}, "history": {name: 1.0}} for label, name in single.items()}
+    out["default blend"] = {"text": query_weights(None, model.components_), "history": dict(model.weights_)}
+    return out
+
+
+def set_correction(model: hr.HybridRecommender, value: float) -> None:
+    """The fitted components' ``hubness_correction`` (no refit: it applies at scoring time)."""
+    for comp in model.components_.values():
+        if hasattr(comp, "hubness_correction"):
+            comp.hubness_correction = value
+    model._forget()  # cached item moments depend on it
+
+
+# ---------------------------------------------------------------------------- the injected items
+def popular(train: pd.DataFrame, items: pd.DataFrame, domain: str, n: int) -> pd.DataFrame:
+    counts = train["item_id"].value_counts()
+    dom = items[items["domain"] == domain].copy()
+    dom["count"] = counts.reindex(dom["item_id"]).fillna(0).to_numpy()
+    return dom.sort_values(["count", "item_id"], ascending=[False, True]).head(n)
+
+
+def stuffed_text(titles: list[str], max_words: int = 30) -> str:
+    words: list[str] = []
+    seen: set[str] = set()
+    for title in titles:
+        for word in re.findall(r"[A-Za-z][A-Za-z'-]+", title):
+            if word.lower() not in STOP and word.lower() not in seen:
+                seen.add(word.lower())
+                words.append(word)
+    return " ".join(words[:max_words])
+
+
+def injected(train: pd.DataFrame, items: pd.DataFrame, honest: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The 150 new items: stuffed, duplicate and honest, with a ``kind`` column."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for domain in sorted(items["domain"].unique()):
+        top = popular(train, items, domain, 100)
+        for j in range(25):
+            picked = top["text"].to_numpy()[rng.choice(len(top), 8, replace=False)]
+            rows.append({"item_id": f"stuffed-{domain}-{j}", "text": stuffed_text(list(picked)), "domain": domain,
+                         "kind": "stuffed"})
+        for j, text in enumerate(top["text"].head(25)):
+            rows.append({"item_id": f"duplicate-{domain}-{j}", "text": text, "domain": domain, "kind": "duplicate"})
+    frame = pd.DataFrame(rows)
+    return pd.concat([frame, honest[["item_id", "text", "domain"]].assign(kind="honest")], ignore_index=True)
+
+
+def honest_items(split, seed: int, per_domain: int = 25) -> pd.DataFrame:
+    """Catalogue items without training interactions (they leave fit and come back with add_items)."""
+    unseen = split.items[~split.items["item_id"].isin(split.train["item_id"].unique())]
+    parts = [g.sample(min(per_domain, len(g)), random_state=seed) for _, g in unseen.groupby("domain")]
+    return pd.concat(parts)
+
+
+# ---------------------------------------------------------------------------- exposure
+def audiences(ds, split, n: int, seed: int) -> dict[str, dict[str, Any]]:
+    """Queries, cold users by text and the same users by history: ids, domains, texts, lookup."""
+    titles = split.items.set_index("item_id")
+    picks = split.train.sample(n, random_state=seed)["item_id"].to_numpy()
+    queries = {f"q{i}": " ".join(str(titles.at[item, "text"]).split()[:5]) for i, item in enumerate(picks)}
+    q_domains = [titles.at[item, "domain"] for item in picks]
+    held = split.test.merge(split.items[["item_id", "domain"]], on="item_id")
+    pairs = held[["user_id", "domain"]].drop_duplicates()
+    users = pairs["user_id"].unique()[:n]
+    pairs = pairs[pairs["user_id"].isin(users)]
+    texts = user_texts(split.fold_in, ds.items)
+    return {
+        "queries": {"ids": list(queries), "domains": q_domains, "texts": queries, "lookup": None},
+        "cold users (text)": {"ids": pairs["user_id"].tolist(), "domains": pairs["domain"].tolist(), "texts": texts,
+                              "lookup": None},
+        "cold users (3 items as history)": {"ids": pairs["user_id"].tolist(), "domains": pairs["domain"].tolist(),
+                                            "texts": None, "lookup": Lookup(split.fold_in)},
+    }
+
+
+def exposure(model: hr.HybridRecommender, audience: dict[str, Any], weights: dict[str, float],
+             kinds: dict[Any, str], k: int = 10, batch: int = 500) -> dict[str, int]:
+    """Top-k slots taken by each injected kind over the audience's lists (each in its own domain)."""
+    slots = dict.fromkeys(KINDS, 0)
+    domains = np.asarray(audience["domains"])
+    catalogue = model.data_.item_ids
+    item_domains = np.asarray(model.data_.domains)[model.data_.item_domain]
+    for domain in np.unique(domains):
+        cands = catalogue[item_domains == domain]
+        tags = np.array([kinds.get(i, "") for i in cands])
+        ids = [u for u, d in zip(audience["ids"], domains) if d == domain]
+        scorer = Scorer(model, weights, lookup=audience["lookup"], texts=audience["texts"])
+        for start in range(0, len(ids), batch):
+            part = ids[start:start + batch]
+            scores = scorer(part, list(cands))
+            if audience["lookup"] is not None:  # the history's own items are never recommended
+                seen = audience["lookup"].rows(part)
+                rows = pd.Series(np.arange(len(part)), index=part)
+                cols = pd.Series(np.arange(len(cands)), index=cands)
+                keep = seen["item_id"].isin(cols.index).to_numpy()
+                scores[rows[seen["user_id"][keep]].to_numpy(), cols[seen["item_id"][keep]].to_numpy()] = -np.inf
+            top = np.argpartition(-scores, k, axis=1)[:, :k]
+            for kind in KINDS:
+                slots[kind] += int((tags[top] == kind).sum())
+    slots["lists"] = len(domains)
+    return slots
+
+
+# ---------------------------------------------------------------------------- the run
+def fit(split, items: pd.DataFrame, seed: int) -> hr.HybridRecommender:
+    comps = [(name, hr.components.create(name)) for name in COMPONENTS]
+    model = hr.HybridRecommender(components=comps, random_state=seed, batch_size=2048)
+    return model.fit(split.train, items=items, users=split.users)
+
+
+def exposure_part(ds, seed: int, n: int) -> tuple[dict, dict, dict]:
+    split = cold_user_split(ds.interactions, test_size=0.02, n_given=3, seed=seed, items=ds.items)
+    honest = honest_items(split, seed)
+    new = injected(split.train, split.items, honest, seed)
+    t0 = time.perf_counter()
+    model = fit(split, split.items[~split.items["item_id"].isin(honest["item_id"])], seed)
+    model.add_items(new[["item_id", "text", "domain"]])
+    log.info("cold-user split: fitted and injected in %.0fs", time.perf_counter() - t0)
+    kinds = dict(zip(new["item_id"], new["kind"]))
+    groups = audiences(ds, split, n, seed)
+    rows, quality = {}, {}
+    for value in (0.0, 1.0):
+        set_correction(model, value)
+        for label, weights in methods(model).items():
+            for audience, spec in groups.items():
+                mode = "history" if spec["lookup"] is not None else "text"
+                rows[(value, label, audience)] = exposure(model, spec, weights[mode], kinds)
+            scorer = Scorer(model, weights["text"], texts=user_texts(split.fold_in, ds.items))
+            quality[(value, label)] = run_eval(scorer, split, "test", None)["ndcg"]
+        log.info("exposure with hubness_correction=%g done", value)
+    examples = new.groupby("kind").head(2)[["kind", "item_id", "text"]].to_dict("records")
+    return rows, quality, {"examples": examples, "split": repr(split), "n_injected": new["kind"].value_counts().to_dict()}
+
+
+def cold_item_part(ds, seed: int, n_users: int) -> tuple[dict, str]:
+    split = cold_item_split(ds.interactions, ds.items, domain="kitchen", frac=0.1, seed=seed)
+    split = _sample_users(split, n_users, seed)
+    model = fit(split, split.items, seed)
+    lookup = Lookup(split.train)
+    out = {}
+    for value in (0.0, 1.0):
+        set_correction(model, value)
+        for label, weights in methods(model).items():
+            for cands_label, cands in (("cold items only", split.cold_items), ("all kitchen items", None)):
+                scorer = Scorer(model, weights["history"], lookup=lookup)
+                out[(value, label, cands_label)] = run_eval(scorer, split, "test", cands)["ndcg"]
+        log.info("cold-item NDCG with hubness_correction=%g done", value)
+    return out, repr(split)
+
+
+# ---------------------------------------------------------------------------- report
+def _cut(before: int, after: int) -> str:
+    if before == 0:
+        return "-"
+    return f"{before / after:.1f}x" if after else f"{before} -> 0"
+
+
+def report(args, exposure_rows, cold_user, cold_item, info, seconds) -> str:
+    labels = list(dict.fromkeys(label for _, label, _ in exposure_rows))
+    audiences_ = list(dict.fromkeys(a for _, _, a in exposure_rows))
+    lines = [
+        "# Adversarial item texts: exposure of stuffed and duplicated items, with and without the hubness correction",
+        "",
+        "- Command: `python benchmarks/adversarial.py" + (" --quick" if args.quick else "") + "`",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; git commit `{_commit()}`; seed {args.seed}",
+        f"- Machine: {platform.machine()}, Python {platform.python_version()}; total time {seconds / 60:.1f} min",
+        f"- Exposure split: `{info['split']}`; injected with add_items: {info['n_injected']}",
+        "",
+        "How the items are built, who ranks them and what is measured: see the script's docstring. "
+        "`hubness_correction` is the semantic and text-kNN components' parameter (default 1); 0 turns it off. "
+        "Every pair of columns is the same fitted model. A cell is top-10 slots taken by that kind "
+        "(out of 10 x lists); `cut` is slots at 0 / slots at 1.",
+        "",
+        "Examples of the injected texts:",
+        "",
+    ]
+    for ex in info["examples"]:
+        lines.append(f"- {ex['kind']} `{ex['item_id']}`: {ex['text'][:160]}")
+    for audience in audiences_:
+        n = exposure_rows[(0.0, labels[0], audience)]["lists"]
+        lines += ["", f"## Exposure: {audience} ({n} lists)", "",
+                  "| method | stuffed, off | stuffed, on | cut | duplicate, off | duplicate, on | honest, off | honest, on |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for label in labels:
+            off, on = exposure_rows[(0.0, label, audience)], exposure_rows[(1.0, label, audience)]
+            lines.append(f"| {label} | {off['stuffed']} | {on['stuffed']} | {_cut(off['stuffed'], on['stuffed'])} | "
+                         f"{off['duplicate']} | {on['duplicate']} | {off['honest']} | {on['honest']} |")
+    lines += ["", "## Quality: NDCG@10 with the correction off and on", "",
+              f"Cold-item split: `{info['cold_item_split']}`.", "",
+              "| protocol | method | off | on | change |", "|---|---|---|---|---|"]
+    for label in labels:
+        off, on = cold_user[(0.0, label)], cold_user[(1.0, label)]
+        lines.append(f"| cold user from text | {label} | {off:.4f} | {on:.4f} | {_change(off, on)} |")
+    for (value, label, cands), off in cold_item.items():
+        if value == 0.0:
+            on = cold_item[(1.0, label, cands)]
+            lines.append(f"| cold-item kitchen, {cands} | {label} | {off:.4f} | {on:.4f} | {_change(off, on)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _change(off: float, on: float) -> str:
+    return f"{(on - off) / off:+.1%}" if off else "-"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=HERE.parents[1] / "shared" / "datasets")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "adversarial.md")
+    parser.add_argument("--quick", action="store_true", help="300 queries and cold users, 500 cold-item users")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("hybridrec").setLevel(logging.WARNING)
+    start = time.perf_counter()
+    ds = hr.datasets.load_amazon_food_kitchen(args.data / "amazon_food_kitchen_llmcdsr")
+    n = 300 if args.quick else 1000
+    rows, cold_user, info = exposure_part(ds, args.seed, n)
+    cold_item, info["cold_item_split"] = cold_item_part(ds, args.seed, 500 if args.quick else 2000)
+    seconds = time.perf_counter() - start
+    write_text(args.out, report(args, rows, cold_user, cold_item, info, seconds))
+    write_json(args.out.with_suffix(".json"), {
+        "commit": _commit(), "seed": args.seed, "quick": args.quick, "seconds": round(seconds, 1),
+        "exposure": [{"hubness_correction": v, "method": m, "audience": a, **c} for (v, m, a), c in rows.items()],
+        "cold_user_ndcg": [{"hubness_correction": v, "method": m, "ndcg": x} for (v, m), x in cold_user.items()],
+        "cold_item_ndcg": [{"hubness_correction": v, "method": m, "candidates": c, "ndcg": x}
+                           for (v, m, c), x in cold_item.items()],
+        "examples": info["examples"],
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
