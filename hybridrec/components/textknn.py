@@ -32,7 +32,8 @@ class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
     Every item with a text is scorable, new items included, which makes it a strong cold-item
     scorer. Users with no history and no text score 0 everywhere.
 
-    Items nobody interacted with (cold and added items) lose ``hubness_correction * offset``:
+    With ``hubness_correction`` above 0, items nobody interacted with (cold and added items) lose
+    ``hubness_correction * offset``:
     the CSLS correction of :mod:`hybridrec.components.hubness` (subtracting it from every
     cosine of the item is subtracting it from the soft maximum).
 
@@ -48,9 +49,13 @@ class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
     modality : str, default="text"
         The item block compared: ``"text"``, or a block given to ``fit(..., item_vectors=...)``
         (compared by cosine: rows are scaled to unit length).
-    hubness_correction : float, default=1.0
-        Strength of the CSLS correction on items without interactions; 0 turns it off. Items
-        with interactions are never affected.
+    hubness_correction : float, default=0.0
+        Strength of the CSLS correction on items without interactions (1 is the measured
+        setting; 0, the default, turns it off). Items with interactions are never affected. It
+        cut stuffed items' top-10 slots 5.7-10x for users and 1.8x for short queries on Amazon,
+        but lowered honest cold items against warm ones (NDCG@10 against all items -25% to
+        -63% for this component alone on the cold-item protocols): see
+        ``benchmarks/results/adversarial.md`` and ``benchmarks/results/hubness/quality.md``.
     """
 
     name = "textknn"
@@ -58,7 +63,7 @@ class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
     user_attributes = ("hub_probes_",)
 
     def __init__(self, temperature: float = 0.1, user_text_weight: float = 1.0, modality: str = TEXT,
-                 hubness_correction: float = 1.0) -> None:
+                 hubness_correction: float = 0.0) -> None:
         self.temperature = temperature
         self.user_text_weight = user_text_weight
         self.modality = modality
