@@ -1,7 +1,7 @@
 """Adversarial item texts: how far stuffed or duplicated texts push into top-10 lists, with and without the defence.
 
 Data: Amazon Food-Kitchen (DESIGN.md), seed 0. The defence is the CSLS hubness correction of
-the semantic and text-kNN components (``hubness_correction``, default 1; 0 turns it off; see
+the semantic and text-kNN components (``hubness_correction``, default 0, off; the run sets 0 and 1; see
 ``hybridrec/components/hubness.py``). Every comparison below uses the SAME fitted components
 with the correction at 1 and at 0.
 
@@ -234,7 +234,7 @@ def report(args, exposure_rows, cold_user, cold_item, info, seconds) -> str:
         f"- Exposure split: `{info['split']}`; injected with add_items: {info['n_injected']}",
         "",
         "How the items are built, who ranks them and what is measured: see the script's docstring. "
-        "`hubness_correction` is the semantic and text-kNN components' parameter (default 1); 0 turns it off. "
+        "`hubness_correction` is the semantic and text-kNN components' parameter (default 0, off); the run sets 0 and 1. "
         "Every pair of columns is the same fitted model. A cell is top-10 slots taken by that kind "
         "(out of 10 x lists); `cut` is slots at 0 / slots at 1.",
         "",
