@@ -58,9 +58,14 @@ def external_stacklevel() -> int:
     return max(level, 1)
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for messages: ``5``, not ``np.int64(5)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def preview(values: Iterable[Any], limit: int = 5) -> str:
     """Render the first few values of a collection for an error message."""
-    values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    values = [plain(v) for v in values]
     head = ", ".join(repr(v) for v in values[:limit])
     more = f", ... ({len(values)} in all)" if len(values) > limit else ""
     return f"[{head}{more}]"

@@ -8,6 +8,7 @@ history; both are ranked by the recommender's one scoring path.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Hashable, Iterable, Mapping
 
 import numpy as np
@@ -15,8 +16,9 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from ._ids import as_index
-from ._validation import check_positive_int, preview, require_frame
+from ._validation import check_positive_int, plain, preview, require_frame
 from .components.base import TEXT
+from .components.hubness import COPY_BUDGET, COPY_COSINE, copies
 from .data import join_text
 from .modalities import align_block
 from .text import clean_text
@@ -216,6 +218,7 @@ class ColdStartMixin:
         ids = as_index(items[icol].to_numpy())
         texts = join_text(items, columns)
         blocks = {TEXT: encode_texts(encoder, texts)}
+        self._warn_copies(ids, blocks[TEXT])
         blocks.update(self._new_item_blocks(items, ids, vectors))
         new = self.data_.append_items(ids, domains, [clean_text(t) for t in texts], blocks)
         codes = self.data_.item_domain[new]
@@ -226,6 +229,21 @@ class ColdStartMixin:
         self._forget()
         logger.info("Added %d items.", len(new))
         return self
+
+    def _warn_copies(self, ids: pd.Index, embeddings: np.ndarray) -> None:
+        """Warn about new items whose text copies an existing item's (text scorers rank them alike)."""
+        existing = self.data_.item_blocks[TEXT]
+        if len(ids) * len(existing) > COPY_BUDGET:
+            logger.debug("add_items: %d new x %d items is too many to check for copied texts.", len(ids), len(existing))
+            return
+        rows, of = copies(embeddings, existing)
+        if len(rows):
+            pairs = ", ".join(f"{plain(ids[r])!r} (of {plain(self.data_.item_ids[o])!r})"
+                              for r, o in zip(rows[:5], of[:5]))
+            more = f", ... ({len(rows)} in all)" if len(rows) > 5 else ""
+            warnings.warn(f"add_items: {len(rows)} of {len(ids)} new items have a text that copies an existing "
+                          f"item's (cosine >= {COPY_COSINE}), so the text components rank them alike: "
+                          f"{pairs}{more}.", UserWarning, stacklevel=3)
 
     def _new_item_blocks(self, items: pd.DataFrame, ids: pd.Index, vectors: Mapping[str, Any] | None) -> dict:
         """New items' rows of the non-text blocks: from ``vectors``, or encoded from their columns."""

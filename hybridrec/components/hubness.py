@@ -39,6 +39,10 @@ N_REFERENCE = 5000
 MIN_UNSEEN = 100
 #: Probe x item cosines computed at once (bounds memory, ~64 MB of float32).
 _BLOCK = 16_000_000
+#: Cosine at or above which a new item's text counts as a copy of an existing item's.
+COPY_COSINE = 0.98
+#: Largest new x existing comparison :func:`copies` makes (entries); bigger additions are not checked.
+COPY_BUDGET = 200_000_000
 
 
 def probe_users(matrix: sp.csr_matrix, rng: np.random.Generator, n: int = N_PROBES) -> np.ndarray:
@@ -69,6 +73,24 @@ def reach(probes: np.ndarray, embeddings: np.ndarray, k: int = K_PROBES) -> np.n
         sims = embeddings[start:start + step] @ probes.T
         out[start:start + step] = np.partition(sims, len(probes) - k, axis=1)[:, -k:].mean(axis=1)
     return out
+
+
+def copies(new: np.ndarray, existing: np.ndarray, threshold: float = COPY_COSINE) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``new`` whose closest row of ``existing`` has a cosine >= ``threshold``, and that row.
+
+    Both are unit-length embeddings (zero rows never match). Returns ``(new_rows, existing_rows)``.
+    """
+    found, of = [], []
+    if len(new) == 0 or len(existing) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    step = max(1, _BLOCK // len(existing))
+    for start in range(0, len(new), step):
+        sims = new[start:start + step] @ existing.T
+        best = sims.argmax(axis=1)
+        hit = np.flatnonzero(sims[np.arange(len(best)), best] >= threshold)
+        found.append(start + hit)
+        of.append(best[hit])
+    return np.concatenate(found), np.concatenate(of)
 
 
 class HubnessCorrection:

@@ -6,13 +6,15 @@ interactions keep exactly the raw scores they had.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import hybridrec as hr
 from hybridrec.components import SemanticComponent, TextKNNComponent
-from hybridrec.components.hubness import reach
+from hybridrec.components.hubness import copies, reach
 from hybridrec.privacy import without_user_data
 from hybridrec.users import query_users
 
@@ -91,3 +93,26 @@ def test_a_model_without_user_data_adds_items_without_the_correction(sample):
 def test_a_bad_correction_is_refused_naming_the_parameter(sample, bad):
     with pytest.raises(ValueError, match="hubness_correction"):
         _fit(sample, "semantic", bad)
+
+
+def test_adding_a_copy_of_an_existing_text_warns_naming_both_items(sample):
+    model = _fit(sample, "semantic", 0.0)
+    original = sample.items.iloc[7]
+    copy = pd.DataFrame({"item_id": ["copy"], "text": [original["text"]], "domain": [original["domain"]]})
+    with pytest.warns(UserWarning, match=rf"1 of 1 new items .* copies .*'copy' \(of {int(original['item_id'])!r}\)"):
+        model.add_items(copy)
+    honest = pd.DataFrame({"item_id": ["new"], "text": ["A quiet documentary about beekeepers in Wales"],
+                           "domain": ["drama"]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.add_items(honest)
+    assert not [w for w in caught if "copies" in str(w.message)]
+
+
+def test_copies_finds_the_closest_existing_row_at_or_above_the_threshold():
+    existing = np.eye(4, dtype=np.float32)
+    new = np.array([[1, 0, 0, 0], [0.6, 0.8, 0, 0], [0, 0, 0, 0]], dtype=np.float32)
+    rows, of = copies(new, existing, threshold=0.98)
+    assert rows.tolist() == [0] and of.tolist() == [0]
+    rows, of = copies(new, existing, threshold=0.75)
+    assert rows.tolist() == [0, 1] and of.tolist() == [0, 1]
