@@ -7,7 +7,9 @@ with the correction at 1 and at 0.
 
 Exposure (the cold-user split of DESIGN.md, ``cold_user_split(test_size=0.02, n_given=3,
 seed=0)``; the library's default components ALS, LightFM + text, semantic profile and text kNN,
-default parameters, fitted on its training rows). Added afterwards with ``add_items``:
+default parameters, plus a second LightFM with ``cold_text_weight=0.1``, fitted on its training
+rows; the "default blend" rows weigh the four at the library's defaults). Added afterwards with
+``add_items``:
 
 - 50 **stuffed** items, 25 per domain: each a keyword list of up to 30 distinct words taken from
   8 titles drawn from the domain's 100 most popular items (popularity over the training rows);
@@ -50,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hybridrec as hr  # noqa: E402
 from _quality_protocols import _sample_users, user_texts  # noqa: E402
 from _quality_tuning import Lookup, Scorer, run_eval  # noqa: E402
-from hybridrec.blend import query_weights  # noqa: E402
+from hybridrec.blend import default_weights, query_weights  # noqa: E402
 from hybridrec.components.hubness import COPY_COSINE, copies  # noqa: E402
 from hybridrec.evaluation import cold_item_split, cold_user_split  # noqa: E402
 from hybridrec.evaluation.report import write_json, write_text  # noqa: E402
@@ -60,15 +62,19 @@ log = logging.getLogger("adversarial")
 HERE = Path(__file__).resolve().parent
 KINDS = ("stuffed", "duplicate", "honest")
 COMPONENTS = ("als", "lightfm", "semantic", "textknn")
+#: A second LightFM with new items' text rows at the warm items' length (0.1 instead of 0.3).
+LIGHTFM_LOW = ("lightfm_cold_0.1", {"cold_text_weight": 0.1})
 #: Stop words left out of the keyword lists.
 STOP = set("a an the of and or for with in on to by from & oz pack count ounce ounces lb inch x".split())
 
 
 def methods(model: hr.HybridRecommender) -> dict[str, dict[str, dict[str, float]]]:
     """Per row: the weights for text users and for users with a history."""
-    single = {"text profile": "semantic", "text kNN": "textknn", "ALS": "als", "LightFM + text": "lightfm"}
+    single = {"text profile": "semantic", "text kNN": "textknn", "ALS": "als", "LightFM + text": "lightfm",
+              "LightFM + text, cold_text_weight 0.1": LIGHTFM_LOW[0]}
     out = {label: {"text": {name: 1.0}, "history": {name: 1.0}} for label, name in single.items()}
-    out["default blend"] = {"text": query_weights(None, model.components_), "history": dict(model.weights_)}
+    library = {name: comp for name, comp in model.components_.items() if name in COMPONENTS}
+    out["default blend"] = {"text": query_weights(None, library), "history": default_weights(library.items())}
     return out
 
 
@@ -174,7 +180,9 @@ def exposure(model: hr.HybridRecommender, audience: dict[str, Any], weights: dic
 # ---------------------------------------------------------------------------- the run
 def fit(split, items: pd.DataFrame, seed: int) -> hr.HybridRecommender:
     comps = [(name, hr.components.create(name)) for name in COMPONENTS]
-    model = hr.HybridRecommender(components=comps, random_state=seed, batch_size=2048)
+    comps.append((LIGHTFM_LOW[0], hr.components.create("lightfm", **LIGHTFM_LOW[1])))
+    model = hr.HybridRecommender(components=comps, weights={name: 1.0 for name, _ in comps}, random_state=seed,
+                                 batch_size=2048)
     return model.fit(split.train, items=items, users=split.users)
 
 
