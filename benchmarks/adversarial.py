@@ -79,7 +79,7 @@ def methods(model: hr.HybridRecommender) -> dict[str, dict[str, dict[str, float]
 
 
 def set_correction(model: hr.HybridRecommender, value: float) -> None:
-    """The fitted components' ``hubness_correction`` (no refit: it applies at scoring time)."""
+    """Set the fitted components' ``hubness_correction`` (fitted at 1, so their offsets exist; 0 skips them)."""
     for comp in model.components_.values():
         if hasattr(comp, "hubness_correction"):
             comp.hubness_correction = value
@@ -179,7 +179,9 @@ def exposure(model: hr.HybridRecommender, audience: dict[str, Any], weights: dic
 
 # ---------------------------------------------------------------------------- the run
 def fit(split, items: pd.DataFrame, seed: int) -> hr.HybridRecommender:
-    comps = [(name, hr.components.create(name)) for name in COMPONENTS]
+    corrected = {"semantic", "textknn"}  # fitted with the correction so that set_correction can switch it
+    comps = [(name, hr.components.create(name, **({"hubness_correction": 1.0} if name in corrected else {})))
+             for name in COMPONENTS]
     comps.append((LIGHTFM_LOW[0], hr.components.create("lightfm", **LIGHTFM_LOW[1])))
     model = hr.HybridRecommender(components=comps, weights={name: 1.0 for name, _ in comps}, random_state=seed,
                                  batch_size=2048)

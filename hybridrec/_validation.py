@@ -63,10 +63,10 @@ def plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def preview(values: Iterable[Any], limit: int = 5) -> str:
-    """Render the first few values of a collection for an error message."""
+def preview(values: Iterable[Any], limit: int = 5, render: Any = repr) -> str:
+    """Render the first few values of a collection for an error message (each by ``render``)."""
     values = [plain(v) for v in values]
-    head = ", ".join(repr(v) for v in values[:limit])
+    head = ", ".join(render(v) for v in values[:limit])
     more = f", ... ({len(values)} in all)" if len(values) > limit else ""
     return f"[{head}{more}]"
 

@@ -238,12 +238,10 @@ class ColdStartMixin:
             return
         rows, of = copies(embeddings, existing)
         if len(rows):
-            pairs = ", ".join(f"{plain(ids[r])!r} (of {plain(self.data_.item_ids[o])!r})"
-                              for r, o in zip(rows[:5], of[:5]))
-            more = f", ... ({len(rows)} in all)" if len(rows) > 5 else ""
+            pairs = [f"{plain(ids[r])!r} (of {plain(self.data_.item_ids[o])!r})" for r, o in zip(rows, of)]
             warnings.warn(f"add_items: {len(rows)} of {len(ids)} new items have a text that copies an existing "
                           f"item's (cosine >= {COPY_COSINE}), so the text components rank them alike: "
-                          f"{pairs}{more}.", UserWarning, stacklevel=3)
+                          f"{preview(pairs, render=str)}.", UserWarning, stacklevel=3)
 
     def _new_item_blocks(self, items: pd.DataFrame, ids: pd.Index, vectors: Mapping[str, Any] | None) -> dict:
         """New items' rows of the non-text blocks: from ``vectors``, or encoded from their columns."""

@@ -13,12 +13,17 @@ The components subtract ``hubness_correction * offset_i`` from the cosines of co
 with ``offset_i = max(0, r_i - median)``: a hub loses its reach in excess of a typical item's,
 and nothing ever gains (standard CSLS also lifts items of narrow reach, and on the bundled
 sample that lifted every text written unlike the catalogue's into a fifth of the query lists).
-Items with interactions keep their scores. It is off by default (``hubness_correction=0``):
-measured on the cold-item protocols it also lowers honest new items against warm ones. The typical reach is the median over items with
+Items with interactions keep their scores. The typical reach is the median over items with
 interactions that no probe user interacted with: an item in the probes' histories is close to
 them by construction, and a median inflated that way would let hubs pass as typical.
-``benchmarks/adversarial.py`` measures what it does to stuffed items and to the cold-item and
-cold-user protocols.
+
+The components' ``hubness_correction`` parameter sets the strength; 1 is the measured setting,
+0 (the default) turns it off and fit then computes nothing. ``benchmarks/adversarial.py``
+(``results/adversarial.md``, Amazon Food-Kitchen) measured at 1: stuffed items' top-10 slots cut
+5.7-10x for users known by history or by titles, 1.8x for short queries; NDCG@10 among cold
+items up, but against all items down 25-63% for a text component alone on the cold-item
+protocols (``results/hubness/quality.md``), as honest new items with central texts drop below
+warm ones. Hence the default.
 """
 from __future__ import annotations
 
@@ -96,10 +101,10 @@ def copies(new: np.ndarray, existing: np.ndarray, threshold: float = COPY_COSINE
 class HubnessCorrection:
     """Mixin for :class:`~hybridrec.components.catalogue.ItemBlockVectors` components.
 
-    Keeps ``hub_probes_`` (the probes; per-user rows, so listed in ``user_attributes``),
-    ``hub_median_`` and ``hub_offsets_`` (one per catalogue item, 0 for items with
-    interactions). The component subtracts ``hubness_correction * hub_offsets_`` from its
-    cosines. Subclasses list it before ``ItemBlockVectors`` (its ``add_items`` and
+    With ``hubness_correction > 0`` at fit, keeps ``hub_probes_`` (the probes; per-user rows,
+    so listed in ``user_attributes``), ``hub_median_`` and ``hub_offsets_`` (one per catalogue
+    item, 0 for items with interactions); at 0, ``hub_offsets_`` is None and nothing is
+    computed. The component subtracts :meth:`_hub_penalty` from its cosines. Subclasses list it before ``ItemBlockVectors`` (its ``add_items`` and
     ``remove_items`` extend that mixin's) and call :meth:`_fit_hubness` in ``fit``.
     """
 
@@ -110,6 +115,10 @@ class HubnessCorrection:
     hub_offsets_: np.ndarray
 
     def _fit_hubness(self, matrix: sp.csr_matrix, seed: int | None) -> None:
+        if not self.hubness_correction:
+            self.hub_probes_ = np.zeros((0, self.item_embeddings_.shape[1]), dtype=np.float32)
+            self.hub_median_, self.hub_offsets_ = 0.0, None
+            return
         rng = np.random.default_rng(seed)
         emb = self.item_embeddings_
         users = probe_users(matrix, rng)
@@ -130,22 +139,22 @@ class HubnessCorrection:
         out[np.abs(embeddings).sum(axis=1) == 0] = 0.0
         return out.astype(np.float32)
 
-    def _hub_penalty(self, items: np.ndarray) -> np.ndarray:
-        """``hubness_correction * offset`` of ``items`` (what is subtracted from their cosines).
+    def _hub_on(self) -> bool:
+        """Whether scores are corrected: offsets fitted (not off at fit, nor a model saved before
+        the correction existed) and a strength above 0."""
+        return self.__dict__.get("hub_offsets_") is not None and bool(self.hubness_correction)
 
-        Zeros for a component fitted before the correction existed (a model saved by an
-        earlier version of hybridrec).
-        """
-        offsets = self.__dict__.get("hub_offsets_")
-        if offsets is None:
-            return np.zeros(len(items), dtype=np.float32)
-        return np.float32(self.hubness_correction) * offsets[items]
+    def _hub_penalty(self, items: np.ndarray) -> np.ndarray | None:
+        """``hubness_correction * offset`` of ``items`` (subtracted from their cosines); None when off."""
+        return np.float32(self.hubness_correction) * self.hub_offsets_[items] if self._hub_on() else None
 
     def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
         super().add_items(blocks, domains)  # type: ignore[misc]
-        new = self.item_embeddings_[len(self.item_embeddings_) - len(domains):]
-        self.hub_offsets_ = np.concatenate([self.hub_offsets_, self._offsets(new)])
+        if self.__dict__.get("hub_offsets_") is not None:
+            new = self.item_embeddings_[len(self.item_embeddings_) - len(domains):]
+            self.hub_offsets_ = np.concatenate([self.hub_offsets_, self._offsets(new)])
 
     def remove_items(self, keep: np.ndarray) -> None:
         super().remove_items(keep)  # type: ignore[misc]
-        self.hub_offsets_ = self.hub_offsets_[keep]
+        if self.__dict__.get("hub_offsets_") is not None:
+            self.hub_offsets_ = self.hub_offsets_[keep]

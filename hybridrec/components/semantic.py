@@ -29,12 +29,8 @@ class SemanticComponent(HubnessCorrection, ItemBlockVectors, Component):
     modality : str, default="text"
         The item block compared: ``"text"``, or a block given to ``fit(..., item_vectors=...)``.
     hubness_correction : float, default=0.0
-        Strength of the CSLS correction on items without interactions (1 is the measured
-        setting; 0, the default, turns it off). Items with interactions are never affected. It
-        cut stuffed items' top-10 slots 5.7-10x for users and 1.8x for short queries on Amazon,
-        but lowered honest cold items against warm ones (NDCG@10 against all items -25% to
-        -63% for this component alone on the cold-item protocols): see
-        ``benchmarks/results/adversarial.md`` and ``benchmarks/results/hubness/quality.md``.
+        Strength of the CSLS correction on items without interactions, fixed at fit (1 is the
+        measured setting, 0 turns it off); what it costs and gains: :mod:`hybridrec.components.hubness`.
     """
 
     name = "semantic"
@@ -67,17 +63,24 @@ class SemanticComponent(HubnessCorrection, ItemBlockVectors, Component):
         return profile
 
     def score(self, state: np.ndarray, items: np.ndarray) -> np.ndarray:
-        norms = np.linalg.norm(state, axis=1, keepdims=True)
-        return state @ self.item_embeddings_[items].T - norms * self._hub_penalty(items)[None, :]
+        scores = state @ self.item_embeddings_[items].T
+        penalty = self._hub_penalty(items)
+        if penalty is not None:
+            scores -= np.linalg.norm(state, axis=1, keepdims=True) * penalty[None, :]
+        return scores
 
     def user_vectors(self, state: np.ndarray) -> np.ndarray:
-        """``[profile, -|profile|]``: with :meth:`item_vectors` the dot product is the corrected score."""
-        norms = np.linalg.norm(state, axis=1, keepdims=True)
-        return np.hstack([state, -norms]).astype(np.float32)
+        """The profile; with the hubness correction ``[profile, -|profile|]`` (see :meth:`item_vectors`)."""
+        if not self._hub_on():
+            return state
+        return np.hstack([state, -np.linalg.norm(state, axis=1, keepdims=True)]).astype(np.float32)
 
     def item_vectors(self, items: np.ndarray) -> np.ndarray:
-        """``[embedding, hubness_correction * offset]`` (the offset is 0 for items with interactions)."""
-        return np.hstack([self.item_embeddings_[items], self._hub_penalty(items)[:, None]]).astype(np.float32)
+        """The embeddings; with the hubness correction ``[embedding, hubness_correction * offset]``."""
+        penalty = self._hub_penalty(items)
+        if penalty is None:
+            return self.item_embeddings_[items]
+        return np.hstack([self.item_embeddings_[items], penalty[:, None]]).astype(np.float32)
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         hist = users.history.indices

@@ -33,9 +33,8 @@ class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
     scorer. Users with no history and no text score 0 everywhere.
 
     With ``hubness_correction`` above 0, items nobody interacted with (cold and added items) lose
-    ``hubness_correction * offset``:
-    the CSLS correction of :mod:`hybridrec.components.hubness` (subtracting it from every
-    cosine of the item is subtracting it from the soft maximum).
+    ``hubness_correction * offset``: the CSLS correction of :mod:`hybridrec.components.hubness`
+    (subtracting it from every cosine of the item is subtracting it from the soft maximum).
 
     Scoring costs ``history length x items x dim`` per user (no precomputed neighbour lists),
     so it is slower than the profile-based components for long histories.
@@ -50,12 +49,8 @@ class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
         The item block compared: ``"text"``, or a block given to ``fit(..., item_vectors=...)``
         (compared by cosine: rows are scaled to unit length).
     hubness_correction : float, default=0.0
-        Strength of the CSLS correction on items without interactions (1 is the measured
-        setting; 0, the default, turns it off). Items with interactions are never affected. It
-        cut stuffed items' top-10 slots 5.7-10x for users and 1.8x for short queries on Amazon,
-        but lowered honest cold items against warm ones (NDCG@10 against all items -25% to
-        -63% for this component alone on the cold-item protocols): see
-        ``benchmarks/results/adversarial.md`` and ``benchmarks/results/hubness/quality.md``.
+        Strength of the CSLS correction on items without interactions, fixed at fit (1 is the
+        measured setting, 0 turns it off); what it costs and gains: :mod:`hybridrec.components.hubness`.
     """
 
     name = "textknn"
@@ -123,7 +118,7 @@ class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
             owner.append(np.flatnonzero(has))
         return np.vstack(vectors), np.concatenate(weights).astype(np.float32), np.concatenate(owner)
 
-    def _score_block(self, state: _TextKNNState, targets: np.ndarray, penalty: np.ndarray, start: int, stop: int,
+    def _score_block(self, state: _TextKNNState, targets: np.ndarray, penalty: np.ndarray | None, start: int, stop: int,
                      out: np.ndarray) -> None:
         vectors, weights, owner = self._entries(state, start, stop)
         live = weights > 0
@@ -140,7 +135,9 @@ class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
         has = np.asarray(pool.sum(axis=1)).ravel() > 0
         with np.errstate(divide="ignore"):
             scores = t * np.log(np.maximum(sums[has], np.finfo(np.float64).tiny)) + 1.0
-        out[start:stop][has] = (scores - penalty).astype(np.float32)
+        if penalty is not None:
+            scores -= penalty
+        out[start:stop][has] = scores.astype(np.float32)
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """The score of ``item`` split over the history items by their share of the soft maximum.

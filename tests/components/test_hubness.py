@@ -116,3 +116,16 @@ def test_copies_finds_the_closest_existing_row_at_or_above_the_threshold():
     assert rows.tolist() == [0] and of.tolist() == [0]
     rows, of = copies(new, existing, threshold=0.75)
     assert rows.tolist() == [0, 1] and of.tolist() == [0, 1]
+
+
+def test_off_by_default_it_computes_nothing_and_scores_plain_cosines(sample):
+    model = hr.HybridRecommender(components=[("semantic", SemanticComponent())], weights={"semantic": 1.0},
+                                 random_state=0, show_progress=False).fit(sample.interactions, items=sample.items)
+    comp = model.components_["semantic"]
+    assert comp.hubness_correction == 0 and comp.hub_offsets_ is None and len(comp.hub_probes_) == 0
+    model.add_items(_stuffed(sample, "drama"))
+    batch = query_users(model.data_, model.encoder_, ["a slow drama about a family"]).batch(None)
+    state = comp.user_state(batch)
+    items = np.arange(model.data_.n_items)
+    np.testing.assert_allclose(comp.score(state, items), state @ comp.item_embeddings_.T, rtol=1e-6)
+    assert comp.item_vectors(items).shape == comp.item_embeddings_.shape
