@@ -200,6 +200,7 @@ class ScoringMixin:
                 scores = scores[:, block.items]
             if exclude_seen:
                 mask_seen(scores, block.users.history, block.items)
+            scores[:, self._held_positions(block.items)] = np.nan  # screen_texts="hold"
             # Exact ties (a user nothing is known about) go to the more popular item.
             top = top_k_block(scores + _TIE_BREAK * self.item_popularity_[block.items], k)
             yield (block.rows, block.users, np.where(top >= 0, block.items[np.maximum(top, 0)], -1),
@@ -215,7 +216,7 @@ class ScoringMixin:
         for rows, part, code, items, scope, batch in self._batches(users, codes, cross_domain_weight, whole,
                                                                    size, "recommend"):
             states = {n: self._state(n, part, batch, code, cross_domain_weight) for n in names}
-            seen = sp.csr_matrix(part.history[:, items]) if exclude_seen else None
+            seen = self._never_ranked(sp.csr_matrix(part.history[:, items]) if exclude_seen else None, items, len(part))
             pos, scores = ranker.top_k(self.components_, states, row_weights(names, blend_w, query, part.text_only()),
                                        (code, whole), items, scope[self.reference_items_[scope]], self.normalization,
                                        _TIE_BREAK * self.item_popularity_[items], k, seen, candidates)

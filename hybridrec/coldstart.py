@@ -226,6 +226,7 @@ class ColdStartMixin:
             comp.add_items(blocks, codes)
         self.item_popularity_ = np.concatenate([self.item_popularity_, np.zeros(len(new), np.float32)])
         self.reference_items_ = np.concatenate([self.reference_items_, np.zeros(len(new), bool)])
+        self._screen_added(self.data_.item_texts[len(self.data_.item_texts) - len(new):])
         self._forget()
         logger.info("Added %d items.", len(new))
         return self
@@ -277,6 +278,8 @@ class ColdStartMixin:
             comp.remove_items(keep)
         self.item_popularity_ = self.item_popularity_[keep]
         self.reference_items_ = self.reference_items_[keep]
+        if self.__dict__.get("held_items_") is not None:
+            self.held_items_ = self.held_items_[keep]
         self._forget()
         logger.info("Removed %d items.", len(drop))
         return self

@@ -25,6 +25,7 @@ from .components import TEXT, Component, TrainingData
 from .data import InteractionData
 from .explain import ExplainMixin
 from .modalities import encode_columns, require_blocks
+from .screening import SCREEN_MODES, ScreeningMixin
 from .text import fit_encoder
 from .users import known_users
 
@@ -33,7 +34,7 @@ __all__ = ["HybridRecommender", "default_components"]
 logger = logging.getLogger(__name__)
 
 
-class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMixin, BaseEstimator):
+class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMixin, ComponentsMixin, BaseEstimator):
     """Blend collaborative (ALS), hybrid (LightFM + block features) and semantic scores.
 
     Parameters
@@ -69,6 +70,11 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         Seed handed to every component that has no seed of its own.
     show_progress : bool, default=False
         Progress bars for encoding, fitting and batch scoring.
+    screen_texts : {"hold", "warn", "off"}, default="hold"
+        What happens to an item scored from its text alone (no interactions in fit, or added
+        with ``add_items``) whose text looks keyword-stuffed (:mod:`hybridrec.screening`):
+        ``"hold"`` warns and keeps it out of recommendation lists (``predict`` and ``explain``
+        still score it) until :meth:`release_items`; ``"warn"`` only warns; ``"off"`` skips it.
 
     Attributes
     ----------
@@ -85,6 +91,9 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         The fitted encoders of the item blocks built from columns (they encode added items).
     columns_ : dict
         The column names fit was given (``user``, ``item``, ``domain``, ``weight``); outputs use them.
+    held_items_ : ndarray of bool
+        Per catalogue item, whether ``screen_texts="hold"`` keeps it out of the lists
+        (``held_item_ids_`` names them).
 
     Notes
     -----
@@ -103,6 +112,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         batch_size: int = 256,
         random_state: int | None = None,
         show_progress: bool = False,
+        screen_texts: str = "hold",
     ) -> None:
         self.components = components
         self.weights = weights
@@ -113,6 +123,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         self.batch_size = batch_size
         self.random_state = random_state
         self.show_progress = show_progress
+        self.screen_texts = screen_texts
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -174,6 +185,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         check_fraction(self.cross_domain_weight, "cross_domain_weight", "HybridRecommender")
         check_choice(self.normalization, "normalization", NORMALIZATIONS, "HybridRecommender")
         check_positive_int(self.batch_size, "batch_size", "HybridRecommender")
+        check_choice(self.screen_texts, "screen_texts", SCREEN_MODES, "HybridRecommender")
         comps = self._named_components()
         names = [n for n, _ in comps]
         weights = check_weights(self.weights, names, default_weights(comps))
@@ -223,6 +235,7 @@ class HybridRecommender(ColdStartMixin, ExplainMixin, ScoringMixin, ComponentsMi
         self.item_popularity_ = counts / max(float(counts.max(initial=0)), 1.0)
         self.reference_items_ = np.ones(data.n_items, dtype=bool)
         self.columns_ = columns
+        self._screen_fit(data)
         self._forget()
         return self
 

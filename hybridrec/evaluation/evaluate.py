@@ -26,7 +26,23 @@ ScoreFn = Callable[[list, list], np.ndarray]
 
 
 def _scorer(model: Any, fold_in: pd.DataFrame | None, user_col: str) -> ScoreFn:
-    """``fn(user_ids, item_ids) -> (n_users, n_items)`` for the model and protocol."""
+    """``fn(user_ids, item_ids) -> (n_users, n_items)`` for the model and protocol; items the
+    model holds out of its lists (``HybridRecommender(screen_texts="hold")``) rank last."""
+    fn = _score_fn(model, fold_in, user_col)
+    held = getattr(model, "__dict__", {}).get("held_items_")
+    if held is None or not held.any():
+        return fn
+    held_ids = model.held_item_ids_
+
+    def without_held(user_ids: list, item_ids: list) -> np.ndarray:
+        scores = np.array(fn(user_ids, item_ids), dtype=np.float64)
+        scores[:, pd.Index(item_ids).isin(held_ids)] = -np.inf
+        return scores
+
+    return without_held
+
+
+def _score_fn(model: Any, fold_in: pd.DataFrame | None, user_col: str) -> ScoreFn:
     if fold_in is not None and hasattr(model, "score_new"):
         groups = fold_in.groupby(user_col, sort=False).indices
 

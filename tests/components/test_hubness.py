@@ -22,7 +22,7 @@ from hybridrec.users import query_users
 def _fit(sample, name: str, correction: float) -> hr.HybridRecommender:
     comp = {"semantic": SemanticComponent, "textknn": TextKNNComponent}[name](hubness_correction=correction)
     model = hr.HybridRecommender(components=[(name, comp)], weights={name: 1.0}, text_weights={name: 1.0},
-                                 random_state=0, show_progress=False)
+                                 random_state=0, show_progress=False, screen_texts="off")  # the correction alone
     return model.fit(sample.interactions, items=sample.items)
 
 
