@@ -1,9 +1,15 @@
 """Adversarial item texts: how far stuffed or duplicated texts push into top-10 lists, with and without the defence.
 
-Data: Amazon Food-Kitchen (DESIGN.md), seed 0. The defence is the CSLS hubness correction of
-the semantic and text-kNN components (``hubness_correction``, default 0, off; the run sets 0 and 1; see
-``hybridrec/components/hubness.py``). Every comparison below uses the SAME fitted components
-with the correction at 1 and at 0.
+Data: Amazon Food-Kitchen (DESIGN.md), seed 0. Two defences, each compared with none on the SAME
+fitted model:
+
+- ``screen``: the recommender's text screen (``HybridRecommender(screen_texts="hold")``, the
+  default; ``hybridrec/screening.py``): items scored from text alone whose text borrows 12 or
+  more words from listings other than its closest one are held out of every list;
+- ``hubness``: the CSLS hubness correction of the semantic and text-kNN components
+  (``hubness_correction=1``; default 0, off; ``hybridrec/components/hubness.py``).
+
+The model is fitted with both; "none" sets the correction to 0 and holds nothing.
 
 Exposure (the cold-user split of DESIGN.md, ``cold_user_split(test_size=0.02, n_given=3,
 seed=0)``; the library's default components ALS, LightFM + text, semantic profile and text kNN,
@@ -24,12 +30,12 @@ protocol's **cold users** known only by a text (their 3 revealed titles, joined)
 users given their 3 revealed items as a **history**. Exposure = top-10 slots an injected kind
 takes (each list has 10).
 
-Quality: NDCG@10 with the correction at 1 and 0, on the cold-user protocol (the same model;
+Quality: NDCG@10 under each setting, on the cold-user protocol (the same model;
 only the protocol's own candidates are ranked, so injected items never count) and on the
 cold-item protocol (kitchen, 10% of items cold, seed 0, 2,000 sampled test users, a second
 model with the same components fitted on that split): cold items only and all kitchen items.
 
-    python benchmarks/adversarial.py [--quick]      # about 10 minutes; --quick: 300 queries and users
+    python benchmarks/adversarial.py [--quick]      # about 12 minutes; --quick: 300 queries and users
 
 Writes ``benchmarks/results/adversarial.md`` and ``.json``.
 """
@@ -61,6 +67,8 @@ from quality import _commit  # noqa: E402
 log = logging.getLogger("adversarial")
 HERE = Path(__file__).resolve().parent
 KINDS = ("stuffed", "duplicate", "honest")
+#: The settings compared: no defence, the hubness correction, the text screen.
+SETTINGS = ("none", "hubness", "screen")
 COMPONENTS = ("als", "lightfm", "semantic", "textknn")
 #: A second LightFM with new items' text rows at the warm items' length (0.1 instead of 0.3).
 LIGHTFM_LOW = ("lightfm_cold_0.1", {"cold_text_weight": 0.1})
@@ -78,12 +86,26 @@ def methods(model: hr.HybridRecommender) -> dict[str, dict[str, dict[str, float]
     return out
 
 
-def set_correction(model: hr.HybridRecommender, value: float) -> None:
-    """Set the fitted components' ``hubness_correction`` (fitted at 1, so their offsets exist; 0 skips them)."""
+def set_defence(model: hr.HybridRecommender, setting: str, held: np.ndarray) -> None:
+    """Switch the fitted model to ``setting``: the components' ``hubness_correction`` (fitted at 1, so
+    their offsets exist; 0 skips them) and the items held by the screen (``held``, from fit and add_items)."""
     for comp in model.components_.values():
         if hasattr(comp, "hubness_correction"):
-            comp.hubness_correction = value
-    model._forget()  # cached item moments depend on it
+            comp.hubness_correction = 1.0 if setting == "hubness" else 0.0
+    model.held_items_ = held.copy() if setting == "screen" else np.zeros_like(held)
+    model._forget()  # cached item moments depend on the correction
+
+
+class Listed:
+    """A Scorer whose held items rank last, as ``recommend`` never lists them."""
+
+    def __init__(self, model: hr.HybridRecommender, scorer: Scorer) -> None:
+        self.model, self.scorer = model, scorer
+
+    def __call__(self, user_ids: list, item_ids: list) -> np.ndarray:
+        scores = np.array(self.scorer(user_ids, item_ids), dtype=np.float64)
+        scores[:, pd.Index(item_ids).isin(self.model.held_item_ids_)] = -np.inf
+        return scores
 
 
 # ---------------------------------------------------------------------------- the injected items
@@ -160,7 +182,7 @@ def exposure(model: hr.HybridRecommender, audience: dict[str, Any], weights: dic
         cands = catalogue[item_domains == domain]
         tags = np.array([kinds.get(i, "") for i in cands])
         ids = [u for u, d in zip(audience["ids"], domains) if d == domain]
-        scorer = Scorer(model, weights, lookup=audience["lookup"], texts=audience["texts"])
+        scorer = Listed(model, Scorer(model, weights, lookup=audience["lookup"], texts=audience["texts"]))
         for start in range(0, len(ids), batch):
             part = ids[start:start + batch]
             scores = scorer(part, list(cands))
@@ -184,8 +206,10 @@ def fit(split, items: pd.DataFrame, seed: int) -> hr.HybridRecommender:
              for name in COMPONENTS]
     comps.append((LIGHTFM_LOW[0], hr.components.create("lightfm", **LIGHTFM_LOW[1])))
     model = hr.HybridRecommender(components=comps, weights={name: 1.0 for name, _ in comps}, random_state=seed,
-                                 batch_size=2048)
-    return model.fit(split.train, items=items, users=split.users)
+                                 batch_size=2048, screen_texts="hold")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the screen's warning; the held items are counted instead
+        return model.fit(split.train, items=items, users=split.users)
 
 
 def exposure_part(ds, seed: int, n: int) -> tuple[dict, dict, dict]:
@@ -202,36 +226,41 @@ def exposure_part(ds, seed: int, n: int) -> tuple[dict, dict, dict]:
     emb = model.item_embeddings_
     flagged, _ = copies(emb[len(emb) - len(new):], emb[:len(emb) - len(new)])  # what add_items warned about
     copied = new["kind"].iloc[flagged].value_counts().reindex(list(KINDS), fill_value=0).to_dict()
+    held = model.held_items_.copy()
+    screened = new["kind"][pd.Index(new["item_id"]).isin(model.held_item_ids_)].value_counts()
+    screened = screened.reindex(list(KINDS), fill_value=0).to_dict()
     groups = audiences(ds, split, n, seed)
     rows, quality = {}, {}
-    for value in (0.0, 1.0):
-        set_correction(model, value)
+    for setting in SETTINGS:
+        set_defence(model, setting, held)
         for label, weights in methods(model).items():
             for audience, spec in groups.items():
                 mode = "history" if spec["lookup"] is not None else "text"
-                rows[(value, label, audience)] = exposure(model, spec, weights[mode], kinds)
-            scorer = Scorer(model, weights["text"], texts=user_texts(split.fold_in, ds.items))
-            quality[(value, label)] = run_eval(scorer, split, "test", None)["ndcg"]
-        log.info("exposure with hubness_correction=%g done", value)
+                rows[(setting, label, audience)] = exposure(model, spec, weights[mode], kinds)
+            scorer = Listed(model, Scorer(model, weights["text"], texts=user_texts(split.fold_in, ds.items)))
+            quality[(setting, label)] = run_eval(scorer, split, "test", None)["ndcg"]
+        log.info("exposure with %s done", setting)
     examples = new.groupby("kind").head(2)[["kind", "item_id", "text"]].to_dict("records")
     return rows, quality, {"examples": examples, "split": repr(split), "n_injected": new["kind"].value_counts().to_dict(),
-                           "copies_flagged": copied}
+                           "copies_flagged": copied, "screened": screened}
 
 
 def cold_item_part(ds, seed: int, n_users: int) -> tuple[dict, str]:
     split = cold_item_split(ds.interactions, ds.items, domain="kitchen", frac=0.1, seed=seed)
     split = _sample_users(split, n_users, seed)
     model = fit(split, split.items, seed)
+    held = model.held_items_.copy()
+    n_held = (int(held.sum()), int(pd.Index(model.data_.item_ids).isin(split.cold_items).sum()))
     lookup = Lookup(split.train)
     out = {}
-    for value in (0.0, 1.0):
-        set_correction(model, value)
+    for setting in SETTINGS:
+        set_defence(model, setting, held)
         for label, weights in methods(model).items():
             for cands_label, cands in (("cold items only", split.cold_items), ("all kitchen items", None)):
-                scorer = Scorer(model, weights["history"], lookup=lookup)
-                out[(value, label, cands_label)] = run_eval(scorer, split, "test", cands)["ndcg"]
-        log.info("cold-item NDCG with hubness_correction=%g done", value)
-    return out, repr(split)
+                scorer = Listed(model, Scorer(model, weights["history"], lookup=lookup))
+                out[(setting, label, cands_label)] = run_eval(scorer, split, "test", cands)["ndcg"]
+        log.info("cold-item NDCG with %s done", setting)
+    return out, repr(split), n_held
 
 
 # ---------------------------------------------------------------------------- report
@@ -244,18 +273,25 @@ def _cut(before: int, after: int) -> str:
 def report(args, exposure_rows, cold_user, cold_item, info, seconds) -> str:
     labels = list(dict.fromkeys(label for _, label, _ in exposure_rows))
     audiences_ = list(dict.fromkeys(a for _, _, a in exposure_rows))
+    held, cold = info["cold_item_held"]
     lines = [
-        "# Adversarial item texts: exposure of stuffed and duplicated items, with and without the hubness correction",
+        "# Adversarial item texts: exposure of stuffed and duplicated items, with no defence, the hubness correction "
+        "and the text screen",
         "",
         "- Command: `python benchmarks/adversarial.py" + (" --quick" if args.quick else "") + "`",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; git commit `{_commit()}`; seed {args.seed}",
         f"- Machine: {platform.machine()}, Python {platform.python_version()}; total time {seconds / 60:.1f} min",
         f"- Exposure split: `{info['split']}`; injected with add_items: {info['n_injected']}",
         "",
-        "How the items are built, who ranks them and what is measured: see the script's docstring. "
-        "`hubness_correction` is the semantic and text-kNN components' parameter (default 0, off); the run sets 0 and 1. "
-        "Every pair of columns is the same fitted model. A cell is top-10 slots taken by that kind "
-        "(out of 10 x lists); `cut` is slots at 0 / slots at 1.",
+        "How the items are built, who ranks them and what is measured: see the script's docstring. Settings, each on "
+        "the same fitted model: `none`; `hubness` (the semantic and text-kNN components' `hubness_correction=1`; "
+        "default 0); `screen` (`HybridRecommender(screen_texts='hold')`, the default: flagged items are held out of "
+        "the lists). A cell is top-10 slots taken by that kind (out of 10 x lists); a cut is slots with none / "
+        "slots with the defence.",
+        "",
+        "The screen held, of the injected items: " + ", ".join(
+            f"{kind} {info['screened'][kind]} of {info['n_injected'].get(kind, 0)}" for kind in KINDS)
+        + f"; of the cold-item split's {cold} honest cold items (no interactions in fit): {held}.",
         "",
         f"`add_items` warned that these texts copy an existing item's (cosine >= {COPY_COSINE}): "
         + ", ".join(f"{kind} {info['copies_flagged'][kind]} of {info['n_injected'].get(kind, 0)}" for kind in KINDS)
@@ -267,24 +303,25 @@ def report(args, exposure_rows, cold_user, cold_item, info, seconds) -> str:
     for ex in info["examples"]:
         lines.append(f"- {ex['kind']} `{ex['item_id']}`: {ex['text'][:160]}")
     for audience in audiences_:
-        n = exposure_rows[(0.0, labels[0], audience)]["lists"]
+        n = exposure_rows[("none", labels[0], audience)]["lists"]
         lines += ["", f"## Exposure: {audience} ({n} lists)", "",
-                  "| method | stuffed, off | stuffed, on | cut | duplicate, off | duplicate, on | honest, off | honest, on |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| method | stuffed: none | hubness | cut | screen | cut | duplicate: none | hubness | screen "
+                  "| honest: none | hubness | screen |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for label in labels:
-            off, on = exposure_rows[(0.0, label, audience)], exposure_rows[(1.0, label, audience)]
-            lines.append(f"| {label} | {off['stuffed']} | {on['stuffed']} | {_cut(off['stuffed'], on['stuffed'])} | "
-                         f"{off['duplicate']} | {on['duplicate']} | {off['honest']} | {on['honest']} |")
-    lines += ["", "## Quality: NDCG@10 with the correction off and on", "",
+            r = {setting: exposure_rows[(setting, label, audience)] for setting in SETTINGS}
+            st = [r[x]["stuffed"] for x in SETTINGS]
+            lines.append(f"| {label} | {st[0]} | {st[1]} | {_cut(st[0], st[1])} | {st[2]} | {_cut(st[0], st[2])} | "
+                         + " | ".join(str(r[x][kind]) for kind in ("duplicate", "honest") for x in SETTINGS) + " |")
+    lines += ["", "## Quality: NDCG@10 under each setting", "",
               f"Cold-item split: `{info['cold_item_split']}`.", "",
-              "| protocol | method | off | on | change |", "|---|---|---|---|---|"]
-    for label in labels:
-        off, on = cold_user[(0.0, label)], cold_user[(1.0, label)]
-        lines.append(f"| cold user from text | {label} | {off:.4f} | {on:.4f} | {_change(off, on)} |")
-    for (value, label, cands), off in cold_item.items():
-        if value == 0.0:
-            on = cold_item[(1.0, label, cands)]
-            lines.append(f"| cold-item kitchen, {cands} | {label} | {off:.4f} | {on:.4f} | {_change(off, on)} |")
+              "| protocol | method | none | hubness | change | screen | change |", "|---|---|---|---|---|---|---|"]
+    rows = [("cold user from text", label, {x: cold_user[(x, label)] for x in SETTINGS}) for label in labels]
+    rows += [(f"cold-item kitchen, {cands}", label, {x: cold_item[(x, label, cands)] for x in SETTINGS})
+             for (setting, label, cands) in cold_item if setting == "none"]
+    for protocol, label, v in rows:
+        lines.append(f"| {protocol} | {label} | {v['none']:.4f} | {v['hubness']:.4f} | {_change(v['none'], v['hubness'])} "
+                     f"| {v['screen']:.4f} | {_change(v['none'], v['screen'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -305,16 +342,17 @@ def main(argv: list[str] | None = None) -> int:
     ds = hr.datasets.load_amazon_food_kitchen(args.data / "amazon_food_kitchen_llmcdsr")
     n = 300 if args.quick else 1000
     rows, cold_user, info = exposure_part(ds, args.seed, n)
-    cold_item, info["cold_item_split"] = cold_item_part(ds, args.seed, 500 if args.quick else 2000)
+    cold_item, info["cold_item_split"], info["cold_item_held"] = cold_item_part(ds, args.seed, 500 if args.quick else 2000)
     seconds = time.perf_counter() - start
     write_text(args.out, report(args, rows, cold_user, cold_item, info, seconds))
     write_json(args.out.with_suffix(".json"), {
         "commit": _commit(), "seed": args.seed, "quick": args.quick, "seconds": round(seconds, 1),
-        "exposure": [{"hubness_correction": v, "method": m, "audience": a, **c} for (v, m, a), c in rows.items()],
-        "cold_user_ndcg": [{"hubness_correction": v, "method": m, "ndcg": x} for (v, m), x in cold_user.items()],
-        "cold_item_ndcg": [{"hubness_correction": v, "method": m, "candidates": c, "ndcg": x}
+        "exposure": [{"setting": v, "method": m, "audience": a, **c} for (v, m, a), c in rows.items()],
+        "cold_user_ndcg": [{"setting": v, "method": m, "ndcg": x} for (v, m), x in cold_user.items()],
+        "cold_item_ndcg": [{"setting": v, "method": m, "candidates": c, "ndcg": x}
                            for (v, m, c), x in cold_item.items()],
-        "examples": info["examples"], "copies_flagged": info["copies_flagged"],
+        "examples": info["examples"], "copies_flagged": info["copies_flagged"], "screened": info["screened"],
+        "cold_item_held": dict(zip(("held", "cold_items"), info["cold_item_held"])),
     })
     return 0
 
