@@ -91,6 +91,11 @@ class Scorer:
         self.model, self.weights, self.lookup, self.texts = model, dict(weights), lookup, texts
         self.cdw, self.normalization = cdw, normalization
 
+    @property
+    def held_item_ids_(self) -> pd.Index:
+        """The model's held items: ``evaluate`` ranks them last, as ``recommend`` never lists them."""
+        return self.model.held_item_ids_
+
     def __call__(self, user_ids: list, item_ids: list) -> np.ndarray:
         return blend(self.parts(user_ids, item_ids, [n for n, w in self.weights.items() if w > 0]), self.weights)
 

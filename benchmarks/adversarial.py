@@ -96,18 +96,6 @@ def set_defence(model: hr.HybridRecommender, setting: str, held: np.ndarray) -> 
     model._forget()  # cached item moments depend on the correction
 
 
-class Listed:
-    """A Scorer whose held items rank last, as ``recommend`` never lists them."""
-
-    def __init__(self, model: hr.HybridRecommender, scorer: Scorer) -> None:
-        self.model, self.scorer = model, scorer
-
-    def __call__(self, user_ids: list, item_ids: list) -> np.ndarray:
-        scores = np.array(self.scorer(user_ids, item_ids), dtype=np.float64)
-        scores[:, pd.Index(item_ids).isin(self.model.held_item_ids_)] = -np.inf
-        return scores
-
-
 # ---------------------------------------------------------------------------- the injected items
 def popular(train: pd.DataFrame, items: pd.DataFrame, domain: str, n: int) -> pd.DataFrame:
     counts = train["item_id"].value_counts()
@@ -182,10 +170,12 @@ def exposure(model: hr.HybridRecommender, audience: dict[str, Any], weights: dic
         cands = catalogue[item_domains == domain]
         tags = np.array([kinds.get(i, "") for i in cands])
         ids = [u for u, d in zip(audience["ids"], domains) if d == domain]
-        scorer = Listed(model, Scorer(model, weights, lookup=audience["lookup"], texts=audience["texts"]))
+        scorer = Scorer(model, weights, lookup=audience["lookup"], texts=audience["texts"])
+        held = pd.Index(cands).isin(model.held_item_ids_)  # recommend never lists them
         for start in range(0, len(ids), batch):
             part = ids[start:start + batch]
             scores = scorer(part, list(cands))
+            scores[:, held] = -np.inf
             if audience["lookup"] is not None:  # the history's own items are never recommended
                 seen = audience["lookup"].rows(part)
                 rows = pd.Series(np.arange(len(part)), index=part)
@@ -237,7 +227,7 @@ def exposure_part(ds, seed: int, n: int) -> tuple[dict, dict, dict]:
             for audience, spec in groups.items():
                 mode = "history" if spec["lookup"] is not None else "text"
                 rows[(setting, label, audience)] = exposure(model, spec, weights[mode], kinds)
-            scorer = Listed(model, Scorer(model, weights["text"], texts=user_texts(split.fold_in, ds.items)))
+            scorer = Scorer(model, weights["text"], texts=user_texts(split.fold_in, ds.items))
             quality[(setting, label)] = run_eval(scorer, split, "test", None)["ndcg"]
         log.info("exposure with %s done", setting)
     examples = new.groupby("kind").head(2)[["kind", "item_id", "text"]].to_dict("records")
@@ -257,7 +247,7 @@ def cold_item_part(ds, seed: int, n_users: int) -> tuple[dict, str]:
         set_defence(model, setting, held)
         for label, weights in methods(model).items():
             for cands_label, cands in (("cold items only", split.cold_items), ("all kitchen items", None)):
-                scorer = Listed(model, Scorer(model, weights["history"], lookup=lookup))
+                scorer = Scorer(model, weights["history"], lookup=lookup)  # ranks held items last
                 out[(setting, label, cands_label)] = run_eval(scorer, split, "test", cands)["ndcg"]
         log.info("cold-item NDCG with %s done", setting)
     return out, repr(split), n_held

@@ -55,6 +55,7 @@ class _BlendScorer:
 
     def __init__(self, cache: _ComponentScoreCache, weights: Mapping[str, float]) -> None:
         self.cache, self.weights = cache, weights
+        self.held_item_ids_ = getattr(cache.model, "held_item_ids_", None)  # evaluate ranks them last, as recommend never lists them
 
     def score_items(self, user_ids: list, item_ids: list) -> np.ndarray:
         return blend(self.cache.parts(user_ids, item_ids), self.weights)

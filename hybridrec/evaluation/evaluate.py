@@ -26,13 +26,13 @@ ScoreFn = Callable[[list, list], np.ndarray]
 
 
 def _scorer(model: Any, fold_in: pd.DataFrame | None, user_col: str) -> ScoreFn:
-    """``fn(user_ids, item_ids) -> (n_users, n_items)`` for the model and protocol; items the
-    model holds out of its lists (``HybridRecommender(screen_texts="hold")``) rank last."""
+    """``fn(user_ids, item_ids) -> (n_users, n_items)`` for the model and protocol; the items in
+    ``model.held_item_ids_``, which recommend never lists (``HybridRecommender(screen_texts="hold")``),
+    rank last."""
     fn = _score_fn(model, fold_in, user_col)
-    held = getattr(model, "__dict__", {}).get("held_items_")
-    if held is None or not held.any():
+    held_ids = getattr(model, "held_item_ids_", None)
+    if held_ids is None or len(held_ids) == 0:
         return fn
-    held_ids = model.held_item_ids_
 
     def without_held(user_ids: list, item_ids: list) -> np.ndarray:
         scores = np.array(fn(user_ids, item_ids), dtype=np.float64)
@@ -168,7 +168,9 @@ def evaluate(
         - ``model(user_ids, item_ids)`` for a plain callable (a baseline, say); with fold-in
           rows the callable must read the history itself.
 
-        ``user_ids`` and ``item_ids`` are lists of raw ids; higher scores rank first.
+        ``user_ids`` and ``item_ids`` are lists of raw ids; higher scores rank first. Items in
+        ``model.held_item_ids_``, when it has one, rank last: a ``HybridRecommender`` never
+        lists the items its text screen holds (``screen_texts="hold"``).
     split : Split
     k : int, default=10
         Cut-off of the @k metrics and of coverage.
