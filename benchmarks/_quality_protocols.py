@@ -110,6 +110,7 @@ class Budget:
     cold_user_n: int | None = None
     skip: tuple[str, ...] = ()
     add_unseen: bool = False
+    screen_texts: str = "hold"
     notes: list[str] = field(default_factory=list)
 
     def axes_for(self, family: str, dataset: str) -> dict[str, list[Any]]:

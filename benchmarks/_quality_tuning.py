@@ -38,7 +38,8 @@ def make_component(family: str, params: Mapping[str, Any], fixed: Mapping[str, A
 
 
 def fit_model(components: list[tuple[str, Any]], split: Split, seed: int, add_unseen: bool = False,
-              item_vectors: dict[str, Any] | None = None) -> tuple[hr.HybridRecommender, float, dict[str, float]]:
+              item_vectors: dict[str, Any] | None = None, screen_texts: str = "hold"
+              ) -> tuple[hr.HybridRecommender, float, dict[str, float]]:
     """A HybridRecommender with every component at weight 1, fitted on ``split.train``.
 
     ``add_unseen``: fit on the catalogue items that have training interactions only, then add
@@ -48,7 +49,7 @@ def fit_model(components: list[tuple[str, Any]], split: Split, seed: int, add_un
     # batch_size only groups users for scoring (results do not depend on it); large batches make
     # EASE's per-batch column gather of its item-item matrix rarer.
     model = hr.HybridRecommender(components=components, weights={n: 1.0 for n, _ in components}, random_state=seed,
-                                 batch_size=2048)
+                                 batch_size=2048, screen_texts=screen_texts)
     items = split.items
     unseen = None
     if add_unseen:

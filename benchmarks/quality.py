@@ -21,6 +21,7 @@ HybridRecommender holding every component at its tuned parameters, its blend tun
     python benchmarks/quality.py --quick         # minutes: Amazon subset, tiny grids, no goodbooks
     python benchmarks/quality.py --only cd,warm  # a subset (aliases: cd, amazon, movielens, goodbooks)
     python benchmarks/quality.py --data DIR      # datasets folder (default ../shared/datasets)
+    python benchmarks/quality.py --screen-texts off  # models without the text screen (default: hold)
 """
 from __future__ import annotations
 
@@ -142,7 +143,7 @@ def _tune_components(task: Task, budget: Budget, seed: int) -> tuple[dict[str, d
         comps = [(family, make_component(family, params, budget.fixed.get(family)))]
         if (task.mode == "text" or budget.add_unseen) and BASE_FAMILY.get(family, family) not in ("semantic", "textknn", "lightfm"):
             comps.append(("semantic", make_component("semantic", {})))  # loads the text encoder
-        model, fit_s, _ = fit_model(comps, split, seed, budget.add_unseen, task.item_vectors)
+        model, fit_s, _ = fit_model(comps, split, seed, budget.add_unseen, task.item_vectors, budget.screen_texts)
         scorer = Scorer(model, {family: 1.0}, lookup=lookup, texts=texts, cdw=fixed_cdw)
         values = [run_eval(scorer, split, users, cands)["ndcg"] for _, _, cands in task.sets]
         results.append({"params": dict(params), "ndcg": values, "score": float(np.mean(values)), "fit_seconds": round(fit_s, 1)})
@@ -239,7 +240,7 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
 
     log.info("%s: fitting the tuning hybrid (%s)", task.key, ", ".join(task.families))
     model, fit_s, comp_s = fit_model(_components(task, chosen, budget), task.tune_split, seed, budget.add_unseen,
-                                     task.item_vectors)
+                                     task.item_vectors, budget.screen_texts)
     timings["tuning_hybrid_fit"] = round(fit_s, 1)
     log.info("%s: fitted in %.0fs (%s)", task.key, fit_s, ", ".join(f"{n} {s:.0f}s" for n, s in comp_s.items()))
 
@@ -292,7 +293,7 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
         gc.collect()
         log.info("%s: refitting every component on the outer training rows", task.key)
         model, fit_s, comp_s = fit_model(_components(task, chosen, budget), task.split, seed, budget.add_unseen,
-                                         task.item_vectors)
+                                         task.item_vectors, budget.screen_texts)
         timings["refit"] = round(fit_s, 1)
         log.info("%s: refitted in %.0fs", task.key, fit_s)
         tune_fit["refit_tower"] = _tower_training(model)
@@ -374,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-items", choices=["in-fit", "add-items"], default="in-fit",
                         help="items without training interactions: in the catalogue given to fit (default, the "
                              "documented path) or left out of fit and added afterwards with add_items")
+    parser.add_argument("--screen-texts", choices=["hold", "off"], default="hold",
+                        help="HybridRecommender(screen_texts=...): 'hold' (the library's default) keeps items whose "
+                             "text looks keyword-stuffed out of the lists (ranked last); 'off' does not screen")
     parser.add_argument("--verbose", action="store_true", help="also show the library's INFO logs")
     args = parser.parse_args(argv)
 
@@ -392,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
         budget.add_unseen = True
         budget.notes.append("--cold-items add-items: every model is fitted on the catalogue items that have "
                             "training interactions; the other items are added after fit with add_items.")
+    budget.screen_texts = args.screen_texts
+    if args.screen_texts != "hold":
+        budget.notes.append(f"--screen-texts {args.screen_texts}: every model is fitted with "
+                            f"HybridRecommender(screen_texts={args.screen_texts!r}).")
     protocols = [p for p in protocols if p not in budget.skip or args.only]
     given = sys.argv[1:] if argv is None else argv
     command = "python benchmarks/quality.py" + (" " + shlex.join(given) if given else "")

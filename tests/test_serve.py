@@ -58,7 +58,8 @@ def test_the_api_answers_as_the_python_api_does(client, fitted_sample_model, sam
     item = first["item_id"]
     assert client.get("/explain", params={"user": user, "item": item}).json()["sentence"] == \
         model.explain(user, item)["sentence"]
-    assert client.get(f"/items/{item}").json()["text"] == first["text"]
+    looked_up = client.get(f"/items/{item}").json()
+    assert looked_up["text"] == first["text"] and looked_up["held"] is False
     assert len(client.get("/users", params={"limit": 5}).json()["users"]) == 5
     assert "<form" in client.get("/").text
 

@@ -184,7 +184,9 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
         if parsed not in data.item_ids:
             raise HTTPException(404, f"Unknown item {item_id!r}.")
         i = int(data.item_index([parsed])[0])
-        return json_ready({"item_id": parsed, "text": data.item_texts[i], "domain": data.domains[data.item_domain[i]]})
+        held = model.__dict__.get("held_items_")  # the text screen keeps these out of every list
+        return json_ready({"item_id": parsed, "text": data.item_texts[i], "domain": data.domains[data.item_domain[i]],
+                           "held": bool(held is not None and held[i])})
 
     @app.get("/users")
     def users(limit: int = Query(20, ge=1, le=200)) -> dict:
