@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._validation import external_stacklevel, plain, preview
 
 #: Borrowed words at or above which a text counts as stuffed.
-STUFFED_WORDS = 12
+STUFFED_WORDS = 18
 #: What ``screen_texts`` accepts.
 SCREEN_MODES = ("hold", "warn", "off")
 #: Rows of the text x catalogue overlap computed at once (bounds memory).

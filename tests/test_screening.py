@@ -14,6 +14,7 @@ import pytest
 import hybridrec as hr
 from hybridrec.components import SemanticComponent
 from hybridrec.evaluation import cold_item_split, evaluate
+from hybridrec.model_selection import tune_blend
 from hybridrec.screening import STUFFED_WORDS, borrowed_words, screen_cold_items
 
 from conftest import shared_dataset
@@ -104,7 +105,7 @@ def test_evaluate_ranks_a_held_item_last(sample, mode):
     test = pd.DataFrame({"user_id": users, "item_id": "stuffed", "weight": 1.0})
     split = hr.evaluation.Split(sample.interactions, test, None, items, None, "random", 0)
     auc = evaluate(model, split).set_index(["domain", "group", "metric"]).loc[("all", "all", "auc"), "value"]
-    tuned = hr.model_selection.tune_blend(model, split, {"weights__semantic": [1.0]}, users="test", refit=False)
+    tuned = tune_blend(model, split, {"weights__semantic": [1.0]}, users="test", refit=False)
     assert tuned["auc"].iloc[0] == auc  # tune_blend ranks as evaluate does
     if mode == "hold":
         assert auc == 0.0  # below every other drama for every user, as recommend never lists it
