@@ -115,16 +115,23 @@ def stuffed_text(titles: list[str], max_words: int = 30) -> str:
     return " ".join(words[:max_words])
 
 
+def stuffed_texts(train: pd.DataFrame, items: pd.DataFrame, seed: int, per_domain: int = 25) -> dict[str, list[str]]:
+    """Per domain: ``per_domain`` keyword lists, each from 8 titles drawn from the domain's 100 most popular."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for domain in sorted(items["domain"].unique()):
+        top = popular(train, items, domain, 100)["text"].to_numpy()
+        out[domain] = [stuffed_text(list(top[rng.choice(len(top), 8, replace=False)])) for _ in range(per_domain)]
+    return out
+
+
 def injected(train: pd.DataFrame, items: pd.DataFrame, honest: pd.DataFrame, seed: int) -> pd.DataFrame:
     """The 150 new items: stuffed, duplicate and honest, with a ``kind`` column."""
-    rng = np.random.default_rng(seed)
     rows = []
-    for domain in sorted(items["domain"].unique()):
+    for domain, texts in stuffed_texts(train, items, seed).items():
+        rows += [{"item_id": f"stuffed-{domain}-{j}", "text": text, "domain": domain, "kind": "stuffed"}
+                 for j, text in enumerate(texts)]
         top = popular(train, items, domain, 100)
-        for j in range(25):
-            picked = top["text"].to_numpy()[rng.choice(len(top), 8, replace=False)]
-            rows.append({"item_id": f"stuffed-{domain}-{j}", "text": stuffed_text(list(picked)), "domain": domain,
-                         "kind": "stuffed"})
         for j, text in enumerate(top["text"].head(25)):
             rows.append({"item_id": f"duplicate-{domain}-{j}", "text": text, "domain": domain, "kind": "duplicate"})
     frame = pd.DataFrame(rows)

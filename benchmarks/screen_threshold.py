@@ -35,13 +35,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hybridrec as hr  # noqa: E402
 from _quality_protocols import _sample_users  # noqa: E402
 from _quality_tuning import Lookup, Scorer, run_eval  # noqa: E402
-from adversarial import fit, methods, popular, stuffed_text  # noqa: E402
+from adversarial import fit, methods, stuffed_texts  # noqa: E402
 from hybridrec.evaluation import cold_item_split  # noqa: E402
 from hybridrec.evaluation.report import write_json, write_text  # noqa: E402
 from hybridrec.screening import STUFFED_WORDS, borrowed_words  # noqa: E402
@@ -52,15 +51,6 @@ HERE = Path(__file__).resolve().parent
 THRESHOLDS = (8, 10, 12, 14, 16, 18, 20, 24)
 #: Largest validation NDCG@10 loss the chosen threshold may cost, and the least share of stuffed texts it must flag.
 MAX_LOSS, MIN_CAUGHT = 0.02, 0.9
-
-
-def stuffed_texts(train: pd.DataFrame, items: pd.DataFrame, seed: int, per_domain: int = 25) -> list[str]:
-    rng = np.random.default_rng(seed)
-    out = []
-    for domain in sorted(items["domain"].unique()):
-        top = popular(train, items, domain, 100)["text"].to_numpy()
-        out += [stuffed_text(list(top[rng.choice(len(top), 8, replace=False)])) for _ in range(per_domain)]
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     borrowed = np.zeros(data.n_items, dtype=np.int64)
     borrowed[cold] = borrowed_words([data.item_texts[i] for i in cold], data.item_texts, self_rows=cold)
     warm_borrowed = borrowed_words([data.item_texts[i] for i in warm], data.item_texts, self_rows=warm)
-    attack = borrowed_words(stuffed_texts(inner.train, inner.items, 1), data.item_texts)
+    attack = borrowed_words(sum(stuffed_texts(inner.train, inner.items, 1).values(), []), data.item_texts)
     log.info("fitted and counted in %.0fs", time.perf_counter() - start)
     weights = methods(model)["default blend"]["history"]
     lookup = Lookup(inner.train)

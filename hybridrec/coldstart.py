@@ -278,8 +278,7 @@ class ColdStartMixin:
             comp.remove_items(keep)
         self.item_popularity_ = self.item_popularity_[keep]
         self.reference_items_ = self.reference_items_[keep]
-        if self.__dict__.get("held_items_") is not None:
-            self.held_items_ = self.held_items_[keep]
+        self._screen_removed(keep)
         self._forget()
         logger.info("Removed %d items.", len(drop))
         return self

@@ -37,7 +37,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import external_stacklevel, plain, preview
+from ._validation import external_stacklevel, preview
 
 #: Borrowed words at or above which a text counts as stuffed.
 STUFFED_WORDS = 18
@@ -101,10 +101,12 @@ def stuffed(texts: Sequence[str], catalogue: Sequence[str], self_rows: np.ndarra
     return borrowed_words(texts, catalogue, self_rows) >= threshold
 
 
-def screen_cold_items(matrix: sp.csr_matrix, item_texts: Sequence[str]) -> np.ndarray:
-    """Boolean mask over the catalogue: items without interactions whose text is stuffed."""
-    cold = np.flatnonzero((np.diff(matrix.tocsc().indptr) == 0)
-                          & np.array([bool(t and t.strip()) for t in item_texts], dtype=bool))
+def screen_cold_items(counts: np.ndarray, item_texts: Sequence[str]) -> np.ndarray:
+    """Boolean mask over the catalogue: items without interactions (``counts``, per item) whose text is stuffed.
+
+    An empty text has no words, so it is never flagged.
+    """
+    cold = np.flatnonzero(np.asarray(counts) == 0)
     held = np.zeros(len(item_texts), dtype=bool)
     if len(cold):
         held[cold] = stuffed([item_texts[i] for i in cold], item_texts, self_rows=cold)
@@ -129,7 +131,7 @@ class ScreeningMixin:
             f"{where}: {int(flagged.sum())} of {of} items scored from text alone have a text that borrows "
             f"{STUFFED_WORDS} or more words from listings other than its closest one (keyword stuffing?)"
             + ("; they are held out of recommendation lists until release_items(...) or a refit with "
-               "interactions" if held else "") + f": {preview([plain(i) for i in ids[flagged]], render=str)}. "
+               "interactions" if held else "") + f": {preview(ids[flagged], render=str)}. "
             "See hybridrec.screening; screen_texts='warn' or 'off' changes this.",
             UserWarning, stacklevel=external_stacklevel())
         return flagged if held else np.zeros_like(flagged)
@@ -138,8 +140,9 @@ class ScreeningMixin:
         """Screen the items without interactions (end of ``fit``)."""
         self.held_items_ = np.zeros(data.n_items, dtype=bool)
         if self.screen_texts != "off":
-            flagged = screen_cold_items(data.matrix, data.item_texts)
-            self.held_items_ = self._screen(flagged, data.item_ids, "fit", int((np.diff(data.matrix.tocsc().indptr) == 0).sum()))
+            counts = np.diff(data.matrix.tocsc().indptr)
+            flagged = screen_cold_items(counts, data.item_texts)
+            self.held_items_ = self._screen(flagged, data.item_ids, "fit", int((counts == 0).sum()))
 
     def _screen_added(self, texts: Sequence[str]) -> None:
         """Screen the last ``len(texts)`` catalogue items, just added, against the items before them."""
@@ -151,6 +154,11 @@ class ScreeningMixin:
             flagged = self._screen(flagged, data.item_ids[before:], "add_items", len(texts))
         held = self.__dict__.get("held_items_")
         self.held_items_ = np.concatenate([np.zeros(before, bool) if held is None else held, flagged])
+
+    def _screen_removed(self, keep: np.ndarray) -> None:
+        """Follow ``remove_items``: keep the mask of the items that stay."""
+        if self.__dict__.get("held_items_") is not None:
+            self.held_items_ = self.held_items_[keep]
 
     def release_items(self, item_ids: Iterable[Hashable]) -> "ScreeningMixin":
         """Let held items (see ``screen_texts``) into recommendation lists again.
