@@ -86,14 +86,14 @@ def methods(model: hr.HybridRecommender) -> dict[str, dict[str, dict[str, float]
     return out
 
 
-def set_defence(model: hr.HybridRecommender, setting: str, held: np.ndarray) -> None:
+def set_defence(model: hr.HybridRecommender, setting: str, held: pd.Index) -> None:
     """Switch the fitted model to ``setting``: the components' ``hubness_correction`` (fitted at 1, so
     their offsets exist; 0 skips them) and the items held by the screen (``held``, from fit and add_items)."""
-    for comp in model.components_.values():
-        if hasattr(comp, "hubness_correction"):
-            comp.hubness_correction = 1.0 if setting == "hubness" else 0.0
-    model.held_items_ = held.copy() if setting == "screen" else np.zeros_like(held)
-    model._forget()  # cached item moments depend on the correction
+    model.set_params(**{f"{name}__hubness_correction": 1.0 if setting == "hubness" else 0.0
+                        for name, comp in model.components_.items() if "hubness_correction" in comp.scoring_params})
+    model.release_items(model.held_item_ids_)
+    if setting == "screen":
+        model.hold_items(held)
 
 
 # ---------------------------------------------------------------------------- the injected items
@@ -223,7 +223,7 @@ def exposure_part(ds, seed: int, n: int) -> tuple[dict, dict, dict]:
     emb = model.item_embeddings_
     flagged, _ = copies(emb[len(emb) - len(new):], emb[:len(emb) - len(new)])  # what add_items warned about
     copied = new["kind"].iloc[flagged].value_counts().reindex(list(KINDS), fill_value=0).to_dict()
-    held = model.held_items_.copy()
+    held = model.held_item_ids_
     screened = new["kind"][pd.Index(new["item_id"]).isin(model.held_item_ids_)].value_counts()
     screened = screened.reindex(list(KINDS), fill_value=0).to_dict()
     groups = audiences(ds, split, n, seed)
@@ -246,8 +246,8 @@ def cold_item_part(ds, seed: int, n_users: int) -> tuple[dict, str]:
     split = cold_item_split(ds.interactions, ds.items, domain="kitchen", frac=0.1, seed=seed)
     split = _sample_users(split, n_users, seed)
     model = fit(split, split.items, seed)
-    held = model.held_items_.copy()
-    n_held = (int(held.sum()), int(pd.Index(model.data_.item_ids).isin(split.cold_items).sum()))
+    held = model.held_item_ids_
+    n_held = (len(held), int(pd.Index(model.data_.item_ids).isin(split.cold_items).sum()))
     lookup = Lookup(split.train)
     out = {}
     for setting in SETTINGS:

@@ -78,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     lookup = Lookup(inner.train)
     rows = []
     for t in (None,) + THRESHOLDS:
-        model.held_items_ = np.zeros(data.n_items, bool) if t is None else borrowed >= t
-        row = {"threshold": t, "held": int(model.held_items_.sum()), "cold_items": len(cold),
+        model.release_items(model.held_item_ids_)
+        if t is not None:
+            model.hold_items(data.item_ids[borrowed >= t])
+        row = {"threshold": t, "held": len(model.held_item_ids_), "cold_items": len(cold),
                "warm_flagged": None if t is None else float((warm_borrowed >= t).mean()),
                "stuffed_flagged": None if t is None else float((attack >= t).mean())}
         for label, cands in (("cold items only", inner.cold_items), ("all kitchen items", None)):

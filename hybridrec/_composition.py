@@ -63,6 +63,7 @@ class ComponentsMixin:
                 setattr(self, key, value)
             else:
                 self._replace_component(key, value)
+        planned = self._fitted_with(nested)  # checked before anything changes
         for head, sub in nested.items():
             if head == "encoder":
                 if self.encoder is None:
@@ -72,7 +73,27 @@ class ComponentsMixin:
                 self.encoder.set_params(**sub)
             else:
                 self._component(head).set_params(**sub)
+        if planned is not None:
+            self.components_ = planned
         return self
+
+    def _fitted_with(self, nested: dict[str, dict[str, Any]]) -> dict[str, Component] | None:
+        """On a fitted model, the fitted components with the scoring-time parameters in ``nested``; None if unchanged.
+
+        Each changed component is replaced by a copy, in a new ``components_`` dict, so nothing
+        computed with the old values (cached user states, item moments) is served again. Other
+        parameters apply from the next ``fit``, as in scikit-learn.
+        """
+        fitted = self.__dict__.get("components_")
+        if not fitted:
+            return None
+        updated = dict(fitted)
+        for head, sub in nested.items():
+            comp = fitted.get(head)
+            live = {key: value for key, value in sub.items() if comp is not None and key in comp.scoring_params}
+            if live:
+                updated[head] = comp.with_params(**live)
+        return updated if any(updated[name] is not fitted[name] for name in fitted) else None
 
     def _component(self, name: str) -> Component:
         if self.components is None:

@@ -1,7 +1,7 @@
 """Raw ids as a flat pandas Index (the one conversion every id-keyed lookup goes through)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -17,3 +17,16 @@ def as_index(values: Any) -> pd.Index:
     out = np.empty(len(values), dtype=object)
     out[:] = list(values)
     return pd.Index(out, dtype=object, tupleize_cols=False)
+
+
+def id_list(ids: Any) -> list:
+    """One id or many, as a list: the rule every entry point that takes ids follows.
+
+    A str, bytes or tuple (or any non-iterable) is one id, since ids may be tuples; a list,
+    array, Index, Series, set or other iterable holds several.
+    """
+    if isinstance(ids, (str, bytes, tuple)) or not isinstance(ids, Iterable):
+        return [ids]
+    if isinstance(ids, (pd.Series, np.ndarray)):
+        return ids.tolist()
+    return list(ids)

@@ -54,15 +54,16 @@ class ScoringMixin:
     """Users x domains -> normalised component scores -> blends, rankings and tidy frames."""
 
     def _caches(self) -> tuple[StateCache, LinearRanker]:
-        """Known users' states and the linear ranker's item matrices (see :mod:`hybridrec._linear`)."""
-        caches = self.__dict__.get("_fast")
-        if caches is None:
-            caches = self.__dict__["_fast"] = (StateCache(), LinearRanker())
-        return caches
+        """Known users' states and the linear ranker's item matrices (see :mod:`hybridrec._linear`).
 
-    def _forget(self) -> None:
-        """Drop the caches: the model's users, items or histories changed."""
-        self.__dict__.pop("_fast", None)
+        They belong to the ``data_`` and ``components_`` they were built from: every change of
+        users, items, histories or fitted components assigns new ones (nothing is edited in
+        place), so a cache built for the old objects is dropped here, never served.
+        """
+        cached = self.__dict__.get("_fast")
+        if cached is None or cached[0] is not self.data_ or cached[1] is not self.components_:
+            cached = self.__dict__["_fast"] = (self.data_, self.components_, StateCache(), LinearRanker())
+        return cached[2], cached[3]
 
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())

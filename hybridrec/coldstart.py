@@ -160,8 +160,8 @@ class ColdStartMixin:
             clash = [label for label, i in zip(users.labels, known) if i >= 0]
             raise ValueError(f"fold_in_users got user ids that the model already knows: {preview(clash)}.")
         raw_texts = None if texts is None else [clean_text(dict(texts.items()).get(label, "")) for label in users.labels]
-        self.data_.append_users(as_index(users.labels), users.history, raw_texts, users.blocks, users.sequences)
-        self._forget()
+        self.data_ = self.data_.appended_users(as_index(users.labels), users.history, raw_texts, users.blocks,
+                                               users.sequences)
         logger.info("Folded in %d users.", len(users))
         return self
 
@@ -196,6 +196,7 @@ class ColdStartMixin:
         self
         """
         check_is_fitted(self, "components_")
+        self._check_item_edits("add_items")
         encoder = self._text_encoder("add_items")
         icol, dcol = self.columns_["item"], self.columns_["domain"]
         items = require_frame(items, "items")
@@ -220,16 +221,26 @@ class ColdStartMixin:
         blocks = {TEXT: encode_texts(encoder, texts)}
         self._warn_copies(ids, blocks[TEXT])
         blocks.update(self._new_item_blocks(items, ids, vectors))
-        new = self.data_.append_items(ids, domains, [clean_text(t) for t in texts], blocks)
-        codes = self.data_.item_domain[new]
-        for comp in self.components_.values():
-            comp.add_items(blocks, codes)
-        self.item_popularity_ = np.concatenate([self.item_popularity_, np.zeros(len(new), np.float32)])
-        self.reference_items_ = np.concatenate([self.reference_items_, np.zeros(len(new), bool)])
-        self._screen_added(self.data_.item_texts[len(self.data_.item_texts) - len(new):])
-        self._forget()
-        logger.info("Added %d items.", len(new))
+        # plan every change on copies first, then swap them in: a failure changes nothing
+        data = self.data_.appended_items(ids, domains, [clean_text(t) for t in texts], blocks)
+        codes = data.item_domain[self.data_.n_items:]
+        fitted = {name: comp.with_items(blocks, codes) for name, comp in self.components_.items()}
+        popularity = np.concatenate([self.item_popularity_, np.zeros(len(ids), np.float32)])
+        reference = np.concatenate([self.reference_items_, np.zeros(len(ids), bool)])
+        held = self._screen_added(data, len(ids))
+        self.data_, self.components_, self.item_popularity_, self.reference_items_, self.held_items_ = (
+            data, fitted, popularity, reference, held)
+        logger.info("Added %d items.", len(ids))
         return self
+
+    def _check_item_edits(self, method: str) -> None:
+        """Refuse an item edit up front when a fitted component cannot follow it without refitting."""
+        refusing = [f"{name!r} ({type(comp).__name__})" for name, comp in self.components_.items()
+                    if not comp.edits_items()]
+        if refusing:
+            raise NotImplementedError(
+                f"{method}: the components {', '.join(refusing)} cannot add or remove items without refitting; "
+                "nothing was changed. Refit with the new catalogue, or leave those components out.")
 
     def _warn_copies(self, ids: pd.Index, embeddings: np.ndarray) -> None:
         """Warn about new items whose text copies an existing item's (text scorers rank them alike)."""
@@ -258,27 +269,34 @@ class ColdStartMixin:
                 out[name] = encoder.encode(items)  # raises, naming the columns, when they are absent
         return out
 
-    def remove_items(self, item_ids: Iterable[Hashable]) -> "ColdStartMixin":
+    def remove_items(self, item_ids: Iterable[Hashable] | Hashable) -> "ColdStartMixin":
         """Remove items from the catalogue: they are never recommended or scored again.
 
         Users' histories lose those items too. Components keep what they learned from them
         (the trained basis), so other items' raw scores stay put; the per-user normalisation
-        reference loses the removed items.
+        reference loses the removed items. Every change is planned before any is made, so a
+        refused or failing call leaves the model as it was.
+
+        Parameters
+        ----------
+        item_ids : item id or iterable of item ids
+            Items of the catalogue; a tuple is one id (pass a list for several).
 
         Returns
         -------
         self
         """
         check_is_fitted(self, "components_")
-        drop = self.data_.item_index(list(item_ids) if not isinstance(item_ids, str) else [item_ids])
+        self._check_item_edits("remove_items")
+        drop = self.data_.item_index(item_ids)
         keep = np.ones(self.data_.n_items, dtype=bool)
         keep[drop] = False
-        self.data_.keep_items(keep)
-        for comp in self.components_.values():
-            comp.remove_items(keep)
-        self.item_popularity_ = self.item_popularity_[keep]
-        self.reference_items_ = self.reference_items_[keep]
-        self._screen_removed(keep)
-        self._forget()
+        data = self.data_.kept_items(keep)
+        fitted = {name: comp.without_items(keep) for name, comp in self.components_.items()}
+        held = self._screen_removed(keep)
+        self.data_, self.components_, self.item_popularity_, self.reference_items_ = (
+            data, fitted, self.item_popularity_[keep], self.reference_items_[keep])
+        if held is not None:
+            self.held_items_ = held
         logger.info("Removed %d items.", len(drop))
         return self

@@ -7,6 +7,7 @@ item (user), and stay aligned as items and users are added and removed.
 """
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any, Hashable, Iterable, Mapping, Sequence
 
@@ -14,7 +15,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._ids import as_index
+from ._frozen import read_only
+from ._ids import as_index, id_list
 from ._validation import check_choice, preview, require_columns, require_frame, require_ids
 from .modalities import align_block, grow_blocks
 from .sequences import Sequences, order_codes
@@ -33,6 +35,30 @@ def unknown_items_error(missing: Sequence[Hashable]) -> ValueError:
     """The error for interactions that name items the items table lacks."""
     return ValueError(f"interactions refers to {len(missing)} item ids that are not in items: "
                       f"{preview(missing)}. Add them to the items table or drop those rows.")
+
+
+def interaction_matrix(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape: tuple[int, int],
+                       duplicates: str = "sum") -> sp.csr_matrix:
+    """The users x items float32 CSR matrix of (row, col, weight) events: the one rule for every entry point.
+
+    Events with weight 0 are dropped; repeated (row, col) pairs combine by ``duplicates``:
+    ``"sum"`` (repeat events add confidence) or ``"max"`` (the largest weight is kept). Fit,
+    new users' histories and ``fit_spark`` all follow it.
+    """
+    check_choice(duplicates, "duplicates", ["sum", "max"], "interaction_matrix")
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.float32)
+    live = weights > 0
+    rows, cols, weights = rows[live], cols[live], weights[live]
+    if duplicates == "max" and len(rows):
+        order = np.lexsort((-weights, cols, rows))  # per (row, col): the largest weight first
+        rows, cols, weights = rows[order], cols[order], weights[order]
+        first = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]
+        rows, cols, weights = rows[first], cols[first], weights[first]
+    matrix = sp.csr_matrix((weights, (rows, cols)), shape=shape, dtype=np.float32)
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return matrix
 
 
 def _text_columns(text_col: str | Sequence[str]) -> list[str]:
@@ -180,7 +206,7 @@ class InteractionData:
         keep = weights > 0
         if not keep.all():
             logger.info("Dropping %d interactions with weight 0.", int((~keep).sum()))
-        matrix = cls._matrix(rows[keep], cols[keep], weights[keep], (len(user_ids), len(item_ids)), duplicates)
+        matrix = interaction_matrix(rows[keep], cols[keep], weights[keep], (len(user_ids), len(item_ids)), duplicates)
         key = order_codes(interactions, timestamp_col, "interactions", missing="last")
         sequences = Sequences.from_events(rows[keep], cols[keep], len(user_ids), None if key is None else key[keep])
         logger.info(
@@ -219,7 +245,7 @@ class InteractionData:
         """
         item_ids, item_domain, domains, item_texts = cls._catalogue(item_ids, items, item_col, text_col, domain_col)
         user_ids, user_texts = cls._users(user_ids, users, user_col, user_text_col)
-        matrix = cls._matrix(rows, cols, weights, (len(user_ids), len(item_ids)), "sum")
+        matrix = interaction_matrix(rows, cols, weights, (len(user_ids), len(item_ids)), "sum")
         sequences = Sequences.from_events(rows, cols, len(user_ids), order)
         data = cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts, sequences=sequences)
         return data._attach_blocks(item_vectors, user_vectors, items, users, item_col, user_col)
@@ -325,18 +351,6 @@ class InteractionData:
         texts = text_by_id.reindex(user_ids).fillna("").tolist()
         return user_ids, texts
 
-    @staticmethod
-    def _matrix(rows, cols, weights, shape, duplicates: str) -> sp.csr_matrix:
-        if duplicates == "max":
-            frame = pd.DataFrame({"r": rows, "c": cols, "w": weights}).groupby(["r", "c"], sort=False)["w"].max()
-            rows = frame.index.get_level_values(0).to_numpy()
-            cols = frame.index.get_level_values(1).to_numpy()
-            weights = frame.to_numpy()
-        matrix = sp.csr_matrix((weights.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
-        matrix.sum_duplicates()
-        matrix.sort_indices()
-        return matrix
-
     # ------------------------------------------------------------------ lookups
     @property
     def n_users(self) -> int:
@@ -356,9 +370,7 @@ class InteractionData:
 
     @staticmethod
     def _lookup(index: pd.Index, ids: Iterable[Hashable], kind: str, missing: str) -> np.ndarray:
-        if isinstance(ids, (str, bytes, tuple)) or not isinstance(ids, Iterable):
-            ids = [ids]  # a tuple is one id (ids may be tuples); pass a list for several
-        values = as_index(ids if isinstance(ids, (pd.Index, np.ndarray)) else list(ids))
+        values = as_index(ids if isinstance(ids, (pd.Index, np.ndarray)) else id_list(ids))
         idx = index.get_indexer(values)
         if missing == "raise" and (idx < 0).any():
             unknown = list(values[idx < 0])
@@ -375,41 +387,62 @@ class InteractionData:
         """Inner indices of the items of domain ``code``."""
         return np.flatnonzero(self.item_domain == code)
 
-    # ------------------------------------------------------------------ growth
-    def append_items(self, item_ids: pd.Index, domains: Sequence[str], texts: list[str],
-                     blocks: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
-        """Append new items (no interactions) with their rows of the blocks; return their inner indices.
+    # ------------------------------------------------------------------ read-only, growth
+    def freeze(self) -> "InteractionData":
+        """Make the matrix and every block read-only, so no in-place write can change them; return self.
+
+        A fitted model's data is frozen: components read it at scoring time, so a component
+        that needs a changed copy must build one (see ``TrainingData.binary``).
+        """
+        read_only(self.matrix)
+        for block in (*self.item_blocks.values(), *self.user_blocks.values()):
+            read_only(block)
+        return self
+
+    def _changed(self, **attributes: Any) -> "InteractionData":
+        """A new (frozen) InteractionData with some attributes replaced; self is unchanged."""
+        out = copy.copy(self)
+        out.__dict__.update(attributes)
+        return out.freeze()
+
+    def appended_items(self, item_ids: pd.Index, domains: Sequence[str], texts: list[str],
+                       blocks: Mapping[str, np.ndarray] | None = None) -> "InteractionData":
+        """A copy with new items (no interactions) appended, with their rows of the blocks.
 
         Blocks the new items do not bring get zero rows for them; a block that is not among the
-        catalogue's blocks is an error.
+        catalogue's blocks is an error. New domain names are appended to ``domains``.
         """
         clash = item_ids.intersection(self.item_ids)
         if len(clash):
             raise ValueError(f"Items {preview(clash)} already exist; remove them first to replace them.")
+        names = list(self.domains)
         for name in pd.unique(np.asarray(domains, dtype=object)):
-            if name not in self.domains:
-                self.domains.append(str(name))
-        codes = np.array([self.domains.index(str(d)) for d in domains], dtype=np.int32)
-        self.item_blocks = grow_blocks(self.item_blocks, blocks, len(item_ids), "item")
-        start = self.n_items
-        self.item_ids = self.item_ids.append(item_ids)
-        self.item_domain = np.concatenate([self.item_domain, codes])
-        self.item_texts = list(self.item_texts) + list(texts)
-        self.matrix = sp.hstack([self.matrix, sp.csr_matrix((self.n_users, len(item_ids)), dtype=np.float32)]).tocsr()
-        return np.arange(start, self.n_items)
+            if str(name) not in names:
+                names.append(str(name))
+        codes = np.array([names.index(str(d)) for d in domains], dtype=np.int32)
+        padding = sp.csr_matrix((self.n_users, len(item_ids)), dtype=np.float32)
+        return self._changed(
+            item_ids=self.item_ids.append(item_ids), domains=names,
+            item_domain=np.concatenate([self.item_domain, codes]),
+            item_texts=list(self.item_texts) + list(texts),
+            item_blocks=grow_blocks(self.item_blocks, blocks, len(item_ids), "item"),
+            matrix=sp.hstack([self.matrix, padding]).tocsr(),
+        )
 
-    def keep_items(self, keep: np.ndarray) -> None:
-        """Drop the items where the boolean mask ``keep`` is False (their interactions go too)."""
-        self.item_ids = self.item_ids[keep]
-        self.item_domain = self.item_domain[keep]
-        self.item_texts = [t for t, k in zip(self.item_texts, keep) if k]
-        self.matrix = self.matrix[:, np.flatnonzero(keep)].tocsr()
-        self.item_blocks = {name: block[keep] for name, block in self.item_blocks.items()}
-        self.sequences = self.sequences.keep_items(keep)
+    def kept_items(self, keep: np.ndarray) -> "InteractionData":
+        """A copy without the items where the boolean mask ``keep`` is False (their interactions go too)."""
+        return self._changed(
+            item_ids=self.item_ids[keep], item_domain=self.item_domain[keep],
+            item_texts=[t for t, k in zip(self.item_texts, keep) if k],
+            matrix=self.matrix[:, np.flatnonzero(keep)].tocsr(),
+            item_blocks={name: block[keep] for name, block in self.item_blocks.items()},
+            sequences=self.sequences.keep_items(keep),
+        )
 
-    def append_users(self, user_ids: pd.Index, matrix: sp.csr_matrix, texts: list[str] | None,
-                     blocks: Mapping[str, np.ndarray] | None = None, sequences: Sequences | None = None) -> np.ndarray:
-        """Append new users with their interaction rows, texts, blocks and ordered events; return their inner indices.
+    def appended_users(self, user_ids: pd.Index, matrix: sp.csr_matrix, texts: list[str] | None,
+                       blocks: Mapping[str, np.ndarray] | None = None,
+                       sequences: Sequences | None = None) -> "InteractionData":
+        """A copy with new users appended: their interaction rows, texts, blocks and ordered events.
 
         A block the new users bring that the others lack gets zero rows for the others.
         """
@@ -417,14 +450,16 @@ class InteractionData:
         if len(clash):
             raise ValueError(f"Users {preview(clash)} already exist.")
         start = self.n_users
-        self.user_blocks = grow_blocks(self.user_blocks, blocks, len(user_ids), "user", start, allow_new=True)
-        self.sequences = self.sequences.append(Sequences.empty(len(user_ids)) if sequences is None else sequences)
-        self.user_ids = self.user_ids.append(user_ids)
-        self.matrix = sp.vstack([self.matrix, matrix.astype(np.float32)]).tocsr()
-        if texts is not None or self.user_texts is not None:
-            old = self.user_texts if self.user_texts is not None else [""] * start
-            self.user_texts = list(old) + (list(texts) if texts is not None else [""] * len(user_ids))
-        return np.arange(start, self.n_users)
+        user_texts = self.user_texts
+        if texts is not None or user_texts is not None:
+            old = user_texts if user_texts is not None else [""] * start
+            user_texts = list(old) + (list(texts) if texts is not None else [""] * len(user_ids))
+        return self._changed(
+            user_ids=self.user_ids.append(user_ids), user_texts=user_texts,
+            user_blocks=grow_blocks(self.user_blocks, blocks, len(user_ids), "user", start, allow_new=True),
+            sequences=self.sequences.append(Sequences.empty(len(user_ids)) if sequences is None else sequences),
+            matrix=sp.vstack([self.matrix, matrix.astype(np.float32)]).tocsr(),
+        )
 
     def __repr__(self) -> str:
         blocks = f", item_blocks={sorted(self.item_blocks)}" if self.item_blocks else ""

@@ -141,7 +141,11 @@ def load(path: str | os.PathLike, *, format: str = "hybridrec") -> Any:
     else:
         payload = _load_safe(source)
     _check_versions(source, payload)
-    return payload["model"]
+    model = payload["model"]
+    data = getattr(model, "data_", None)
+    if callable(getattr(data, "freeze", None)):
+        data.freeze()  # a fitted model's training data is read-only, as after fit
+    return model
 
 
 def _load_safe(source: Path) -> dict:

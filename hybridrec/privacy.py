@@ -32,7 +32,6 @@ def without_user_data(model: Any) -> Any:
     """
     check_is_fitted(model, "components_", msg="save(include_user_data=False) needs a fitted HybridRecommender.")
     out = copy.copy(model)
-    out.__dict__.pop("_fast", None)  # caches of the users' states
     data = out.data_ = copy.copy(model.data_)
     data.user_ids = model.data_.user_ids[:0]
     data.matrix = sp.csr_matrix((0, data.n_items), dtype=np.float32)

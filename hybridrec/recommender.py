@@ -90,7 +90,8 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
     block_encoders_ : dict of str -> ColumnEncoder
         The fitted encoders of the item blocks built from columns (they encode added items).
     columns_ : dict
-        The column names fit was given (``user``, ``item``, ``domain``, ``weight``); outputs use them.
+        The column names fit was given (``user``, ``item``, ``domain``, ``weight``, ``timestamp``;
+        outputs use them) and its ``duplicates`` rule, which new users' histories follow too.
     held_items_ : ndarray of bool
         Per catalogue item, whether ``screen_texts="hold"`` keeps it out of the lists
         (``held_item_ids_`` names them).
@@ -177,7 +178,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             item_vectors=item_specs, user_vectors=user_specs, timestamp_col=timestamp_col,
         )
         columns = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col,
-                   "timestamp": timestamp_col}
+                   "timestamp": timestamp_col, "duplicates": duplicates}
         return self._fit_data(data, active, weights, columns)
 
     def _check_fit(self) -> tuple[list[tuple[str, Component]], dict[str, float]]:
@@ -213,6 +214,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             data.item_blocks = {TEXT: encoder.encode(data.item_texts), **data.item_blocks}
             if data.user_texts is not None and any(data.user_texts):
                 data.user_blocks = {TEXT: encoder.encode(data.user_texts), **data.user_blocks}
+        data.freeze()  # components learn from the histories; none may rewrite them
         training = TrainingData(
             matrix=data.matrix, item_domain=data.item_domain, item_blocks=data.item_blocks,
             user_blocks=data.user_blocks, item_ids=data.item_ids, user_ids=data.user_ids,
@@ -236,7 +238,6 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         self.reference_items_ = np.ones(data.n_items, dtype=bool)
         self.columns_ = columns
         self._screen_fit(data)
-        self._forget()
         return self
 
     @property

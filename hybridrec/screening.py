@@ -144,38 +144,64 @@ class ScreeningMixin:
             flagged = screen_cold_items(counts, data.item_texts)
             self.held_items_ = self._screen(flagged, data.item_ids, "fit", int((counts == 0).sum()))
 
-    def _screen_added(self, texts: Sequence[str]) -> None:
-        """Screen the last ``len(texts)`` catalogue items, just added, against the items before them."""
-        data = self.data_  # type: ignore[attr-defined]
-        before = data.n_items - len(texts)
-        flagged = np.zeros(len(texts), dtype=bool)
+    def _screen_added(self, data: Any, n_new: int) -> np.ndarray:
+        """The held mask for ``data``, whose last ``n_new`` items were just added (screened against the others)."""
+        before = data.n_items - n_new
+        texts = data.item_texts[before:]
+        flagged = np.zeros(n_new, dtype=bool)
         if self.screen_texts != "off":
             flagged = stuffed(texts, data.item_texts[:before])
-            flagged = self._screen(flagged, data.item_ids[before:], "add_items", len(texts))
+            flagged = self._screen(flagged, data.item_ids[before:], "add_items", n_new)
         held = self.__dict__.get("held_items_")
-        self.held_items_ = np.concatenate([np.zeros(before, bool) if held is None else held, flagged])
+        return np.concatenate([np.zeros(before, bool) if held is None else held, flagged])
 
-    def _screen_removed(self, keep: np.ndarray) -> None:
-        """Follow ``remove_items``: keep the mask of the items that stay."""
-        if self.__dict__.get("held_items_") is not None:
-            self.held_items_ = self.held_items_[keep]
+    def _screen_removed(self, keep: np.ndarray) -> np.ndarray | None:
+        """The held mask after ``remove_items`` keeps the items where ``keep`` is True."""
+        held = self.__dict__.get("held_items_")
+        return None if held is None else held[keep]
 
     def release_items(self, item_ids: Iterable[Hashable]) -> "ScreeningMixin":
         """Let held items (see ``screen_texts``) into recommendation lists again.
 
         Parameters
         ----------
-        item_ids : iterable of item ids
-            Items of the catalogue; ids that are not held are accepted and left as they are.
+        item_ids : item id or iterable of item ids
+            Items of the catalogue (a tuple is one id); ids that are not held are accepted and
+            left as they are.
 
         Returns
         -------
         self
         """
         check_is_fitted(self, "components_")
-        codes = self.data_.item_index(list(item_ids) if not isinstance(item_ids, str) else [item_ids])  # type: ignore[attr-defined]
+        codes = self.data_.item_index(item_ids)  # type: ignore[attr-defined]
         if self.__dict__.get("held_items_") is not None:
-            self.held_items_[codes] = False
+            held = self.held_items_.copy()
+            held[codes] = False
+            self.held_items_ = held
+        return self
+
+    def hold_items(self, item_ids: Iterable[Hashable] | Hashable) -> "ScreeningMixin":
+        """Keep catalogue items out of recommendation lists, as the text screen does with ``"hold"``.
+
+        ``predict`` and ``explain`` still score them, ``evaluate`` ranks them last, and
+        :meth:`release_items` lets them in again.
+
+        Parameters
+        ----------
+        item_ids : item id or iterable of item ids
+            Items of the catalogue (a tuple is one id); ids already held stay held.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "components_")
+        codes = self.data_.item_index(item_ids)  # type: ignore[attr-defined]
+        held = self.__dict__.get("held_items_")
+        held = np.zeros(self.data_.n_items, bool) if held is None else held.copy()  # type: ignore[attr-defined]
+        held[codes] = True
+        self.held_items_ = held
         return self
 
     @property

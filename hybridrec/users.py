@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._ids import as_index
+from ._ids import as_index, id_list
 from ._validation import preview, require_frame
 from .components.base import TEXT, UserBatch
+from .data import interaction_matrix
 from .sequences import Sequences, order_codes
 from .text import clean_text
 
@@ -69,18 +70,9 @@ class Users:
         return self.batch().text_only()
 
 
-def as_list(ids: Iterable[Hashable] | Hashable) -> list[Hashable]:
-    """A single id (str, int, tuple, ...) or an iterable of ids, as a list."""
-    if isinstance(ids, (str, bytes, tuple)) or not isinstance(ids, Iterable):
-        return [ids]
-    if isinstance(ids, (pd.Series, pd.Index, np.ndarray)):
-        return list(ids.tolist() if not isinstance(ids, pd.Index) else ids)
-    return list(ids)
-
-
 def known_users(data: "InteractionData", ids: Iterable[Hashable] | Hashable, method: str) -> Users:
     """Users the model stores (fitted or folded in); unknown ids raise ``ValueError``."""
-    labels = as_list(ids)
+    labels = id_list(ids)
     idx = data.user_index(labels, missing="ignore")
     if (idx < 0).any():
         unknown = [label for label, i in zip(labels, idx) if i < 0]
@@ -133,7 +125,8 @@ def history_users(
 
     Without ``user_ids``: the history's users in order of appearance, then the users that
     appear only in ``texts``. Users without rows have an empty history. Items must be in the
-    catalogue; weights (the fitted weight column, if present) must be finite and >= 0. Each
+    catalogue; weights (the fitted weight column, if present) must be finite and >= 0, and
+    repeated rows combine by the fitted ``duplicates`` rule (as in fit). Each
     user's events are ordered by the fitted timestamp column when the table has it, else by
     row order.
     """
@@ -163,10 +156,8 @@ def history_users(
         )
     rows = as_index(labels).get_indexer(as_index(history[ucol].to_numpy()))
     keep = rows >= 0
-    matrix = sp.csr_matrix(
-        (weights[keep], (rows[keep], items[keep])), shape=(len(labels), data.n_items), dtype=np.float32
-    )
-    matrix.sum_duplicates()
+    matrix = interaction_matrix(rows[keep], items[keep], weights[keep], (len(labels), data.n_items),
+                                columns.get("duplicates", "sum"))
     key = order_codes(history, columns.get("timestamp"), "history", missing="last")
     live = keep & (weights > 0)
     sequences = Sequences.from_events(rows[live], items[live], len(labels), None if key is None else key[live])

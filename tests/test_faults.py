@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import copy
+
 import logging
 import sqlite3
 import subprocess
@@ -93,10 +95,10 @@ def test_eight_threads_on_one_model_get_the_serial_results(fitted_sample_model, 
             return model.recommend(who, k=10, domain=domain, cross_domain_weight=0.4)
         return model.recommend_for_text(who, k=10, domain=domain)
 
-    model._forget()  # the threads start with empty caches and race to fill them
+    model = copy.copy(model)  # a copy has empty caches: the threads race to fill them
     with ThreadPoolExecutor(max_workers=8) as pool:
         together = list(pool.map(run, calls * 3))
-    model._forget()
+    model = copy.copy(model)
     alone = [run(call) for call in calls * 3]
     for a, b in zip(together, alone):
         pd.testing.assert_frame_equal(a, b)

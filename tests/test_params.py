@@ -150,3 +150,38 @@ def test_replaced_component_is_the_one_fitted(small):
     )
     user = users["user_id"].iloc[0]
     assert not np.allclose(model.score_items([user]), with_text.score_items([user]))
+
+
+def test_scoring_time_params_set_after_fit_take_effect_on_the_next_call(small):
+    """ALS solves users at scoring time with its regularization: set_params on the fitted model
+    changes the next scores (never the cached ones), exactly as a model built with that value."""
+    interactions, items, _ = small
+    model = hr.HybridRecommender(weights={"als": 1.0}, random_state=0).set_params(als__factors=8, als__iterations=2)
+    model.fit(interactions, items=items)
+    user = interactions["user_id"].iloc[0]
+    before = model.score_items([user])  # fills the cache of known users' states
+    fitted = model.components_["als"]
+    model.set_params(als__regularization=50.0)
+    assert model.components_["als"].regularization == 50.0 and fitted.regularization == 0.1
+    after = model.score_items([user])
+    assert not np.allclose(after, before)
+    twin = hr.HybridRecommender(weights={"als": 1.0}, random_state=0).set_params(als__factors=8, als__iterations=2)
+    twin.fit(interactions, items=items).set_params(als__regularization=50.0)
+    np.testing.assert_allclose(after, twin.score_items([user]), rtol=1e-5, atol=1e-6)
+    model.set_params(als__regularization=0.1)
+    np.testing.assert_allclose(model.score_items([user]), before, rtol=1e-6, atol=1e-7)
+
+
+def test_fit_time_params_set_after_fit_wait_for_the_next_fit(small):
+    interactions, items, _ = small
+    model = hr.HybridRecommender(weights={"als": 1.0, "semantic": 1.0}, random_state=0).set_params(
+        als__factors=8, als__iterations=2)
+    model.fit(interactions, items=items)
+    fitted = model.components_
+    model.set_params(als__factors=4)
+    assert model.components_ is fitted and fitted["als"].item_factors_.shape[1] == 8
+    assert model.fit(interactions, items=items).components_["als"].item_factors_.shape[1] == 4
+    with pytest.raises(ValueError, match="fitted with hubness_correction=0.*refit"):
+        model.set_params(semantic__hubness_correction=1.0)
+    assert model.components_["semantic"].hubness_correction == 0.0
+    assert model.get_params()["semantic__hubness_correction"] == 0.0  # a refused call changes nothing

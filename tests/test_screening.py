@@ -120,7 +120,21 @@ def test_release_items_lets_a_held_item_back(model, sample):
         assert "stuffed" in set(top["item_id"])
         assert len(model.held_item_ids_) == 0
     finally:
-        model.held_items_[model.data_.item_index(["stuffed"])] = True  # the module's fixture stays as it was
+        model.hold_items("stuffed")  # the module's fixture stays as it was
+    assert list(model.held_item_ids_) == ["stuffed"]
+
+
+def test_hold_items_keeps_any_item_out_of_the_lists(model, sample):
+    model.hold_items(["honest"])
+    try:
+        assert set(model.held_item_ids_) == {"stuffed", "honest"}
+        for entry, top in _lists(model, sample).items():
+            assert not {"honest", "stuffed"} & set(top["item_id"]), entry
+    finally:
+        model.release_items("honest")
+    assert list(model.held_item_ids_) == ["stuffed"]
+    with pytest.raises(ValueError, match="Unknown item ids"):
+        model.hold_items(["no such item"])
 
 
 def test_the_hold_survives_save_load_and_follows_removals(model, sample, tmp_path):

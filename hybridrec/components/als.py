@@ -72,6 +72,7 @@ class ALSComponent(TextMappedItemFactors, Component):
     user_attributes = ("user_factors_",)
 
     name = "als"
+    scoring_params = ("regularization",)  # new users' factors are solved at scoring time
     default_weight = 1.0
     #: Measured on Amazon Food-Kitchen users known by the titles of 3 items: with the text
     #: profile at 1, ALS through its text -> factor map at 0.5 lifted NDCG@10 from 0.0152 to 0.0247.

@@ -14,6 +14,7 @@ product is the score, for candidate retrieval).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
@@ -22,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
+from .._frozen import binary
 from ..sequences import Sequences
 from ._registry import register
 
@@ -53,6 +55,12 @@ class TrainingData:
         Seed for the component's own randomness.
     show_progress : bool
         Whether to draw progress bars.
+
+    Notes
+    -----
+    Components never write into ``matrix``: it is the recommender's stored histories, read
+    again at scoring time (a fitted model's arrays are read-only). A component that learns from
+    0/1 interactions calls :meth:`binary`.
     """
 
     matrix: sp.csr_matrix
@@ -64,6 +72,16 @@ class TrainingData:
     sequences: Sequences | None = None
     random_state: int | None = None
     show_progress: bool = False
+    _binary: sp.csr_matrix | None = field(default=None, init=False, repr=False, compare=False)
+
+    def binary(self) -> sp.csr_matrix:
+        """The interactions as 0/1 (a 1 for every (user, item) pair with weight > 0), float32 CSR.
+
+        Built once and shared by the components that ignore weights; read-only.
+        """
+        if self._binary is None:
+            self._binary = binary(self.matrix)
+        return self._binary
 
 
 @dataclass
@@ -168,6 +186,9 @@ class Component(BaseEstimator):
     #: Fitted attributes with one row per training user (``save(..., include_user_data=False)``
     #: keeps none of their rows). Scoring must not need them: users are scored from histories.
     user_attributes: ClassVar[tuple[str, ...]] = ()
+    #: Parameters read at scoring time as well as in fit: ``set_params`` on a fitted recommender
+    #: hands them to its fitted component (:meth:`with_params`); the others apply from the next fit.
+    scoring_params: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -201,15 +222,63 @@ class Component(BaseEstimator):
         """
         return np.ones(len(items), dtype=bool)
 
+    @classmethod
+    def edits_items(cls) -> bool:
+        """Whether fitted instances can take new items and drop items without refitting.
+
+        True when the class implements :meth:`add_items` and :meth:`remove_items`; the
+        recommender refuses an item edit up front, before anything changes, when one of its
+        components cannot.
+        """
+        return cls.add_items is not Component.add_items and cls.remove_items is not Component.remove_items
+
+    def with_params(self, **params: Any) -> "Component":
+        """A copy of this fitted component with new values of its ``scoring_params`` (no refit).
+
+        Raises
+        ------
+        ValueError
+            For a parameter that only fit reads (it applies from the next fit), or a bad value.
+        """
+        fixed = sorted(set(params) - set(self.scoring_params))
+        if fixed:
+            raise ValueError(f"{type(self).__name__}: {fixed} can only change by refitting; a fitted component "
+                             f"takes new values of {list(self.scoring_params)} only.")
+        out = copy.copy(self)
+        for key, value in params.items():
+            setattr(out, key, value)
+        out.check_params()
+        return out
+
+    def with_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> "Component":
+        """A copy of this fitted component that also scores ``len(domains)`` appended items.
+
+        ``self`` is left as it was, so a failure (here or in another component) changes nothing.
+        """
+        out = copy.copy(self)
+        out.add_items(blocks, domains)
+        return out
+
+    def without_items(self, keep: np.ndarray) -> "Component":
+        """A copy of this fitted component without the items where ``keep`` is False; ``self`` is unchanged."""
+        out = copy.copy(self)
+        out.remove_items(keep)
+        return out
+
     def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
         """Make ``len(domains)`` appended items scorable from their blocks alone (no refit).
 
-        ``blocks`` maps block names (``"text"``, ...) to one row per new item.
+        ``blocks`` maps block names (``"text"``, ...) to one row per new item. Called on a
+        shallow copy (:meth:`with_items`): assign new arrays to the fitted attributes, never
+        write into the existing ones.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot add items without refitting.")
 
     def remove_items(self, keep: np.ndarray) -> None:
-        """Drop items from the catalogue; ``keep`` is a boolean mask over the current items."""
+        """Drop items from the catalogue; ``keep`` is a boolean mask over the current items.
+
+        Called on a shallow copy (:meth:`without_items`), like :meth:`add_items`.
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot remove items without refitting.")
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:

@@ -27,13 +27,18 @@ class CatalogueMap:
         self.n_trained = n_items
         self._projection: sp.csr_matrix | None = None
 
-    def add(self, n_new: int) -> None:
-        self.trained_index = np.concatenate([self.trained_index, np.full(n_new, -1, dtype=np.int64)])
-        self._projection = None
+    def _with_index(self, trained_index: np.ndarray) -> "CatalogueMap":
+        out = CatalogueMap.__new__(CatalogueMap)
+        out.trained_index, out.n_trained, out._projection = trained_index, self.n_trained, None
+        return out
 
-    def remove(self, keep: np.ndarray) -> None:
-        self.trained_index = self.trained_index[keep]
-        self._projection = None
+    def added(self, n_new: int) -> "CatalogueMap":
+        """A new map with ``n_new`` items appended (they map to no trained item); self is unchanged."""
+        return self._with_index(np.concatenate([self.trained_index, np.full(n_new, -1, dtype=np.int64)]))
+
+    def kept(self, keep: np.ndarray) -> "CatalogueMap":
+        """A new map of the items where the boolean mask ``keep`` is True; self is unchanged."""
+        return self._with_index(self.trained_index[keep])
 
     @property
     def projection(self) -> sp.csr_matrix:
@@ -82,10 +87,10 @@ class TrainedItemsOnly:
         return (trained >= 0) & self.observed_[np.maximum(trained, 0)]
 
     def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
-        self.catalogue_.add(len(domains))
+        self.catalogue_ = self.catalogue_.added(len(domains))
 
     def remove_items(self, keep: np.ndarray) -> None:
-        self.catalogue_.remove(keep)
+        self.catalogue_ = self.catalogue_.kept(keep)
 
 
 def unit_length(block: np.ndarray) -> np.ndarray:

@@ -49,8 +49,7 @@ class EASEComponent(TrainedItemsOnly, Component):
     def fit(self, data: TrainingData) -> "EASEComponent":
         self.check_params()
         l2, max_items = float(self.l2), int(self.max_items)
-        X = sp.csr_matrix(data.matrix, dtype=np.float32)
-        X.data[:] = 1.0
+        X = data.binary()
         counts = np.diff(X.tocsc().indptr)
         eligible = np.flatnonzero(counts >= self.min_count)
         keep = np.sort(eligible[np.argsort(-counts[eligible], kind="stable")[:max_items]])

@@ -27,7 +27,7 @@ warm ones. Hence the default.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -113,6 +113,14 @@ class HubnessCorrection:
     hub_probes_: np.ndarray
     hub_median_: float
     hub_offsets_: np.ndarray
+    scoring_params = ("hubness_correction",)
+
+    def with_params(self, **params: Any) -> Any:
+        """As ``Component.with_params``; turning the correction on needs the offsets fit computes at a value > 0."""
+        if params.get("hubness_correction") and self.__dict__.get("hub_offsets_") is None:
+            raise ValueError(f"{type(self).__name__} was fitted with hubness_correction=0, so it has no hub offsets: "
+                             "refit with a value > 0 to use the correction.")
+        return super().with_params(**params)  # type: ignore[misc]
 
     def _fit_hubness(self, matrix: sp.csr_matrix, seed: int | None) -> None:
         if not self.hubness_correction:

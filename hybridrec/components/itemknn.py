@@ -111,8 +111,7 @@ class ItemKNNComponent(TrainedItemsOnly, Component):
     def fit(self, data: TrainingData) -> "ItemKNNComponent":
         self.check_params()
         k, shrink = int(self.k), float(self.shrink)
-        X = sp.csr_matrix(data.matrix, dtype=np.float32)
-        X.data[:] = 1.0
+        X = data.binary()
         XT = X.T.tocsr()
         counts = np.diff(X.tocsc().indptr).astype(np.float32)
         alpha, groups = float(self.alpha), (data.item_domain if self.per_domain else None)

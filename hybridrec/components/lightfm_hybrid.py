@@ -210,7 +210,7 @@ class LightFMComponent(Component):
         if not side:
             interacted[:] = 1.0
         identity = sp.diags(interacted, format="csr", dtype=np.float32)
-        interactions = data.matrix.tocoo()
+        interactions = data.matrix.tocoo(copy=True)  # LightFM writes through its buffers; the data is read-only
         binary = sp.coo_matrix((np.ones_like(interactions.data), (interactions.row, interactions.col)),
                                shape=interactions.shape, dtype=np.float32)
         return {"interactions": binary, "item_features": stack_features(identity, *side), "user_text": user_text,
@@ -314,12 +314,12 @@ class LightFMComponent(Component):
             biases = features @ self.model_.item_biases[n_trained:]
         self.item_vectors_ = np.vstack([self.item_vectors_, vectors.astype(np.float32)])
         self.item_biases_ = np.concatenate([self.item_biases_, biases.astype(np.float32)])
-        self.catalogue_.add(n_new)
+        self.catalogue_ = self.catalogue_.added(n_new)
 
     def remove_items(self, keep: np.ndarray) -> None:
         self.item_vectors_ = self.item_vectors_[keep]
         self.item_biases_ = self.item_biases_[keep]
-        self.catalogue_.remove(keep)
+        self.catalogue_ = self.catalogue_.kept(keep)
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """Each history feature's share of the interaction term ``user . item`` (biases excluded)."""

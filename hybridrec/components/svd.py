@@ -43,8 +43,7 @@ class PureSVDComponent(TextMappedItemFactors, Component):
     def fit(self, data: TrainingData) -> "PureSVDComponent":
         self.check_params()
         factors = int(self.factors)
-        X = sp.csr_matrix(data.matrix, dtype=np.float32)
-        X.data[:] = 1.0
+        X = data.binary()
         k = min(factors, min(X.shape) - 1)
         if k < 1:
             raise ValueError(f"PureSVDComponent needs at least 2 users and 2 items. Got a {X.shape} matrix.")

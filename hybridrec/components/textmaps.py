@@ -102,8 +102,8 @@ class TextMappedItemFactors:
 
     def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
         self.item_factors_ = np.vstack([self.item_factors_, self._text_factors(blocks.get(TEXT), len(domains))])
-        self.catalogue_.add(len(domains))
+        self.catalogue_ = self.catalogue_.added(len(domains))
 
     def remove_items(self, keep: np.ndarray) -> None:
         self.item_factors_ = self.item_factors_[keep]
-        self.catalogue_.remove(keep)
+        self.catalogue_ = self.catalogue_.kept(keep)

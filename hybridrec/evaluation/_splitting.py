@@ -50,8 +50,9 @@ def id_set(ids: Iterable[Hashable] | None, name: str, known: pd.Index, method: s
     """Requested user ids as an Index; unknown ids are logged and dropped."""
     if ids is None:
         return None
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-        raise ValueError(f"The {name!r} parameter of {method} must be an iterable of user ids. Got {ids!r} instead.")
+    if isinstance(ids, (str, bytes, tuple)) or not isinstance(ids, Iterable):  # a tuple is one id
+        raise ValueError(f"The {name!r} parameter of {method} must be a list (or other iterable) of user ids. "
+                         f"Got {ids!r} instead.")
     wanted = as_index(list(ids)).unique()
     missing = wanted.difference(known)
     if len(missing) == len(wanted) and len(wanted):

@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 from tqdm import tqdm
 
+from .._frozen import binary
 from .._validation import check_choice, check_positive_int, preview
 from ..data import as_index
 from .metrics import METRICS, ranking_metrics, top_k_items
@@ -79,8 +80,7 @@ def _matrix(frame: pd.DataFrame, users: pd.Index, items: pd.Index, user_col: str
     keep = (rows >= 0) & (cols >= 0)
     matrix = sp.csr_matrix((np.ones(keep.sum(), np.float32), (rows[keep], cols[keep])), shape=(len(users), len(items)))
     matrix.sum_duplicates()
-    matrix.data[:] = 1
-    return matrix
+    return binary(matrix)
 
 
 def _candidate_ids(candidates: Iterable[Hashable] | None, catalogue: pd.Series) -> pd.Index | None:

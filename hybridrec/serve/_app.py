@@ -89,7 +89,7 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     from fastapi.responses import HTMLResponse, JSONResponse
 
     limits = limits or Limits()
-    data, cols = model.data_, model.columns_
+    cols = model.columns_  # model.data_ is read per request: fold-in and item edits replace it
     # Reads share the model freely (recommend is thread-safe); with fold-in on, one call at a time.
     # Bad values (an unknown domain, item ids) are the model's to refuse: its ValueError becomes a 400.
     guard = threading.Lock() if limits.allow_fold_in else nullcontext()
@@ -111,8 +111,8 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
     def known_user(raw: Any) -> Hashable:
-        user = _parse_id(raw, data.user_ids)
-        if user not in data.user_ids:
+        user = _parse_id(raw, model.data_.user_ids)
+        if user not in model.data_.user_ids:
             raise HTTPException(404, f"Unknown user {raw!r}; POST a history to /recommend for a new user.")
         return user
 
@@ -127,12 +127,12 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "users": int(data.n_users), "items": int(data.n_items)}
+        return {"status": "ok", "users": int(model.data_.n_users), "items": int(model.data_.n_items)}
 
     @app.get("/version")
     def version() -> dict:
-        return {"hybridrec": __version__, "components": sorted(model.components_), "domains": list(data.domains),
-                "limits": vars(limits), "can_explain_users": bool(data.n_users)}
+        return {"hybridrec": __version__, "components": sorted(model.components_), "domains": list(model.data_.domains),
+                "limits": vars(limits), "can_explain_users": bool(model.data_.n_users)}
 
     @app.get("/recommend")
     def recommend(user: str = Query(..., max_length=200), k: int = K, domain: str | None = None,
@@ -157,7 +157,7 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
             raise HTTPException(400, "Post a non-empty history (a list of {item_id, weight}) or a text.")
         if len(history) > limits.max_history:
             raise HTTPException(413, f"The history holds {len(history)} items; the limit is {limits.max_history}.")
-        rows = pd.DataFrame([{cols["user"]: "_visitor", cols["item"]: _parse_id(h.get("item_id"), data.item_ids),
+        rows = pd.DataFrame([{cols["user"]: "_visitor", cols["item"]: _parse_id(h.get("item_id"), model.data_.item_ids),
                               **({"weight": h["weight"]} if "weight" in h else {})} for h in history],
                             columns=[cols["user"], cols["item"]] + (["weight"] if any("weight" in h for h in history) else []))
         text = text_of(text, "text")
@@ -172,25 +172,25 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     @app.get("/explain")
     def explain(user: str = Query(..., max_length=200), item: str = Query(..., max_length=200),
                 cross_domain_weight: float | None = CDW) -> dict:
-        item_id = _parse_id(item, data.item_ids)
-        if item_id not in data.item_ids:
+        item_id = _parse_id(item, model.data_.item_ids)
+        if item_id not in model.data_.item_ids:
             raise HTTPException(404, f"Unknown item {item!r}.")
         with guard:
             return json_ready(model.explain(known_user(user), item_id, cross_domain_weight=cross_domain_weight))
 
     @app.get("/items/{item_id}")
     def item(item_id: str) -> dict:
-        parsed = _parse_id(item_id, data.item_ids)
-        if parsed not in data.item_ids:
+        parsed = _parse_id(item_id, model.data_.item_ids)
+        if parsed not in model.data_.item_ids:
             raise HTTPException(404, f"Unknown item {item_id!r}.")
-        i = int(data.item_index([parsed])[0])
-        held = model.__dict__.get("held_items_")  # the text screen keeps these out of every list
-        return json_ready({"item_id": parsed, "text": data.item_texts[i], "domain": data.domains[data.item_domain[i]],
-                           "held": bool(held is not None and held[i])})
+        i = int(model.data_.item_index([parsed])[0])
+        held = parsed in model.held_item_ids_  # the text screen keeps these out of every list
+        return json_ready({"item_id": parsed, "text": model.data_.item_texts[i], "domain": model.data_.domains[model.data_.item_domain[i]],
+                           "held": bool(held)})
 
     @app.get("/users")
     def users(limit: int = Query(20, ge=1, le=200)) -> dict:
-        return {"users": json_ready(list(data.user_ids[:limit]))}
+        return {"users": json_ready(list(model.data_.user_ids[:limit]))}
 
     @app.post("/users")
     def fold_in(user_id: str = Body(..., max_length=200), history: list[dict] = Body(...)) -> dict:
@@ -198,10 +198,10 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
             raise HTTPException(403, "This server does not change its model; start it with --allow-fold-in.")
         if len(history) > limits.max_history:
             raise HTTPException(413, f"The history holds {len(history)} items; the limit is {limits.max_history}.")
-        rows = pd.DataFrame([{cols["user"]: user_id, cols["item"]: _parse_id(h.get("item_id"), data.item_ids)}
+        rows = pd.DataFrame([{cols["user"]: user_id, cols["item"]: _parse_id(h.get("item_id"), model.data_.item_ids)}
                              for h in history], columns=[cols["user"], cols["item"]])
         with guard:
             model.fold_in_users(rows)
-        return {"user": user_id, "users": int(data.n_users)}
+        return {"user": user_id, "users": int(model.data_.n_users)}
 
     return app

@@ -124,7 +124,7 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
         domain_col=domain_col, item_vectors=item_specs, user_vectors=user_specs)
 
     columns = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col if has_weight else None,
-               "timestamp": timestamp_col if has_time else None}
+               "timestamp": timestamp_col if has_time else None, "duplicates": duplicates}
     return model._fit_data(data, active, weights, columns)
 
 

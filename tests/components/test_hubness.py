@@ -124,6 +124,8 @@ def test_off_by_default_it_computes_nothing_and_scores_plain_cosines(sample):
     comp = model.components_["semantic"]
     assert comp.hubness_correction == 0 and comp.hub_offsets_ is None and len(comp.hub_probes_) == 0
     model.add_items(_stuffed(sample, "drama"))
+    comp = model.components_["semantic"]  # add_items swaps in a new fitted component
+    assert comp.hub_offsets_ is None
     batch = query_users(model.data_, model.encoder_, ["a slow drama about a family"]).batch(None)
     state = comp.user_state(batch)
     items = np.arange(model.data_.n_items)
