@@ -130,8 +130,29 @@ class ColdStartMixin:
     ) -> np.ndarray:
         """Blended scores for new users (rows in the order of ``user_ids``) x items, no refit.
 
-        Users in ``user_ids`` without rows in ``history`` are scored from their text, if any.
-        ``weights`` overrides the blend weights for this call.
+        A user's rows are combined as in fit (weights, the fitted ``duplicates`` rule), so a
+        user seen in fit, posted with their own training rows, scores as :meth:`score_items`
+        scores them.
+
+        Parameters
+        ----------
+        history : DataFrame
+            The users' interactions, columns named as in fit. Every item must be in the catalogue.
+        user_ids : iterable of user ids
+            The rows of the result, in order. Users without rows in ``history`` are scored from
+            their text in ``texts``, if any (else they get the non-personal scores).
+        item_ids : iterable of item ids, optional
+            The columns of the result; defaults to the whole catalogue in inner order.
+        texts : mapping or Series of user id -> text, optional
+            The users' own texts.
+        cross_domain_weight : float in [0, 1], optional
+            Overrides the fitted value.
+        weights : dict of str -> float, optional
+            Blend weights for this call only (fitted components only).
+
+        Returns
+        -------
+        ndarray of shape (len(user_ids), n_items)
         """
         check_is_fitted(self, "components_")
         weight = self._check_cdw(cross_domain_weight, "score_new")

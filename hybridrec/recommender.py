@@ -170,7 +170,8 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         self
         """
         active, weights = self._check_fit()
-        item_specs, user_specs = self._block_specs(items, users, item_vectors, user_vectors)
+        item_specs, encoders = encode_columns(item_vectors, items, "item")
+        user_specs, _ = encode_columns(user_vectors, users, "user")
         data = InteractionData.from_frames(
             interactions, items, users,
             user_col=user_col, item_col=item_col, weight_col=weight_col, text_col=text_col,
@@ -179,7 +180,51 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         )
         columns = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col,
                    "timestamp": timestamp_col, "duplicates": duplicates}
-        return self._fit_data(data, active, weights, columns)
+        return self._fit_data(data, active, weights, columns, encoders, self.encoder)
+
+    def fit_data(self, data: InteractionData, *, columns: Mapping[str, Any] | None = None,
+                 block_encoders: Mapping[str, Any] | None = None, encoder: Any = None) -> "HybridRecommender":
+        """Fit every component with a weight > 0 on interactions already prepared as an InteractionData.
+
+        :meth:`fit` builds the data from frames (:meth:`InteractionData.from_frames`) and calls
+        the same steps; :func:`hybridrec.spark.fit_spark` builds it from indexed pairs
+        (:meth:`InteractionData.from_codes`). Texts are encoded here when a component reads text.
+
+        Parameters
+        ----------
+        data : InteractionData
+            Becomes ``data_`` (frozen: read-only from now on).
+        columns : dict, optional
+            The column names outputs use and the ``duplicates`` rule new users follow (keys
+            ``user``, ``item``, ``domain``, ``weight``, ``timestamp``, ``duplicates``); defaults
+            are those of :meth:`fit`.
+        block_encoders : dict of str -> ColumnEncoder, optional
+            Fitted encoders of item blocks built from columns (they encode added items' blocks).
+        encoder : text encoder, optional
+            The encoder for this fit; default the ``encoder`` parameter (``TextEncoder()`` when None).
+
+        Returns
+        -------
+        self
+        """
+        active, weights = self._check_fit()
+        if not isinstance(data, InteractionData):
+            raise TypeError(f"fit_data needs an InteractionData. Got {type(data).__name__}.")
+        defaults = {"user": "user_id", "item": "item_id", "domain": "domain", "weight": "weight",
+                    "timestamp": "timestamp", "duplicates": "sum"}
+        return self._fit_data(data, active, weights, {**defaults, **dict(columns or {})},
+                              dict(block_encoders or {}), self.encoder if encoder is None else encoder)
+
+    def check_params(self) -> dict[str, Component]:
+        """Check every parameter, the components' included, without fitting (``fit`` does it first).
+
+        Returns
+        -------
+        dict of str -> Component
+            The components ``fit`` would fit (weight > 0), by name, unfitted.
+        """
+        active, _ = self._check_fit()
+        return dict(active)
 
     def _check_fit(self) -> tuple[list[tuple[str, Component]], dict[str, float]]:
         """Check the parameters (before any slow step of fit); return the components to fit and the weights."""
@@ -197,20 +242,15 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             comp.check_params()  # fail before minutes of text encoding, not after
         return active, weights
 
-    def _block_specs(self, items: pd.DataFrame | None, users: pd.DataFrame | None,
-                     item_vectors: Mapping[str, Any] | None, user_vectors: Mapping[str, Any] | None) -> tuple[dict, dict]:
-        """``item_vectors`` and ``user_vectors`` with their ColumnEncoders fitted (kept in ``block_encoders_``)."""
-        item_specs, self.block_encoders_ = encode_columns(item_vectors, items, "item")
-        user_specs, _ = encode_columns(user_vectors, users, "user")
-        return item_specs, user_specs
-
     def _fit_data(self, data: InteractionData, active: list[tuple[str, Component]], weights: Mapping[str, float],
-                  columns: dict) -> "HybridRecommender":
-        """Encode the texts and fit the ``active`` components on ``data`` (``fit``, ``fit_spark``)."""
+                  columns: dict, block_encoders: dict, encoder: Any) -> "HybridRecommender":
+        """Encode the texts and fit the ``active`` components on ``data`` (``fit``, ``fit_data``)."""
         require_blocks(active, data.item_blocks)
-        encoder = None
         if any(TEXT in comp.modalities() for _, comp in active):
-            encoder = fit_encoder(self.encoder, self.show_progress)
+            encoder = fit_encoder(encoder, self.show_progress)
+        else:
+            encoder = None
+        if encoder is not None:
             data.item_blocks = {TEXT: encoder.encode(data.item_texts), **data.item_blocks}
             if data.user_texts is not None and any(data.user_texts):
                 data.user_blocks = {TEXT: encoder.encode(data.user_texts), **data.user_blocks}
@@ -237,6 +277,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         self.item_popularity_ = counts / max(float(counts.max(initial=0)), 1.0)
         self.reference_items_ = np.ones(data.n_items, dtype=bool)
         self.columns_ = columns
+        self.block_encoders_ = block_encoders
         self._screen_fit(data)
         return self
 

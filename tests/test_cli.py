@@ -77,16 +77,16 @@ def test_recommend_for_a_text_from_the_command_line(saved_model, capsys):
 )
 def test_missing_files_exit_2_with_a_clear_message(argv, message, capsys):
     assert main(argv) == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.startswith("error: ") and message in out
 
 
 def test_bad_recommend_input_exits_2(saved_model, capsys):
     model_path, _ = saved_model
     assert main(["recommend", "--model", str(model_path), "--user", "1", "--k", "0"]) == 2
-    assert "must be a positive int. Got 0" in capsys.readouterr().out
+    assert "must be a positive int. Got 0" in capsys.readouterr().err
     assert main(["recommend", "--model", str(model_path), "--user", "1", "--domain", "westerns"]) == 2
-    assert "Unknown domain 'westerns'" in capsys.readouterr().out
+    assert "Unknown domain 'westerns'" in capsys.readouterr().err
 
 
 def test_a_joblib_model_loads_only_with_model_format_joblib(saved_model, tmp_path, capsys):
@@ -94,7 +94,7 @@ def test_a_joblib_model_loads_only_with_model_format_joblib(saved_model, tmp_pat
     user = str(int(interactions["user_id"].iloc[0]))
     pickled = hr.save(hr.load(model_path), tmp_path / "m.joblib", format="joblib")
     assert main(["recommend", "--model", str(pickled), "--user", user]) == 2
-    assert "--model-format joblib" in capsys.readouterr().out
+    assert "--model-format joblib" in capsys.readouterr().err
     assert main(["recommend", "--model", str(pickled), "--model-format", "joblib", "--user", user, "--k", "3", "--csv"]) == 0
     printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert printed["item_id"].tolist() == hr.load(model_path).recommend(int(user), k=3)["item_id"].tolist()

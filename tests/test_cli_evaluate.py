@@ -139,7 +139,7 @@ def test_movielens_loader(tmp_path, capsys):
 def test_bad_input_exits_2_with_a_clear_message(tmp_path, capsys, options, message):
     out = tmp_path / "out"
     code = main(["evaluate", *options, "--out", str(out), "--quiet"])
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # errors go to stderr
     assert code == 2
     assert printed.startswith("error: ") and message in printed, printed
     assert not (out / "metrics.json").exists()
@@ -149,7 +149,7 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
     target = tmp_path / "taken"
     target.write_text("keep me")
     assert main(["evaluate", *FAST, "--out", str(target), "--quiet"]) == 2
-    assert "--out must be a folder" in capsys.readouterr().out
+    assert "--out must be a folder" in capsys.readouterr().err
     assert target.read_text() == "keep me"
 
 

@@ -188,6 +188,6 @@ def test_cli_serve_refuses_bad_options(tmp_path, fitted_sample_model, capsys):
 
     path = hr.save(fitted_sample_model, tmp_path / "m.hybridrec")
     assert main(["serve", "--model", str(path), "--max-k", "0"]) == 2
-    assert "--max-k must be a positive integer" in capsys.readouterr().out
+    assert "--max-k must be a positive integer" in capsys.readouterr().err
     assert main(["serve", "--model", str(Path(tmp_path) / "none.hybridrec")]) == 2
-    assert "No model file" in capsys.readouterr().out
+    assert "No model file" in capsys.readouterr().err

@@ -248,7 +248,7 @@ def test_cli_recommend_spark_writes_parquet_equal_to_the_local_lists(spark, fitt
     local = fitted_sample_model.recommend([1, 2, 3], k=4, domain="drama").sort_values(["user_id", "rank"])
     assert written["item_id"].tolist() == local["item_id"].tolist()
     assert main(["recommend", "--model", str(tmp_path / "m.hybridrec"), "--spark"]) == 2
-    assert "needs --out" in capsys.readouterr().out
+    assert "needs --out" in capsys.readouterr().err
 
 
 def test_the_spark_example_runs():

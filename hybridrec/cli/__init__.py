@@ -1,8 +1,8 @@
 """The ``hybridrec`` command line, the roof over the library: demo, fit, recommend, evaluate.
 
 Each command lives in its own module and registers its parser here; the library below never
-imports this package. Bad input ends with exit code 2 and one ``error: ...`` line; library
-warnings are shown as one ``warning: ...`` line each.
+imports this package. Bad input ends with exit code 2 and one ``error: ...`` line on stderr;
+library warnings are shown as one ``warning: ...`` line each, on stderr too.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from . import demo as _demo
 from . import evaluate as _evaluate
 from . import model as _model
 from . import serve as _serve
-from ._output import say, warn_line
+from ._output import error_line, warn_line
 
 __all__ = ["build_parser", "main"]
 
@@ -47,5 +47,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return args.func(args)
         except (ValueError, FileNotFoundError, MissingExtraError, SparkSetupError) as exc:
-            say(f"error: {exc}")
+            error_line(str(exc))
             return 2

@@ -1,4 +1,4 @@
-"""What the commands print: lines on stdout, tables with titles, one-line warnings on stderr."""
+"""What the commands print: lines on stdout, tables with titles, one-line errors and warnings on stderr."""
 from __future__ import annotations
 
 import sys
@@ -11,6 +11,12 @@ def say(text: str = "") -> None:
     """Write one line of command output to stdout (the CLI's interface, not logging)."""
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def error_line(text: str) -> None:
+    """Write one ``error: ...`` line to stderr (the command's output on stdout stays clean for pipes)."""
+    sys.stderr.write(f"error: {text}\n")
+    sys.stderr.flush()
 
 
 def indent(text: str, pad: str = "     ") -> str:

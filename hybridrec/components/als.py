@@ -17,6 +17,9 @@ def solve_users(history: sp.csr_matrix, Y: np.ndarray, YtY: np.ndarray, regulari
     ``x = A^-1 b`` with ``A = YtY + regularization I + sum_h (c_h - 1) y_h y_h^T`` and
     ``b = sum_h c_h y_h``: the system implicit's ``recalculate_user`` solves, and solved by the
     same multithreaded Cholesky routine. Users with an empty history get zero factors.
+
+    The routine is implicit's ``implicit.cpu._als._least_squares``, a private name, so setup.cfg
+    pins ``implicit<0.8`` (the 0.7 series this is tested with).
     """
     from implicit.cpu import _als
 

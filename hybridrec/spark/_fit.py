@@ -54,9 +54,10 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
     Returns
     -------
     HybridRecommender
-        ``model``, fitted. When a component reads text, its ``encoder`` is set to the encoder
-        the workers used (the model's own, or ``TextEncoder()``, with its cache folder resolved
-        to an absolute path); otherwise no text is encoded.
+        ``model``, fitted (through :meth:`HybridRecommender.fit_data`; its parameters are left
+        as they were). When a component reads text, ``encoder_`` is the encoder the workers used
+        (the model's own, or ``TextEncoder()``, with its cache folder resolved to an absolute
+        path); otherwise no text is encoded.
     """
     from pyspark.sql import functions as F
 
@@ -86,14 +87,14 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
     from ..components.base import TEXT
 
     from .._ids import as_index
+    from ..modalities import encode_columns
     from ..data import InteractionData, unknown_items_error
     from ..sequences import order_codes
 
-    active, weights = model._check_fit()  # before any Spark job
-    reads_text = any(TEXT in comp.modalities() for _, comp in active)
+    active = model.check_params()  # before any Spark job
+    reads_text = any(TEXT in comp.modalities() for comp in active.values())
+    # the same encoder, its cache folder resolved: the one the workers fill
     encoder = _portable(getattr(model, "encoder", None)) if reads_text else None
-    if encoder is not None:
-        model.set_params(encoder=encoder)  # the same encoder, its cache folder resolved: the one the workers filled
     items = item_ids = users = None
     if items_sdf is not None:
         indexed = dense_index(items_sdf, "_col")
@@ -116,7 +117,8 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
     user_ids = as_index(user_index.toPandas().sort_values("_row")[user_col].to_numpy())
     if items is None:
         item_ids = as_index(item_index.toPandas().sort_values("_col")[item_col].to_numpy())
-    item_specs, user_specs = model._block_specs(items, users, item_vectors, user_vectors)
+    item_specs, block_encoders = encode_columns(item_vectors, items, "item")
+    user_specs, _ = encode_columns(user_vectors, users, "user")
     data = InteractionData.from_codes(
         local["_row"].to_numpy(), local["_col"].to_numpy(), local["_w"].to_numpy(), user_ids, item_ids, items,
         users, order=order_codes(local, "_t" if has_time else None, "interactions_sdf", missing="last"),
@@ -125,7 +127,7 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
 
     columns = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col if has_weight else None,
                "timestamp": timestamp_col if has_time else None, "duplicates": duplicates}
-    return model._fit_data(data, active, weights, columns)
+    return model.fit_data(data, columns=columns, block_encoders=block_encoders, encoder=encoder)
 
 
 def _encoded(frame: Any, columns: list[str], encoder: Any) -> Any:
