@@ -19,7 +19,7 @@ from ._ids import as_index
 from ._validation import check_positive_int, plain, preview, require_frame
 from .components.base import TEXT
 from .components.hubness import COPY_BUDGET, COPY_COSINE, copies
-from .data import join_text
+from ._frames import item_table
 from .modalities import align_block
 from .text import clean_text
 from .users import encode_texts, history_users, query_users
@@ -221,24 +221,13 @@ class ColdStartMixin:
         encoder = self._text_encoder("add_items")
         icol, dcol = self.columns_["item"], self.columns_["domain"]
         items = require_frame(items, "items")
-        if icol not in items.columns:
-            raise ValueError(f"items must be a DataFrame with an {icol!r} column. Its columns are {list(items.columns)}.")
-        columns = [text_col] if isinstance(text_col, str) else list(text_col)
-        missing = [c for c in columns if c not in items.columns]
-        if missing:
-            raise ValueError(f"items has no text column(s) {missing}. Its columns are {list(items.columns)}.")
-        if items[icol].isna().any() or items[icol].duplicated().any():
-            raise ValueError(f"items[{icol!r}] must hold unique, non-missing ids.")
+        ids, codes, names, texts = item_table(None, items, icol, text_col, dcol)  # the check fit makes
         if dcol in items.columns:
-            if items[dcol].isna().any():
-                raise ValueError(f"items[{dcol!r}] is missing for some new items; every item needs a domain.")
-            domains = items[dcol].astype(str).tolist()
+            domains = [names[c] for c in codes]
         elif len(self.data_.domains) == 1:
             domains = [self.data_.domains[0]] * len(items)
         else:
             raise ValueError(f"items needs a {dcol!r} column: the model has domains {self.data_.domains}.")
-        ids = as_index(items[icol].to_numpy())
-        texts = join_text(items, columns)
         blocks = {TEXT: encode_texts(encoder, texts)}
         self._warn_copies(ids, blocks[TEXT])
         blocks.update(self._new_item_blocks(items, ids, vectors))

@@ -17,64 +17,13 @@ import scipy.sparse as sp
 
 from ._frozen import read_only
 from ._ids import as_index, id_list
-from ._validation import check_choice, preview, require_columns, require_frame, require_ids
+from ._frames import (check_interactions, event_weights, interaction_matrix, item_table, unique_ids,
+                      unknown_items_error, user_table)
+from ._validation import check_choice, preview
 from .modalities import align_block, grow_blocks
 from .sequences import Sequences, order_codes
 
 logger = logging.getLogger(__name__)
-
-#: Domain name used when the items table has no domain column.
-DEFAULT_DOMAIN = "all"
-
-
-def _unique_ids(values: pd.Series) -> pd.Index:
-    return as_index(pd.unique(values.to_numpy()))
-
-
-def unknown_items_error(missing: Sequence[Hashable]) -> ValueError:
-    """The error for interactions that name items the items table lacks."""
-    return ValueError(f"interactions refers to {len(missing)} item ids that are not in items: "
-                      f"{preview(missing)}. Add them to the items table or drop those rows.")
-
-
-def interaction_matrix(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape: tuple[int, int],
-                       duplicates: str = "sum") -> sp.csr_matrix:
-    """The users x items float32 CSR matrix of (row, col, weight) events: the one rule for every entry point.
-
-    Events with weight 0 are dropped; repeated (row, col) pairs combine by ``duplicates``:
-    ``"sum"`` (repeat events add confidence) or ``"max"`` (the largest weight is kept). Fit,
-    new users' histories and ``fit_spark`` all follow it.
-    """
-    check_choice(duplicates, "duplicates", ["sum", "max"], "interaction_matrix")
-    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
-    weights = np.asarray(weights, dtype=np.float32)
-    live = weights > 0
-    rows, cols, weights = rows[live], cols[live], weights[live]
-    if duplicates == "max" and len(rows):
-        order = np.lexsort((-weights, cols, rows))  # per (row, col): the largest weight first
-        rows, cols, weights = rows[order], cols[order], weights[order]
-        first = np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]
-        rows, cols, weights = rows[first], cols[first], weights[first]
-    matrix = sp.csr_matrix((weights, (rows, cols)), shape=shape, dtype=np.float32)
-    matrix.sum_duplicates()
-    matrix.sort_indices()
-    return matrix
-
-
-def _text_columns(text_col: str | Sequence[str]) -> list[str]:
-    return [text_col] if isinstance(text_col, str) else list(text_col)
-
-
-def join_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
-    """Join one or more text columns per row with ``". "``; missing values count as empty."""
-    parts = []
-    for column in columns:
-        col = frame[column]
-        parts.append(col.where(col.notna(), "").astype(str).str.strip().to_numpy(dtype=object))
-    if len(parts) == 1:
-        return list(parts[0])
-    return [". ".join(p for p in row if p) for row in zip(*parts)]
-
 
 class InteractionData:
     """Users x items interactions with id maps, item domains and item/user texts.
@@ -184,19 +133,13 @@ class InteractionData:
         InteractionData
         """
         check_choice(duplicates, "duplicates", ["sum", "max"], "InteractionData.from_frames")
-        interactions = require_frame(interactions, "interactions")
-        require_columns(interactions, "interactions", {"user_col": user_col, "item_col": item_col})
-        if len(interactions) == 0:
-            raise ValueError("interactions is empty; fit needs at least one (user, item) row.")
-        require_ids(interactions[user_col], "interactions[%r]" % user_col)
-        require_ids(interactions[item_col], "interactions[%r]" % item_col)
+        interactions = check_interactions(interactions, user_col, item_col)
+        weights = event_weights(interactions, weight_col)
 
-        weights = cls._weights(interactions, weight_col)
-
-        item_ids, item_domain, domains, item_texts = cls._catalogue(
-            _unique_ids(interactions[item_col]) if items is None else None, items, item_col, text_col, domain_col
+        item_ids, item_domain, domains, item_texts = item_table(
+            unique_ids(interactions[item_col]) if items is None else None, items, item_col, text_col, domain_col
         )
-        user_ids, user_texts = cls._users(_unique_ids(interactions[user_col]), users, user_col, user_text_col)
+        user_ids, user_texts = user_table(unique_ids(interactions[user_col]), users, user_col, user_text_col)
 
         rows = user_ids.get_indexer(as_index(interactions[user_col].to_numpy()))
         cols = item_ids.get_indexer(as_index(interactions[item_col].to_numpy()))
@@ -243,8 +186,8 @@ class InteractionData:
         are unique and their ``weights`` > 0; ``order`` sorts each user's events (optional).
         The other parameters are those of :meth:`from_frames`.
         """
-        item_ids, item_domain, domains, item_texts = cls._catalogue(item_ids, items, item_col, text_col, domain_col)
-        user_ids, user_texts = cls._users(user_ids, users, user_col, user_text_col)
+        item_ids, item_domain, domains, item_texts = item_table(item_ids, items, item_col, text_col, domain_col)
+        user_ids, user_texts = user_table(user_ids, users, user_col, user_text_col)
         matrix = interaction_matrix(rows, cols, weights, (len(user_ids), len(item_ids)), "sum")
         sequences = Sequences.from_events(rows, cols, len(user_ids), order)
         data = cls(user_ids, item_ids, matrix, item_domain, domains, item_texts, user_texts, sequences=sequences)
@@ -260,96 +203,6 @@ class InteractionData:
             for name, value in (specs or {}).items():
                 blocks[name] = align_block(name, value, ids, kind=kind, id_col=col, table_ids=table_ids)
         return self
-
-    @staticmethod
-    def _weights(interactions: pd.DataFrame, weight_col: str | None) -> np.ndarray:
-        if weight_col is None or weight_col not in interactions.columns:
-            return np.ones(len(interactions), dtype=np.float32)
-        try:
-            weights = pd.to_numeric(interactions[weight_col]).to_numpy(dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"interactions[{weight_col!r}] must be numeric.") from None
-        bad = ~np.isfinite(weights) | (weights < 0)
-        if bad.any():
-            raise ValueError(
-                f"interactions[{weight_col!r}] must hold finite weights >= 0. Got "
-                f"{preview(weights[bad].tolist())} at rows {preview(np.flatnonzero(bad).tolist())}."
-            )
-        return weights.astype(np.float32)
-
-    @staticmethod
-    def _catalogue(
-        seen: pd.Index | None,
-        items: pd.DataFrame | None,
-        item_col: str,
-        text_col: str | Sequence[str],
-        domain_col: str,
-    ) -> tuple[pd.Index, np.ndarray, list[str], list[str]]:
-        """Item ids, domain codes, domain names and texts: from ``items``, else the ``seen`` ids."""
-        if items is None:
-            item_ids = seen
-            logger.warning("No items table given: items have no text, so text components see nothing.")
-            return item_ids, np.zeros(len(item_ids), dtype=np.int32), [DEFAULT_DOMAIN], [""] * len(item_ids)
-
-        items = require_frame(items, "items")
-        require_columns(items, "items", {"item_col": item_col})
-        require_ids(items[item_col], f"items[{item_col!r}]")
-        duplicated = items[item_col].duplicated()
-        if duplicated.any():
-            raise ValueError(
-                f"items has duplicate ids in {item_col!r}: {preview(items[item_col][duplicated].unique())}; "
-                "each item must appear once."
-            )
-        item_ids = as_index(items[item_col].to_numpy())
-        columns = _text_columns(text_col)
-        absent = [c for c in columns if c not in items.columns]
-        if absent:
-            raise ValueError(
-                f"items has no text column(s) {absent} (set by 'text_col'). "
-                f"Its columns are {list(items.columns)}."
-            )
-        texts = join_text(items, columns)
-
-        if domain_col in items.columns:
-            raw = items[domain_col]
-            if raw.isna().any():
-                rows = np.flatnonzero(raw.isna().to_numpy())
-                raise ValueError(
-                    f"items[{domain_col!r}] is missing at rows {preview(rows.tolist())}; "
-                    "every item needs a domain (or drop the column for a single-domain catalogue)."
-                )
-            codes, names = pd.factorize(raw.astype(str), sort=True)
-            return item_ids, codes.astype(np.int32), [str(n) for n in names], texts
-        return item_ids, np.zeros(len(item_ids), dtype=np.int32), [DEFAULT_DOMAIN], texts
-
-    @staticmethod
-    def _users(
-        seen: pd.Index,
-        users: pd.DataFrame | None,
-        user_col: str,
-        user_text_col: str | Sequence[str],
-    ) -> tuple[pd.Index, list[str] | None]:
-        """User ids (``seen``, then the users table's others) and their texts."""
-        if users is None:
-            return seen, None
-        users = require_frame(users, "users")
-        require_columns(users, "users", {"user_col": user_col})
-        require_ids(users[user_col], f"users[{user_col!r}]")
-        if users[user_col].duplicated().any():
-            dup = users[user_col][users[user_col].duplicated()].unique()
-            raise ValueError(f"users has duplicate ids in {user_col!r}: {preview(dup)}; each user must appear once.")
-        columns = _text_columns(user_text_col)
-        absent = [c for c in columns if c not in users.columns]
-        if absent:
-            raise ValueError(
-                f"users has no text column(s) {absent} (set by 'user_text_col'). "
-                f"Its columns are {list(users.columns)}."
-            )
-        extra = as_index(users[user_col].to_numpy()).difference(seen, sort=False)
-        user_ids = seen.append(extra)
-        text_by_id = pd.Series(join_text(users, columns), index=as_index(users[user_col].to_numpy()))
-        texts = text_by_id.reindex(user_ids).fillna("").tolist()
-        return user_ids, texts
 
     # ------------------------------------------------------------------ lookups
     @property

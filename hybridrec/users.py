@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from ._ids import as_index, id_list
 from ._validation import preview, require_frame
 from .components.base import TEXT, UserBatch
-from .data import interaction_matrix
+from ._frames import event_weights, interaction_matrix
 from .sequences import Sequences, order_codes
 from .text import clean_text
 
@@ -141,12 +141,7 @@ def history_users(
         if texts is not None:
             user_ids = list(dict.fromkeys(user_ids + list(texts.keys())))
     labels = list(user_ids)
-    weight_col = columns.get("weight")
-    weights = np.ones(len(history), dtype=np.float32)
-    if weight_col and weight_col in history.columns:
-        weights = pd.to_numeric(history[weight_col], errors="coerce").to_numpy(dtype=np.float32)
-        if not np.isfinite(weights).all() or (weights < 0).any():
-            raise ValueError(f"history[{weight_col!r}] must hold finite weights >= 0.")
+    weights = event_weights(history, columns.get("weight"), "history")  # the rule fit follows
     items = data.item_index(history[icol].tolist(), missing="ignore")
     if (items < 0).any():
         unknown = pd.unique(history[icol].to_numpy()[items < 0])

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from _fuzz import ENTRY_POINTS, check, small_model, snapshot
 
+pytestmark = pytest.mark.integration  # hypothesis over every entry point
+
 EXAMPLES = int(os.environ.get("HYBRIDREC_FUZZ_EXAMPLES", "12"))
 
 

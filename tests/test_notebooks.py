@@ -31,6 +31,8 @@ from nbclient.exceptions import CellExecutionError  # noqa: E402
 
 from conftest import shared_dataset  # noqa: E402
 
+pytestmark = pytest.mark.integration  # executes every notebook: minutes
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 #: Generous: a first run encodes the sample's 2,269 texts on 2 slow cores.
 TIMEOUT = 900

@@ -127,6 +127,7 @@ def server(fitted_sample_model, tmp_path_factory):
         process.wait(timeout=30)
 
 
+@pytest.mark.integration  # a server process
 def test_the_cli_server_answers_on_localhost(server, fitted_sample_model, user):
     import httpx
 
@@ -152,6 +153,7 @@ def _browser():
     return webdriver.Chrome(service=Service(driver), options=options)
 
 
+@pytest.mark.integration  # a server process and a browser
 def test_the_page_in_a_headless_browser_shows_recommendations(server, fitted_sample_model, user):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC

@@ -17,6 +17,7 @@ from hybridrec.components import ALSComponent
 from hybridrec.evaluation import evaluate, random_split
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'hybridrec[spark]'")
+pytestmark = pytest.mark.integration  # a local Spark session per module: minutes
 from hybridrec.spark import (  # noqa: E402
     SparkALSComponent, SparkSetupError, check_java, encode_texts, java_version, recommend_spark, session,
     spark_als_params,

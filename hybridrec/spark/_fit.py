@@ -88,7 +88,8 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
 
     from .._ids import as_index
     from ..modalities import encode_columns
-    from ..data import InteractionData, unknown_items_error
+    from .._frames import unknown_items_error
+    from ..data import InteractionData
     from ..sequences import order_codes
 
     active = model.check_params()  # before any Spark job
@@ -132,7 +133,7 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
 
 def _encoded(frame: Any, columns: list[str], encoder: Any) -> Any:
     """The frame as pandas, after its texts (joined as ``fit`` joins them) were encoded on Spark into the cache."""
-    from ..data import join_text
+    from .._frames import join_text
 
     local = frame.toPandas()
     present = [c for c in columns if c in local.columns]
