@@ -25,7 +25,8 @@ class ComponentsMixin:
     components: Any
     encoder: Any
 
-    def _named_components(self) -> list[tuple[str, Component]]:
+    def named_components(self) -> list[tuple[str, Component]]:
+        """The ``(name, component)`` pairs (the defaults when ``components`` is None), names checked."""
         comps = default_components() if self.components is None else list(self.components)
         names = [name for name, _ in comps]
         if len(set(names)) != len(names):

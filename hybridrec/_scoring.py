@@ -153,6 +153,19 @@ class ScoringMixin:
         parts = self._parts(users, items, cross_domain_weight, scored_names(blend_w, query))
         return blend_users(parts, blend_w, query, users.text_only())
 
+    def _pair_scores(self, users: Users, items: np.ndarray, cross_domain_weight: float) -> np.ndarray:
+        """One blended score per (user row, item) pair, each item scored in its own domain (``predict``)."""
+        out = np.empty(len(items), dtype=np.float64)
+        _, first, user_pos = np.unique(users.index, return_index=True, return_inverse=True)
+        unique = users.take(first)
+        for code in np.unique(self.data_.item_domain[items]) if len(items) else []:
+            rows = np.flatnonzero(self.data_.item_domain[items] == code)
+            need = np.unique(user_pos[rows])
+            domain_items = self.data_.items_in_domain(code)
+            scores = self._scores(unique.take(need), domain_items, cross_domain_weight)
+            out[rows] = scores[np.searchsorted(need, user_pos[rows]), np.searchsorted(domain_items, items[rows])]
+        return out
+
     def _rank(self, users: Users, k: int, domain: str | None, exclude_seen: bool, cross_domain_weight: float,
               weights: Mapping[str, float] | None = None, user_column: str | None = None,
               candidates: int | None = None) -> pd.DataFrame:
@@ -254,7 +267,7 @@ class ScoringMixin:
         return float(self.cross_domain_weight) if value is None else check_fraction(value, "cross_domain_weight", method)
 
     def _call_weights(self, weights: Mapping[str, float] | None, method: str) -> dict[str, float] | None:
-        return call_weights(weights, list(self.components_), [n for n, _ in self._named_components()], method)
+        return call_weights(weights, list(self.components_), [n for n, _ in self.named_components()], method)
 
     def _items(self, item_ids: Iterable[Hashable] | None) -> np.ndarray:
         return np.arange(self.data_.n_items) if item_ids is None else self.data_.item_index(list(item_ids))

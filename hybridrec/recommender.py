@@ -7,26 +7,24 @@ public face, and :mod:`hybridrec.blend` turns component scores into one score.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
-from tqdm import tqdm
 
 from ._composition import ComponentsMixin, default_components
+from ._fitting import check_fit_params, fit_components, item_popularity
 from ._scoring import ScoringMixin
-from ._validation import check_choice, check_fraction, check_positive_int, require_frame
-from .blend import NORMALIZATIONS, check_weights, default_weights
+from ._validation import check_choice, check_positive_int, require_frame
+from .blend import NORMALIZATIONS
 from .coldstart import ColdStartMixin
-from .components import TEXT, Component, TrainingData
+from .components import TEXT, Component
 from .data import InteractionData
 from .explain import ExplainMixin
-from .modalities import encode_columns, require_blocks
-from .screening import SCREEN_MODES, ScreeningMixin
-from .text import fit_encoder
+from .modalities import encode_columns
+from .screening import ScreeningMixin
 from .users import known_users
 
 __all__ = ["HybridRecommender", "default_components"]
@@ -169,7 +167,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         -------
         self
         """
-        active, weights = self._check_fit()
+        active, weights = check_fit_params(self)
         item_specs, encoders = encode_columns(item_vectors, items, "item")
         user_specs, _ = encode_columns(user_vectors, users, "user")
         data = InteractionData.from_frames(
@@ -207,7 +205,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         -------
         self
         """
-        active, weights = self._check_fit()
+        active, weights = check_fit_params(self)
         if not isinstance(data, InteractionData):
             raise TypeError(f"fit_data needs an InteractionData. Got {type(data).__name__}.")
         defaults = {"user": "user_id", "item": "item_id", "domain": "domain", "weight": "weight",
@@ -223,58 +221,18 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         dict of str -> Component
             The components ``fit`` would fit (weight > 0), by name, unfitted.
         """
-        active, _ = self._check_fit()
+        active, _ = check_fit_params(self)
         return dict(active)
-
-    def _check_fit(self) -> tuple[list[tuple[str, Component]], dict[str, float]]:
-        """Check the parameters (before any slow step of fit); return the components to fit and the weights."""
-        check_fraction(self.cross_domain_weight, "cross_domain_weight", "HybridRecommender")
-        check_choice(self.normalization, "normalization", NORMALIZATIONS, "HybridRecommender")
-        check_positive_int(self.batch_size, "batch_size", "HybridRecommender")
-        check_choice(self.screen_texts, "screen_texts", SCREEN_MODES, "HybridRecommender")
-        comps = self._named_components()
-        names = [n for n, _ in comps]
-        weights = check_weights(self.weights, names, default_weights(comps))
-        if self.text_weights is not None:
-            check_weights(self.text_weights, names, where="The 'text_weights' parameter of HybridRecommender")
-        active = [(name, comp) for name, comp in comps if weights[name] > 0]
-        for _, comp in active:
-            comp.check_params()  # fail before minutes of text encoding, not after
-        return active, weights
 
     def _fit_data(self, data: InteractionData, active: list[tuple[str, Component]], weights: Mapping[str, float],
                   columns: dict, block_encoders: dict, encoder: Any) -> "HybridRecommender":
-        """Encode the texts and fit the ``active`` components on ``data`` (``fit``, ``fit_data``)."""
-        require_blocks(active, data.item_blocks)
-        if any(TEXT in comp.modalities() for _, comp in active):
-            encoder = fit_encoder(encoder, self.show_progress)
-        else:
-            encoder = None
-        if encoder is not None:
-            data.item_blocks = {TEXT: encoder.encode(data.item_texts), **data.item_blocks}
-            if data.user_texts is not None and any(data.user_texts):
-                data.user_blocks = {TEXT: encoder.encode(data.user_texts), **data.user_blocks}
-        data.freeze()  # components learn from the histories; none may rewrite them
-        training = TrainingData(
-            matrix=data.matrix, item_domain=data.item_domain, item_blocks=data.item_blocks,
-            user_blocks=data.user_blocks, item_ids=data.item_ids, user_ids=data.user_ids,
-            sequences=data.sequences, random_state=self.random_state, show_progress=self.show_progress,
-        )
-        fitted = {}
-        bar = tqdm(active, desc="fit", unit="component", disable=not self.show_progress)
-        for name, comp in bar:
-            bar.set_postfix_str(name)
-            start = time.perf_counter()
-            fitted[name] = clone(comp).fit(training)
-            fitted[name].fit_seconds_ = time.perf_counter() - start
-            logger.info("Fitted component %r in %.1fs", name, fitted[name].fit_seconds_)
-
+        """Fit the ``active`` components on ``data`` and set the fitted attributes (``fit``, ``fit_data``)."""
+        fitted, encoder = fit_components(data, active, encoder, self.random_state, self.show_progress)
         self.data_ = data
         self.encoder_ = encoder
         self.components_ = fitted
         self.weights_ = {name: weights[name] for name in fitted}
-        counts = np.log1p(np.diff(data.matrix.tocsc().indptr)).astype(np.float32)
-        self.item_popularity_ = counts / max(float(counts.max(initial=0)), 1.0)
+        self.item_popularity_ = item_popularity(data)
         self.reference_items_ = np.ones(data.n_items, dtype=bool)
         self.columns_ = columns
         self.block_encoders_ = block_encoders
@@ -469,13 +427,4 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         weight = self._check_cdw(cross_domain_weight, "predict")
         users = known_users(self.data_, list(pairs[ucol]), "predict")
         items = self.data_.item_index(list(pairs[icol]))
-        out = np.empty(len(pairs), dtype=np.float64)
-        _, first, user_pos = np.unique(users.index, return_index=True, return_inverse=True)
-        unique = users.take(first)
-        for code in np.unique(self.data_.item_domain[items]) if len(items) else []:
-            rows = np.flatnonzero(self.data_.item_domain[items] == code)
-            need = np.unique(user_pos[rows])
-            domain_items = self.data_.items_in_domain(code)
-            scores = self._scores(unique.take(need), domain_items, weight)
-            out[rows] = scores[np.searchsorted(need, user_pos[rows]), np.searchsorted(domain_items, items[rows])]
-        return out
+        return self._pair_scores(users, items, weight)

@@ -1,0 +1,74 @@
+"""Fitting a recommender's components: parameters checked first, texts encoded once, the data
+frozen, then every component with a weight > 0 fitted on the same read-only training data."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from tqdm import tqdm
+
+from ._validation import check_choice, check_fraction, check_positive_int
+from .blend import NORMALIZATIONS, check_weights, default_weights
+from .components import TEXT, Component, TrainingData
+from .data import InteractionData
+from .modalities import require_blocks
+from .screening import SCREEN_MODES
+from .text import fit_encoder
+
+logger = logging.getLogger("hybridrec.recommender")
+
+
+def check_fit_params(model: Any) -> tuple[list[tuple[str, Component]], dict[str, float]]:
+    """Check a recommender's parameters (before any slow step); return the components to fit and the weights."""
+    check_fraction(model.cross_domain_weight, "cross_domain_weight", "HybridRecommender")
+    check_choice(model.normalization, "normalization", NORMALIZATIONS, "HybridRecommender")
+    check_positive_int(model.batch_size, "batch_size", "HybridRecommender")
+    check_choice(model.screen_texts, "screen_texts", SCREEN_MODES, "HybridRecommender")
+    comps = model.named_components()
+    names = [n for n, _ in comps]
+    weights = check_weights(model.weights, names, default_weights(comps))
+    if model.text_weights is not None:
+        check_weights(model.text_weights, names, where="The 'text_weights' parameter of HybridRecommender")
+    active = [(name, comp) for name, comp in comps if weights[name] > 0]
+    for _, comp in active:
+        comp.check_params()  # fail before minutes of text encoding, not after
+    return active, weights
+
+
+def fit_components(data: InteractionData, active: list[tuple[str, Component]], encoder: Any,
+                   random_state: int | None, show_progress: bool) -> tuple[dict[str, Component], Any]:
+    """Encode ``data``'s texts when a component reads text, freeze ``data``, fit clones of ``active``.
+
+    Returns the fitted components by name (each with ``fit_seconds_``) and the fitted text
+    encoder (None when no component reads text).
+    """
+    require_blocks(active, data.item_blocks)
+    encoder = fit_encoder(encoder, show_progress) if any(TEXT in comp.modalities() for _, comp in active) else None
+    if encoder is not None:
+        data.item_blocks = {TEXT: encoder.encode(data.item_texts), **data.item_blocks}
+        if data.user_texts is not None and any(data.user_texts):
+            data.user_blocks = {TEXT: encoder.encode(data.user_texts), **data.user_blocks}
+    data.freeze()  # components learn from the histories; none may rewrite them
+    training = TrainingData(
+        matrix=data.matrix, item_domain=data.item_domain, item_blocks=data.item_blocks,
+        user_blocks=data.user_blocks, item_ids=data.item_ids, user_ids=data.user_ids,
+        sequences=data.sequences, random_state=random_state, show_progress=show_progress,
+    )
+    fitted = {}
+    bar = tqdm(active, desc="fit", unit="component", disable=not show_progress)
+    for name, comp in bar:
+        bar.set_postfix_str(name)
+        start = time.perf_counter()
+        fitted[name] = clone(comp).fit(training)
+        fitted[name].fit_seconds_ = time.perf_counter() - start
+        logger.info("Fitted component %r in %.1fs", name, fitted[name].fit_seconds_)
+    return fitted, encoder
+
+
+def item_popularity(data: InteractionData) -> np.ndarray:
+    """log(1 + interaction count) per item, scaled to [0, 1] (the recommender's popularity prior)."""
+    counts = np.log1p(np.diff(data.matrix.tocsc().indptr)).astype(np.float32)
+    return counts / max(float(counts.max(initial=0)), 1.0)
