@@ -99,6 +99,27 @@ def event_weights(frame: pd.DataFrame, weight_col: str | None, table: str = "int
     return weights.astype(np.float32)
 
 
+def _id_table(frame: pd.DataFrame, table: str, id_col: str, kind: str) -> pd.DataFrame:
+    """``frame`` checked as a table of unique, non-missing ids in ``id_col``."""
+    frame = require_frame(frame, table)
+    require_columns(frame, table, {f"{kind}_col": id_col})
+    require_ids(frame[id_col], f"{table}[{id_col!r}]")
+    duplicated = frame[id_col].duplicated()
+    if duplicated.any():
+        raise ValueError(f"{table} has duplicate ids in {id_col!r}: {preview(frame[id_col][duplicated].unique())}; "
+                         f"each {kind} must appear once (ids must be unique).")
+    return frame
+
+
+def _table_texts(frame: pd.DataFrame, table: str, text_col: str | Sequence[str], param: str) -> list[str]:
+    """One text per row: the ``text_col`` column(s) joined (they must exist)."""
+    columns = text_columns(text_col)
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise ValueError(f"{table} has no text column(s) {absent} (set by {param!r}). Its columns are {list(frame.columns)}.")
+    return join_text(frame, columns)
+
+
 def item_table(
     seen: pd.Index | None,
     items: pd.DataFrame | None,
@@ -112,24 +133,9 @@ def item_table(
         logger.warning("No items table given: items have no text, so text components see nothing.")
         return item_ids, np.zeros(len(item_ids), dtype=np.int32), [DEFAULT_DOMAIN], [""] * len(item_ids)
 
-    items = require_frame(items, "items")
-    require_columns(items, "items", {"item_col": item_col})
-    require_ids(items[item_col], f"items[{item_col!r}]")
-    duplicated = items[item_col].duplicated()
-    if duplicated.any():
-        raise ValueError(
-            f"items has duplicate ids in {item_col!r}: {preview(items[item_col][duplicated].unique())}; "
-            "each item must appear once (ids must be unique)."
-        )
+    items = _id_table(items, "items", item_col, "item")
     item_ids = as_index(items[item_col].to_numpy())
-    columns = text_columns(text_col)
-    absent = [c for c in columns if c not in items.columns]
-    if absent:
-        raise ValueError(
-            f"items has no text column(s) {absent} (set by 'text_col'). "
-            f"Its columns are {list(items.columns)}."
-        )
-    texts = join_text(items, columns)
+    texts = _table_texts(items, "items", text_col, "text_col")
 
     if domain_col in items.columns:
         raw = items[domain_col]
@@ -153,22 +159,10 @@ def user_table(
     """User ids (``seen``, then the users table's others) and their texts."""
     if users is None:
         return seen, None
-    users = require_frame(users, "users")
-    require_columns(users, "users", {"user_col": user_col})
-    require_ids(users[user_col], f"users[{user_col!r}]")
-    if users[user_col].duplicated().any():
-        dup = users[user_col][users[user_col].duplicated()].unique()
-        raise ValueError(f"users has duplicate ids in {user_col!r}: {preview(dup)}; each user must appear once.")
-    columns = text_columns(user_text_col)
-    absent = [c for c in columns if c not in users.columns]
-    if absent:
-        raise ValueError(
-            f"users has no text column(s) {absent} (set by 'user_text_col'). "
-            f"Its columns are {list(users.columns)}."
-        )
+    users = _id_table(users, "users", user_col, "user")
     extra = as_index(users[user_col].to_numpy()).difference(seen, sort=False)
     user_ids = seen.append(extra)
-    text_by_id = pd.Series(join_text(users, columns), index=as_index(users[user_col].to_numpy()))
+    text_by_id = pd.Series(_table_texts(users, "users", user_text_col, "user_text_col"), index=as_index(users[user_col].to_numpy()))
     texts = text_by_id.reindex(user_ids).fillna("").tolist()
     return user_ids, texts
 
