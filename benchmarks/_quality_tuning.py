@@ -173,9 +173,9 @@ def _key(weights: Mapping[str, float], cdw: float | None, norm: str) -> tuple:
 class BlendSearch:
     """Staged blend search: scores a list of candidates (weights, cdw, normalization) per call.
 
-    ``history`` mode asks ``tune_blend`` (component scores cached within a call per
-    cross_domain_weight); ``text`` mode caches each component's normalised text scores itself
-    (tune_blend builds users from histories only) and blends them the same way.
+    Each call is one ``tune_blend`` (component scores cached within a call per
+    cross_domain_weight); ``text`` mode passes ``texts``, so the users are scored from their
+    text alone.
     """
 
     def __init__(self, model: hr.HybridRecommender, split: Split, users: str, candidates: Any, names: Sequence[str],
@@ -186,8 +186,6 @@ class BlendSearch:
         self.calls = 0
         self.evaluated = 0
         self.seconds = 0.0
-        self._parts: dict[tuple, dict[str, np.ndarray]] = {}
-        self._parts_norm: str | None = None
 
     def score(self, cands: list[dict[str, Any]]) -> list[float]:
         todo, keys = [], []
@@ -198,7 +196,7 @@ class BlendSearch:
                 todo.append(cand)
         if todo:
             start = time.perf_counter()
-            values = self._tune_blend(todo) if self.mode == "history" else self._text(todo)
+            values = self._tune_blend(todo)
             for cand, value in zip(todo, values):
                 self.seen[_key(cand["weights"], cand.get("cdw"), cand["norm"])] = value
             self.calls += 1
@@ -214,32 +212,13 @@ class BlendSearch:
                 entry["cross_domain_weight"] = cand["cdw"]
             grid.append(entry)
         frame = tune_blend(self.model, view(self.split, self.users), grid, k=K, metric="ndcg", users=self.users,
-                           candidates=self.candidates, refit=False)
+                           candidates=self.candidates, refit=False, texts=self.texts if self.mode == "text" else None)
         found = {}
         for row in frame.to_dict(orient="records"):
             cdw = row.get("cross_domain_weight")
             cdw = None if cdw is None or (isinstance(cdw, float) and np.isnan(cdw)) else float(cdw)
             found[_key(row["weights"], cdw, row["normalization"])] = float(row[f"ndcg@{K}"])
         return [found[_key(c["weights"], c.get("cdw"), c["norm"])] for c in cands]
-
-    def _text(self, cands: list[dict[str, Any]]) -> list[float]:
-        out = []
-        for cand in sorted(cands, key=lambda c: c["norm"]):
-            weights = {n: w for n, w in cand["weights"].items() if w > 0}
-            scorer = lambda u, i, w=weights, z=cand["norm"]: self.blended(u, i, w, z)  # noqa: E731
-            out.append((id(cand), run_eval(scorer, self.split, self.users, self.candidates)["ndcg"]))
-        value = dict(out)
-        return [value[id(c)] for c in cands]
-
-    def blended(self, user_ids: list, item_ids: list, weights: Mapping[str, float], norm: str) -> np.ndarray:
-        if norm != self._parts_norm:
-            self._parts, self._parts_norm = {}, norm
-        key = (tuple(user_ids), tuple(item_ids))
-        parts = self._parts.setdefault(key, {})
-        todo = [name for name in weights if name not in parts]
-        if todo:
-            parts.update(Scorer(self.model, {}, texts=self.texts, normalization=norm).parts(user_ids, item_ids, todo))
-        return blend(parts, weights)
 
 
 def staged_blend(search: BlendSearch, cdw_grid: list[float] | None, norms: Sequence[str], levels: Sequence[float],

@@ -30,18 +30,25 @@ _BLEND_KEYS = ("cross_domain_weight", "normalization", "weights")
 class _ComponentScoreCache:
     """Per-component normalised scores of (users, items) blocks for one scoring setting."""
 
-    def __init__(self, model: Any, cross_domain_weight: float, normalization: str) -> None:
+    def __init__(self, model: Any, cross_domain_weight: float, normalization: str,
+                 texts: Mapping[Any, Any] | None = None) -> None:
         self.model = model
         self.cross_domain_weight = cross_domain_weight
         self.normalization = normalization
+        self.texts = texts
         self.blocks: dict[tuple, dict[str, np.ndarray]] = {}
 
     def parts(self, user_ids: list, item_ids: list, history: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
-        """Known users' blocks, or new users' blocks built from ``history`` (cold-user splits)."""
+        """Known users' blocks, new users' blocks built from ``history`` (cold-user splits), or,
+        with ``texts``, blocks of users known only by their text (any history is ignored)."""
+        if self.texts is not None:
+            columns = self.model.columns_
+            history = pd.DataFrame({columns["user"]: pd.Series([], dtype=object),
+                                    columns["item"]: pd.Series([], dtype=object)})
         key = (history is not None, tuple(user_ids), tuple(item_ids))
         if key not in self.blocks:
             self.blocks[key] = self.model.component_scores(
-                user_ids, history=history, item_ids=item_ids,
+                user_ids, history=history, texts=self.texts, item_ids=item_ids,
                 cross_domain_weight=self.cross_domain_weight, normalization=self.normalization,
             )
         return self.blocks[key]
@@ -125,6 +132,7 @@ def tune_blend(
     candidates: Iterable[Any] | None = None,
     refit: bool = True,
     show_progress: bool = False,
+    texts: Mapping[Any, Any] | pd.Series | None = None,
 ) -> pd.DataFrame:
     """Grid-search blend weights, ``cross_domain_weight`` and ``normalization`` on held-out users.
 
@@ -149,6 +157,10 @@ def tune_blend(
         Set the best candidate on the model (``weights``, ``weights_``, ``cross_domain_weight``,
         ``normalization``). Nothing is retrained.
     show_progress : bool, default=False
+    texts : mapping or Series of user id -> text, optional
+        Tune for users known only by a text (the cold-start case of ``recommend_new`` with
+        ``texts`` and no history): every evaluated user is scored from ``texts[user]`` alone,
+        and the split's history or fold-in rows are not shown to the model.
 
     Returns
     -------
@@ -159,6 +171,8 @@ def tune_blend(
     """
     check_is_fitted(model, "components_")
     check_choice(metric, "metric", list(METRICS) + ["coverage"], "tune_blend")
+    if texts is not None and not hasattr(texts, "items"):
+        raise ValueError("The 'texts' parameter of tune_blend must be a mapping or pandas Series of user id -> text.")
     candidates_list = [c for c in _expand(param_grid, list(model.components_)) if not _all_zero(model, c)]
     if not candidates_list:
         raise ValueError("Every candidate of the 'param_grid' parameter of tune_blend sets all weights to 0.")
@@ -170,7 +184,7 @@ def tune_blend(
     for i in tqdm(order, desc="tune_blend", disable=not show_progress):
         cdw, norm, weights = resolved[i]
         if cache is None or (cache.cross_domain_weight, cache.normalization) != (cdw, norm):
-            cache = _ComponentScoreCache(model, cdw, norm)  # drops the previous setting's blocks
+            cache = _ComponentScoreCache(model, cdw, norm, texts)  # drops the previous setting's blocks
         result = evaluate(cache.scorer(weights), split, k=k, users=users, candidates=candidates)
         overall = result[(result["domain"] == "all") & (result["group"] == "all")].set_index("metric")
         row = {"candidate": i, **candidates_list[i]}

@@ -118,3 +118,30 @@ def test_cold_user_validation_users_are_scored_from_their_revealed_history(sampl
     # The tuned model, scoring the validation users through score_new, reproduces the best row.
     again = evaluate(model, split, users="valid").query("domain == 'all' and group == 'all' and metric == 'ndcg'")
     assert again["value"].iloc[0] == pytest.approx(result["ndcg@10"].iloc[0], abs=1e-9)
+
+
+def test_tune_blend_with_texts_scores_users_from_their_text_alone(split, sample):
+    """Users known only by a text: every candidate's figure equals evaluating ``score_new`` with
+    those texts and no history, and differs from tuning the same users by their history."""
+    import pandas as pd
+
+    from hybridrec.components import SemanticComponent
+
+    comps = [("als", ALSComponent(factors=16)), ("semantic", SemanticComponent())]
+    model = hr.HybridRecommender(components=comps, weights={"als": 1, "semantic": 1}, random_state=0)
+    model.fit(split.train, items=split.items)
+    titles = split.items.set_index("item_id")["text"]
+    first = split.train.groupby("user_id")["item_id"].apply(lambda s: ". ".join(titles[s.iloc[:3]]))
+    texts = first[first.index.isin(split.valid["user_id"])]
+    grid = [{"weights": {"als": 1.0, "semantic": 0.0}}, {"weights": {"als": 0.5, "semantic": 1.0}}]
+    by_text = tune_blend(model, split, grid, texts=texts, refit=False)
+    by_history = tune_blend(model, split, grid, refit=False)
+    empty = pd.DataFrame({"user_id": pd.Series([], dtype=object), "item_id": pd.Series([], dtype=object)})
+    for row in by_text.to_dict("records"):
+        w = row["weights"]
+        direct = evaluate(lambda u, i, w=w: model.score_new(empty, u, i, texts=texts, weights=w), split, users="valid")
+        value = direct.query("domain == 'all' and group == 'all' and metric == 'ndcg'")["value"].iloc[0]
+        assert row["ndcg@10"] == pytest.approx(value, abs=1e-9)
+    assert by_text["ndcg@10"].max() < by_history["ndcg@10"].max()  # three titles say less than the whole history
+    with pytest.raises(ValueError, match="'texts' parameter of tune_blend"):
+        tune_blend(model, split, grid, texts=["not", "a", "mapping"])
