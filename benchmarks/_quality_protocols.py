@@ -7,7 +7,6 @@ Everything is built from the same seed, once, so every method sees the same spli
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 import hybridrec as hr
+from _common import sample_users  # the benchmarks folder is on sys.path (scripts run from it)
 from hybridrec.components import LightFMComponent
 from hybridrec.datasets import official_users
 from hybridrec.evaluation import Split, cold_item_split, cold_user_split, cross_domain_split, leave_last_split, random_split
@@ -316,16 +316,6 @@ def amazon_subset(ds: hr.datasets.Dataset, n_extra: int, seed: int) -> hr.datase
                                ds.description + f"; quick subset of {len(keep_users)} users")
 
 
-def _sample_users(split: Split, n: int | None, seed: int, which: str = "test") -> Split:
-    """The split with its ``which`` rows restricted to a seeded sample of ``n`` users."""
-    frame = getattr(split, which)
-    users = frame[split.user_col].unique()
-    if n is None or len(users) <= n:
-        return split
-    keep = np.random.default_rng(seed).choice(users, size=n, replace=False)
-    return dataclasses.replace(split, **{which: frame[frame[split.user_col].isin(keep)]})
-
-
 # ---------------------------------------------------------------------------- tasks
 def build_tasks(keys: list[str], data: dict[str, hr.datasets.Dataset], budget: Budget, seed: int) -> list[Task]:
     """The tasks of ``keys`` whose dataset is present, with their splits."""
@@ -399,8 +389,8 @@ def _cold_item_task(ds: hr.datasets.Dataset, budget: Budget, seed: int, *, key: 
     if sample:
         n_test, n_tune = budget.cold_item_test_users, budget.cold_item_tune_users
         before = (split.test["user_id"].nunique(), inner.test["user_id"].nunique())
-        split = _sample_users(split, n_test, seed)
-        inner = _sample_users(inner, n_tune, seed + 1)
+        split = sample_users(split, n_test, seed)
+        inner = sample_users(inner, n_tune, seed + 1)
         after = (split.test["user_id"].nunique(), inner.test["user_id"].nunique())
         if after != before:
             notes.append(f"Users evaluated: a seeded sample of {after[0]} of the {before[0]} test users and "

@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import logging
 import platform
-import re
 import sys
 import time
 import warnings
@@ -56,34 +55,19 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hybridrec as hr  # noqa: E402
-from _quality_protocols import _sample_users, user_texts  # noqa: E402
+from _common import commit, fit, methods, popular, sample_users, stuffed_texts  # noqa: E402
+from _quality_protocols import user_texts  # noqa: E402
 from _quality_tuning import Lookup, Scorer, run_eval  # noqa: E402
-from hybridrec.blend import default_weights, query_weights  # noqa: E402
 from hybridrec.components.hubness import COPY_COSINE, copies  # noqa: E402
 from hybridrec.evaluation import cold_item_split, cold_user_split  # noqa: E402
 from hybridrec.evaluation.report import write_json, write_text  # noqa: E402
-from quality import _commit  # noqa: E402
 
 log = logging.getLogger("adversarial")
 HERE = Path(__file__).resolve().parent
 KINDS = ("stuffed", "duplicate", "honest")
 #: The settings compared: no defence, the hubness correction, the text screen.
 SETTINGS = ("none", "hubness", "screen")
-COMPONENTS = ("als", "lightfm", "semantic", "textknn")
-#: A second LightFM with new items' text rows at the warm items' length (0.1 instead of 0.3).
-LIGHTFM_LOW = ("lightfm_cold_0.1", {"cold_text_weight": 0.1})
-#: Stop words left out of the keyword lists.
-STOP = set("a an the of and or for with in on to by from & oz pack count ounce ounces lb inch x".split())
 
-
-def methods(model: hr.HybridRecommender) -> dict[str, dict[str, dict[str, float]]]:
-    """Per row: the weights for text users and for users with a history."""
-    single = {"text profile": "semantic", "text kNN": "textknn", "ALS": "als", "LightFM + text": "lightfm",
-              "LightFM + text, cold_text_weight 0.1": LIGHTFM_LOW[0]}
-    out = {label: {"text": {name: 1.0}, "history": {name: 1.0}} for label, name in single.items()}
-    library = {name: comp for name, comp in model.components_.items() if name in COMPONENTS}
-    out["default blend"] = {"text": query_weights(None, library), "history": default_weights(library.items())}
-    return out
 
 
 def set_defence(model: hr.HybridRecommender, setting: str, held: pd.Index) -> None:
@@ -97,34 +81,6 @@ def set_defence(model: hr.HybridRecommender, setting: str, held: pd.Index) -> No
 
 
 # ---------------------------------------------------------------------------- the injected items
-def popular(train: pd.DataFrame, items: pd.DataFrame, domain: str, n: int) -> pd.DataFrame:
-    counts = train["item_id"].value_counts()
-    dom = items[items["domain"] == domain].copy()
-    dom["count"] = counts.reindex(dom["item_id"]).fillna(0).to_numpy()
-    return dom.sort_values(["count", "item_id"], ascending=[False, True]).head(n)
-
-
-def stuffed_text(titles: list[str], max_words: int = 30) -> str:
-    words: list[str] = []
-    seen: set[str] = set()
-    for title in titles:
-        for word in re.findall(r"[A-Za-z][A-Za-z'-]+", title):
-            if word.lower() not in STOP and word.lower() not in seen:
-                seen.add(word.lower())
-                words.append(word)
-    return " ".join(words[:max_words])
-
-
-def stuffed_texts(train: pd.DataFrame, items: pd.DataFrame, seed: int, per_domain: int = 25) -> dict[str, list[str]]:
-    """Per domain: ``per_domain`` keyword lists, each from 8 titles drawn from the domain's 100 most popular."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for domain in sorted(items["domain"].unique()):
-        top = popular(train, items, domain, 100)["text"].to_numpy()
-        out[domain] = [stuffed_text(list(top[rng.choice(len(top), 8, replace=False)])) for _ in range(per_domain)]
-    return out
-
-
 def injected(train: pd.DataFrame, items: pd.DataFrame, honest: pd.DataFrame, seed: int) -> pd.DataFrame:
     """The 150 new items: stuffed, duplicate and honest, with a ``kind`` column."""
     rows = []
@@ -197,18 +153,6 @@ def exposure(model: hr.HybridRecommender, audience: dict[str, Any], weights: dic
 
 
 # ---------------------------------------------------------------------------- the run
-def fit(split, items: pd.DataFrame, seed: int) -> hr.HybridRecommender:
-    corrected = {"semantic", "textknn"}  # fitted with the correction so that set_correction can switch it
-    comps = [(name, hr.components.create(name, **({"hubness_correction": 1.0} if name in corrected else {})))
-             for name in COMPONENTS]
-    comps.append((LIGHTFM_LOW[0], hr.components.create("lightfm", **LIGHTFM_LOW[1])))
-    model = hr.HybridRecommender(components=comps, weights={name: 1.0 for name, _ in comps}, random_state=seed,
-                                 batch_size=2048, screen_texts="hold")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the screen's warning; the held items are counted instead
-        return model.fit(split.train, items=items, users=split.users)
-
-
 def exposure_part(ds, seed: int, n: int) -> tuple[dict, dict, dict]:
     split = cold_user_split(ds.interactions, test_size=0.02, n_given=3, seed=seed, items=ds.items)
     honest = honest_items(split, seed)
@@ -244,7 +188,7 @@ def exposure_part(ds, seed: int, n: int) -> tuple[dict, dict, dict]:
 
 def cold_item_part(ds, seed: int, n_users: int) -> tuple[dict, str]:
     split = cold_item_split(ds.interactions, ds.items, domain="kitchen", frac=0.1, seed=seed)
-    split = _sample_users(split, n_users, seed)
+    split = sample_users(split, n_users, seed)
     model = fit(split, split.items, seed)
     held = model.held_item_ids_
     n_held = (len(held), int(pd.Index(model.data_.item_ids).isin(split.cold_items).sum()))
@@ -276,7 +220,7 @@ def report(args, exposure_rows, cold_user, cold_item, info, seconds) -> str:
         "and the text screen",
         "",
         "- Command: `python benchmarks/adversarial.py" + (" --quick" if args.quick else "") + "`",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; git commit `{_commit()}`; seed {args.seed}",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; git commit `{commit()}`; seed {args.seed}",
         f"- Machine: {platform.machine()}, Python {platform.python_version()}; total time {seconds / 60:.1f} min",
         f"- Exposure split: `{info['split']}`; injected with add_items: {info['n_injected']}",
         "",
@@ -343,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     write_text(args.out, report(args, rows, cold_user, cold_item, info, seconds))
     write_json(args.out.with_suffix(".json"), {
-        "commit": _commit(), "seed": args.seed, "quick": args.quick, "seconds": round(seconds, 1),
+        "commit": commit(), "seed": args.seed, "quick": args.quick, "seconds": round(seconds, 1),
         "exposure": [{"setting": v, "method": m, "audience": a, **c} for (v, m, a), c in rows.items()],
         "cold_user_ndcg": [{"setting": v, "method": m, "ndcg": x} for (v, m), x in cold_user.items()],
         "cold_item_ndcg": [{"setting": v, "method": m, "candidates": c, "ndcg": x}

@@ -33,8 +33,8 @@ from hybridrec.evaluation.report import write_text
 from hybridrec.finetune import text_pairs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import commit  # noqa: E402
 from _quality_protocols import shuffle_catalogue  # noqa: E402
-from quality import _commit  # noqa: E402
 
 ROWS = {
     "semantic profile": ("semantic", {}),
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Fine-tuning the text encoder: cold-item, MovieLens latest-small",
         "",
         f"- Command: `python benchmarks/finetune.py{' --quick' if args.quick else ''}`",
-        f"- git commit `{_commit()}`; seed {args.seed}; {platform.machine()}, "
+        f"- git commit `{commit()}`; seed {args.seed}; {platform.machine()}, "
         f"Python {platform.python_version()} (CPU only)",
         f"- Fine-tuning: {tune_log['pairs']:,} pairs from the nested split's training rows, "
         f"{tune_log['steps']} steps of batch 32 in {tune_log['seconds']:.0f} s (budget {budget:.0f} s); "

@@ -26,10 +26,9 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import hybridrec as hr  # noqa: E402
-from _amazon_cli import RESULTS  # noqa: E402
+from _common import RESULTS, commit  # noqa: E402
 from _fuzz import ENTRY_POINTS, check, small_model, snapshot  # noqa: E402
 from hybridrec.evaluation.report import write_json, write_text  # noqa: E402
-from quality import _commit  # noqa: E402
 
 
 def fuzz(name: str, model, cases: int, random_seed: int) -> dict:
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(r["cases"] for r in rows)
     lines = ["# Fuzzing the public entry points", "",
              f"- Command: `python benchmarks/fuzz.py --cases {cases} --seed {args.seed}`",
-             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{_commit()}`; "
+             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{commit()}`; "
              f"{(time.perf_counter() - start) / 60:.1f} min",
              f"- Machine: {platform.machine()}, Python {platform.python_version()}",
              "- Model: ALS + semantic on 60 users of the bundled sample (`tests/_fuzz.py: small_model`); mutating "
@@ -94,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
               "- `tune_blend(..., k=10**9)` (and `ranking_metrics`) built an array of k rank discounts: the first "
               "full fuzz run was killed for memory at 24 GB. The discounts now stop at the catalogue size."]
     write_text(args.out, "\n".join(lines) + "\n")
-    write_json(args.out.with_suffix(".json"), {"commit": _commit(), "cases_per_entry_point": cases, "seed": args.seed,
+    write_json(args.out.with_suffix(".json"), {"commit": commit(), "cases_per_entry_point": cases, "seed": args.seed,
                                                "rows": rows})
     print(f"wrote {args.out}: {total:,} cases")
     return 1 if any(r["failure"] for r in rows) else 0

@@ -34,8 +34,7 @@ from hybridrec.evaluation import cold_item_split, cross_domain_split, leave_last
 from hybridrec.evaluation.report import write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _amazon_cli import RESULTS, load_amazon, ndcg, parse  # noqa: E402
-from quality import _commit  # noqa: E402
+from _common import RESULTS, commit, load_amazon, ndcg, parse  # noqa: E402
 
 SETTINGS = {
     "no text": {"text_components": 0},
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = (" --speed" if speed else "") + (" --quick" if args.quick else "")
     lines = [f"# LightFM {'feature sizes' if speed else 'text features'} on validation users (Amazon Food-Kitchen, seed 0)",
              "", f"- Command: `python benchmarks/lightfm_text.py{flags}`",
-             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{_commit()}`; LightFM alone, 10 epochs; NDCG@10; "
+             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{commit()}`; LightFM alone, 10 epochs; NDCG@10; "
              "s/epoch: median seconds per epoch over the three fits (one thread; the machine is shared)",
              "",
              "| setting | " + " | ".join(tasks) + " | s/epoch |", "|---|" + "---|" * (len(tasks) + 1)]

@@ -32,7 +32,6 @@ import logging
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from _common import commit  # noqa: E402
 from _quality_protocols import (  # noqa: E402
     ALIASES,
     BASE_FAMILY,
@@ -114,16 +114,6 @@ def _protocols(only: str | None) -> list[str]:
             if name not in wanted:
                 wanted.append(name)
     return [p for p in PROTOCOLS if p in wanted]
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + (" (uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 # ---------------------------------------------------------------------------- one protocol
@@ -405,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/quality.py" + (" " + shlex.join(given) if given else "")
     log.info("%s (budget %s, seed %d, protocols %s)", command, budget.name, args.seed, ", ".join(protocols))
     start = time.perf_counter()
-    commit = _commit()  # the code the run imports, before anyone changes the working tree
+    measured = commit()  # the code the run imports, before anyone changes the working tree
     data = load_datasets(data_dir, set(protocols), budget, args.seed)
     if not data:
         print(f"quality.py: none of the datasets the protocols need are under {data_dir}; nothing was written.")
@@ -422,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     header = {
         "command": command,
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "commit": commit,
+        "commit": measured,
         "seed": args.seed,
         "budget": budget.name,
         "budget_notes": budget.notes,

@@ -33,8 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _amazon_cli import RESULTS, load_amazon, parse  # noqa: E402
-from quality import _commit  # noqa: E402
+from _common import RESULTS, commit, load_amazon, parse  # noqa: E402
 
 SIZES = (100_000, 1_000_000, 10_000_000)
 QUICK_SIZES = (100_000, 1_000_000)
@@ -122,7 +121,7 @@ def _report(rows: list[dict], amazon: dict, args, seconds: float) -> None:
     lines = [
         "# Scaling: fit time, recommend throughput and memory against data size", "",
         f"- Command: `python benchmarks/scaling.py{' --quick' if args.quick else ''}`",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{_commit()}`; total {seconds / 60:.1f} min",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{commit()}`; total {seconds / 60:.1f} min",
         f"- Machine: {platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}; "
         f"implicit {implicit.__version__}, lightfm {lightfm.__version__} (shared machine: times are noisy)",
         "- Data: `hybridrec.synthetic.make_synthetic(n, seed=0)` (users n/10, items n/100, power laws, two "
@@ -149,7 +148,7 @@ def _report(rows: list[dict], amazon: dict, args, seconds: float) -> None:
     lines += ["", "![scaling](scaling.png)"]
     out = Path(args.out)
     write_text(out, "\n".join(lines) + "\n")
-    write_json(out.with_suffix(".json"), {"commit": _commit(), "sizes": rows, "amazon": amazon, "slopes": slopes})
+    write_json(out.with_suffix(".json"), {"commit": commit(), "sizes": rows, "amazon": amazon, "slopes": slopes})
     _plot(rows, out.with_suffix(".png"))
     print(f"wrote {out}")
 

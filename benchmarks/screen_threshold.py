@@ -38,13 +38,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hybridrec as hr  # noqa: E402
-from _quality_protocols import _sample_users  # noqa: E402
+from _common import commit, fit, methods, sample_users, stuffed_texts  # noqa: E402
 from _quality_tuning import Lookup, Scorer, run_eval  # noqa: E402
-from adversarial import fit, methods, stuffed_texts  # noqa: E402
 from hybridrec.evaluation import cold_item_split  # noqa: E402
 from hybridrec.evaluation.report import write_json, write_text  # noqa: E402
 from hybridrec.screening import STUFFED_WORDS, borrowed_words  # noqa: E402
-from quality import _commit  # noqa: E402
 
 log = logging.getLogger("screen_threshold")
 HERE = Path(__file__).resolve().parent
@@ -64,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     ds = hr.datasets.load_amazon_food_kitchen(args.data / "amazon_food_kitchen_llmcdsr")
     outer = cold_item_split(ds.interactions, ds.items, domain="kitchen", frac=0.1, seed=0)
-    inner = _sample_users(cold_item_split(outer.train, outer.items, domain="kitchen", frac=0.1, seed=1), args.users, 1)
+    inner = sample_users(cold_item_split(outer.train, outer.items, domain="kitchen", frac=0.1, seed=1), args.users, 1)
     model = fit(inner, inner.items, 1)
     data = model.data_
     cold = np.flatnonzero(np.diff(data.matrix.tocsc().indptr) == 0)
@@ -97,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# The text screen's threshold, chosen on validation data", "",
         "- Command: `python benchmarks/screen_threshold.py`",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; git commit `{_commit()}`; seeds 0 (outer), 1 (inner)",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; git commit `{commit()}`; seeds 0 (outer), 1 (inner)",
         f"- Machine: {platform.machine()}, Python {platform.python_version()}; total time {seconds / 60:.1f} min",
         f"- Validation split: `{inner!r}`", "",
         "What is measured and the rule: see the script's docstring. NDCG@10 of the default blend (ALS, LightFM + "
@@ -117,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
               f"**{chosen if chosen is not None else 'none qualifies'}**; the library's `STUFFED_WORDS` at this "
               f"commit is {STUFFED_WORDS}.", ""]
     write_text(args.out, "\n".join(lines))
-    write_json(args.out.with_suffix(".json"), {"commit": _commit(), "rows": rows, "chosen": chosen,
+    write_json(args.out.with_suffix(".json"), {"commit": commit(), "rows": rows, "chosen": chosen,
                                                "library": STUFFED_WORDS, "seconds": round(seconds, 1)})
     return 0
 

@@ -24,9 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hybridrec as hr  # noqa: E402
-from _amazon_cli import RESULTS  # noqa: E402
+from _common import RESULTS, commit  # noqa: E402
 from hybridrec.evaluation.report import write_json, write_text  # noqa: E402
-from quality import _commit  # noqa: E402
 
 QUERIES = [f"{mood} {kind}" for mood in ("a funny", "a dark", "a gentle", "an epic", "a clever")
            for kind in ("heist", "space adventure", "family film", "love story", "war drama", "detective story",
@@ -120,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                "errors": errors, "rss_before_mb": before, "rss_after_mb": after, "per_kind": per_kind}
     lines = ["# Load on `hybridrec serve` over loopback", "",
              f"- Command: `python benchmarks/serve_load.py --requests {total} --concurrency {args.concurrency}`",
-             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{_commit()}`",
+             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{commit()}`",
              f"- Machine: {platform.machine()}, Python {platform.python_version()}; client and server share the cores",
              "- Model: the default HybridRecommender on the bundled sample (one uvicorn process, FastAPI's thread pool)",
              "", f"**{total / wall:,.0f} requests/s; p50 {summary['p50_ms']:.0f} ms, p99 {summary['p99_ms']:.0f} ms; "
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
              "| request | count | p50 ms | p99 ms |", "|---|---|---|---|"]
     lines += [f"| `{kind}` | {v['requests']:,} | {v['p50_ms']:.0f} | {v['p99_ms']:.0f} |" for kind, v in per_kind.items()]
     write_text(args.out, "\n".join(lines) + "\n")
-    write_json(args.out.with_suffix(".json"), {"commit": _commit(), **summary})
+    write_json(args.out.with_suffix(".json"), {"commit": commit(), **summary})
     print("\n".join(lines))
     return 0 if errors == 0 else 1
 

@@ -35,8 +35,7 @@ from hybridrec.evaluation.report import write_json, write_text
 from hybridrec.synthetic import make_synthetic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _amazon_cli import RESULTS, load_amazon, ndcg, parse  # noqa: E402
-from quality import _commit  # noqa: E402
+from _common import RESULTS, commit, load_amazon, ndcg, parse  # noqa: E402
 
 ALS = {"factors": 64, "regularization": 0.1, "alpha": 10.0, "iterations": 15}
 
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lines = ["# Spark (local mode) against the single process", "",
              f"- Command: `python benchmarks/spark.py{' --quick' if args.quick else ''}`",
-             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{_commit()}`; total "
+             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{commit()}`; total "
              f"{(time.perf_counter() - start) / 60:.1f} min",
              f"- Machine: {platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python "
              f"{platform.python_version()}, pyspark {pyspark.__version__}, Spark master local[2]", ""]
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
               + "What carries over to a cluster is the partition column: each partition is an independent "
               "`recommend` call on its own executor, and the model is broadcast once (`broadcast_model`)."]
     write_text(args.out, "\n".join(lines) + "\n")
-    write_json(args.out.with_suffix(".json"), {"commit": _commit(), "als": als, "batch": batch})
+    write_json(args.out.with_suffix(".json"), {"commit": commit(), "als": als, "batch": batch})
     print(f"wrote {args.out}")
     spark.stop()
     return 0

@@ -45,8 +45,7 @@ from hybridrec.components import ALSComponent, ItemKNNComponent, LightFMComponen
 from hybridrec.evaluation.report import write_json, write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _amazon_cli import RESULTS, load_amazon, parse  # noqa: E402
-from quality import _commit  # noqa: E402
+from _common import RESULTS, commit, load_amazon, parse  # noqa: E402
 
 ALS = {"factors": 64, "regularization": 0.1, "alpha": 10.0, "iterations": 15}
 
@@ -281,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "command": "python benchmarks/speed.py" + (" --quick" if args.quick else ""),
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": _commit(), "repeats": repeats,
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": commit(), "repeats": repeats,
         "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
         "versions": f"implicit {implicit.__version__}, sentence-transformers {sentence_transformers.__version__}, "
                     f"torch {torch.__version__}, numpy {np.__version__}",
