@@ -1,7 +1,8 @@
 """hybridrec: hybrid, cross-domain recommendation.
 
-Collaborative (implicit ALS), hybrid (LightFM with side features) and semantic
-(sentence-transformers) scorers blended by one scikit-learn style estimator.
+Collaborative (implicit ALS, item-kNN, EASE, PureSVD), hybrid (LightFM with side features, the
+text-behaviour tower) and semantic (sentence-transformers) components, blended by one
+scikit-learn style estimator, :class:`HybridRecommender`.
 """
 from . import components, datasets
 from ._version import __version__

@@ -1,4 +1,4 @@
-"""HybridRecommender: a scikit-learn style blend of collaborative, hybrid and semantic scorers.
+"""HybridRecommender: a scikit-learn style blend of collaborative, hybrid and semantic components.
 
 Every scoring entry point resolves its users (:mod:`hybridrec.users`) and goes through one
 per-domain loop (:mod:`hybridrec._scoring`); :meth:`~HybridRecommender.component_scores` is its
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMixin, ComponentsMixin, BaseEstimator):
-    """Blend collaborative (ALS), hybrid (LightFM + block features) and semantic scores.
+    """Blend collaborative (ALS, item-kNN, ...), hybrid (LightFM + block features, the tower) and semantic scores.
 
     Parameters
     ----------
