@@ -36,15 +36,17 @@ class _ComponentScoreCache:
         self.cross_domain_weight = cross_domain_weight
         self.normalization = normalization
         self.texts = texts
+        # users known only by a text are new users with an empty history
+        columns = model.columns_
+        self.no_history = None if texts is None else pd.DataFrame(
+            {columns["user"]: pd.Series([], dtype=object), columns["item"]: pd.Series([], dtype=object)})
         self.blocks: dict[tuple, dict[str, np.ndarray]] = {}
 
     def parts(self, user_ids: list, item_ids: list, history: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
         """Known users' blocks, new users' blocks built from ``history`` (cold-user splits), or,
         with ``texts``, blocks of users known only by their text (any history is ignored)."""
         if self.texts is not None:
-            columns = self.model.columns_
-            history = pd.DataFrame({columns["user"]: pd.Series([], dtype=object),
-                                    columns["item"]: pd.Series([], dtype=object)})
+            history = self.no_history
         key = (history is not None, tuple(user_ids), tuple(item_ids))
         if key not in self.blocks:
             self.blocks[key] = self.model.component_scores(

@@ -77,41 +77,39 @@ def test_a_known_user_scores_as_their_own_history_posted_as_new(weighted_model, 
         np.testing.assert_allclose(new, seen, rtol=1e-5, atol=1e-5)
 
 
-class _Fixed(Component):
-    """A component that learns nothing and cannot take new items (it keeps the base refusal)."""
-
-    name = "test_weighted_fixed"
-
-    def fit(self, data):
-        self.n_items_ = data.matrix.shape[1]
-        return self
-
-    def user_state(self, users):
-        return len(users)
-
-    def score(self, state, items):
-        return np.tile(np.asarray(items, dtype=np.float32) / max(self.n_items_, 1), (state, 1))
-
-
-class _Failing(_Fixed):
-    """Declares it can take new items, then fails while doing it."""
-
-    name = "test_weighted_failing"
-
-    def add_items(self, blocks, domains):
-        raise RuntimeError("disk full")
-
-    def remove_items(self, keep):
-        raise RuntimeError("disk full")
-
-
 @pytest.fixture()
-def registered():
+def extras():
+    """Two small components, registered for one test only: one keeps the base refusal of item
+    edits, one declares it can edit items and then fails halfway (a full disk, say)."""
     from hybridrec.components import _registry
 
-    yield
-    for name in (_Fixed.name, _Failing.name):
-        _registry._REGISTRY.pop(name, None)
+    class Fixed(Component):
+        name = "test_weighted_fixed"
+
+        def fit(self, data):
+            self.n_items_ = data.matrix.shape[1]
+            return self
+
+        def user_state(self, users):
+            return len(users)
+
+        def score(self, state, items):
+            return np.tile(np.asarray(items, dtype=np.float32) / max(self.n_items_, 1), (state, 1))
+
+    class Failing(Fixed):
+        name = "test_weighted_failing"
+
+        def add_items(self, blocks, domains):
+            raise RuntimeError("disk full")
+
+        def remove_items(self, keep):
+            raise RuntimeError("disk full")
+
+    try:
+        yield {"refuses": Fixed, "fails": Failing}
+    finally:
+        for cls in (Fixed, Failing):
+            _registry._REGISTRY.pop(cls.name, None)
 
 
 def _snapshot(model):
@@ -119,17 +117,17 @@ def _snapshot(model):
             model.score_items([1, 2]).copy(), model.recommend([1, 2], k=5).copy())
 
 
-@pytest.mark.parametrize("extra", [_Fixed, _Failing])
-def test_item_edits_that_fail_leave_the_model_unchanged(sample, extra, registered):
+@pytest.mark.parametrize("kind", ["refuses", "fails"])
+def test_item_edits_that_fail_leave_the_model_unchanged(sample, kind, extras):
     model = hr.HybridRecommender(components=[("als", components.create("als", factors=8, iterations=2)),
-                                             ("semantic", components.create("semantic")), ("extra", extra())],
+                                             ("semantic", components.create("semantic")), ("extra", extras[kind]())],
                                  random_state=0).fit(sample.interactions, items=sample.items)
     before = _snapshot(model)
     new = pd.DataFrame({"item_id": [10**9], "text": ["a film about a new toy"], "domain": ["family"]})
-    expected = NotImplementedError if extra is _Fixed else RuntimeError
+    expected = NotImplementedError if kind == "refuses" else RuntimeError
     with pytest.raises(expected) as excinfo:
         model.add_items(new)
-    if extra is _Fixed:
+    if kind == "refuses":
         assert "extra" in str(excinfo.value) and "nothing was changed" in str(excinfo.value)
         assert_raised_by_us(excinfo)
     with pytest.raises(expected):

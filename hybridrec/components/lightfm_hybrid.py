@@ -210,11 +210,11 @@ class LightFMComponent(Component):
         if not side:
             interacted[:] = 1.0
         identity = sp.diags(interacted, format="csr", dtype=np.float32)
-        interactions = data.matrix.tocoo(copy=True)  # LightFM writes through its buffers; the data is read-only
-        binary = sp.coo_matrix((np.ones_like(interactions.data), (interactions.row, interactions.col)),
-                               shape=interactions.shape, dtype=np.float32)
+        # LightFM's Cython writes through its buffers and the training data is read-only: copies
+        binary = data.binary().tocoo(copy=True)
+        weights = data.matrix.tocoo(copy=True)
         return {"interactions": binary, "item_features": stack_features(identity, *side), "user_text": user_text,
-                "sample_weight": None if self.loss == "warp-kos" else interactions.astype(np.float32)}
+                "sample_weight": None if self.loss == "warp-kos" else weights}
 
     def lightfm_model(self, seed: int | None) -> "LightFM":
         """The untrained ``lightfm.LightFM`` with this component's parameters."""

@@ -180,12 +180,13 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
 
     @app.get("/items/{item_id}")
     def item(item_id: str) -> dict:
-        parsed = _parse_id(item_id, model.data_.item_ids)
-        if parsed not in model.data_.item_ids:
+        data = model.data_
+        parsed = _parse_id(item_id, data.item_ids)
+        if parsed not in data.item_ids:
             raise HTTPException(404, f"Unknown item {item_id!r}.")
-        i = int(model.data_.item_index([parsed])[0])
+        i = int(data.item_index([parsed])[0])
         held = parsed in model.held_item_ids_  # the text screen keeps these out of every list
-        return json_ready({"item_id": parsed, "text": model.data_.item_texts[i], "domain": model.data_.domains[model.data_.item_domain[i]],
+        return json_ready({"item_id": parsed, "text": data.item_texts[i], "domain": data.domains[data.item_domain[i]],
                            "held": bool(held)})
 
     @app.get("/users")

@@ -86,10 +86,10 @@ def fit_spark(model: Any, interactions_sdf: Any, items_sdf: Any = None, users_sd
 
     from ..components.base import TEXT
 
-    from .._ids import as_index
-    from ..modalities import encode_columns
     from .._frames import unknown_items_error
+    from .._ids import as_index
     from ..data import InteractionData
+    from ..modalities import encode_columns
     from ..sequences import order_codes
 
     active = model.check_params()  # before any Spark job
