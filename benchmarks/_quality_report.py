@@ -33,6 +33,23 @@ def _params(row: dict[str, Any]) -> str:
     return "; ".join(p for p in parts if p) or "-"
 
 
+def _out_of_the_box_lines(block: dict[str, Any]) -> list[str]:
+    """Each untuned model against the tuned hybrid and the best single component (test NDCG@10)."""
+    ratio = block["ratio"]
+    lines = []
+    for row in block["rows"]:
+        if row["component"] not in ("hybrid_default_model", "hybrid_auto"):
+            continue
+        ndcg = row["metrics"]["ndcg"]
+        auto = row.get("auto")
+        chosen = "" if not auto else (f"; chosen on {auto['users']} held-out training users (held-out NDCG@10 "
+                                      f"{auto['heldout_ndcg@10']:.4f}, best single there "
+                                      f"{max(auto['single'].values()):.4f})")
+        lines += ["", f"{row['method']}: {ndcg / ratio['hybrid']:.2f}x the tuned hybrid, "
+                      f"{ndcg / ratio['best']:.2f}x the best single baseline ({ratio['best_label']}){chosen}."]
+    return lines
+
+
 def protocol_markdown(result: dict[str, Any]) -> list[str]:
     task = result["task"]
     lines = [f"## {task['title']}", ""]
@@ -74,6 +91,7 @@ def protocol_markdown(result: dict[str, Any]) -> list[str]:
             lines.append("")
             lines.append(f"Target: {t['text']}: {t['ratio']:.2f}x vs {t['best_label']} "
                          f"(needs {t['factor']:.2f}x) -> **{'met' if t['met'] else 'not met'}**.")
+        lines += _out_of_the_box_lines(block)
         lines.append("")
     if result.get("sweep"):
         lines.append("cross_domain_weight sweep of the tuned hybrid (validation users, NDCG@10): "

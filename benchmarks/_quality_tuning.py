@@ -21,7 +21,7 @@ import hybridrec as hr
 from hybridrec import components
 from hybridrec.blend import blend
 from hybridrec.evaluation import Split, evaluate
-from hybridrec.model_selection import tune_blend
+from hybridrec.model_selection import search_blend
 
 log = logging.getLogger("quality")
 
@@ -164,121 +164,28 @@ def check_equivalence(model: hr.HybridRecommender, split: Split, weights: Mappin
 
 
 # ---------------------------------------------------------------------------- candidates
-def _key(weights: Mapping[str, float], cdw: float | None, norm: str) -> tuple:
-    """Candidates with proportional weights rank identically; one key for them."""
-    top = max(weights.values())
-    return (tuple(sorted((n, round(w / top, 6)) for n, w in weights.items() if w > 0)), cdw, norm)
-
-
 class BlendSearch:
-    """Staged blend search: scores a list of candidates (weights, cdw, normalization) per call.
+    """Where a staged blend search looks: the model, the split's tuning users, candidates, components.
 
-    Each call is one ``tune_blend`` (component scores cached within a call per
-    cross_domain_weight); ``text`` mode passes ``texts``, so the users are scored from their
-    text alone.
+    ``text`` mode passes ``texts``, so the users are scored from their text alone.
     """
 
     def __init__(self, model: hr.HybridRecommender, split: Split, users: str, candidates: Any, names: Sequence[str],
                  mode: str = "history", texts: Mapping[Any, str] | None = None) -> None:
         self.model, self.split, self.users, self.candidates = model, split, users, candidates
         self.names, self.mode, self.texts = list(names), mode, texts
-        self.seen: dict[tuple, float] = {}
-        self.calls = 0
-        self.evaluated = 0
-        self.seconds = 0.0
-
-    def score(self, cands: list[dict[str, Any]]) -> list[float]:
-        todo, keys = [], []
-        for cand in cands:
-            key = _key(cand["weights"], cand.get("cdw"), cand["norm"])
-            keys.append(key)
-            if key not in self.seen and key not in [_key(c["weights"], c.get("cdw"), c["norm"]) for c in todo]:
-                todo.append(cand)
-        if todo:
-            start = time.perf_counter()
-            values = self._tune_blend(todo)
-            for cand, value in zip(todo, values):
-                self.seen[_key(cand["weights"], cand.get("cdw"), cand["norm"])] = value
-            self.calls += 1
-            self.evaluated += len(todo)
-            self.seconds += time.perf_counter() - start
-        return [self.seen[key] for key in keys]
-
-    def _tune_blend(self, cands: list[dict[str, Any]]) -> list[float]:
-        grid = []
-        for cand in cands:
-            entry: dict[str, Any] = {"weights": dict(cand["weights"]), "normalization": cand["norm"]}
-            if cand.get("cdw") is not None:
-                entry["cross_domain_weight"] = cand["cdw"]
-            grid.append(entry)
-        frame = tune_blend(self.model, view(self.split, self.users), grid, k=K, metric="ndcg", users=self.users,
-                           candidates=self.candidates, refit=False, texts=self.texts if self.mode == "text" else None)
-        found = {}
-        for row in frame.to_dict(orient="records"):
-            cdw = row.get("cross_domain_weight")
-            cdw = None if cdw is None or (isinstance(cdw, float) and np.isnan(cdw)) else float(cdw)
-            found[_key(row["weights"], cdw, row["normalization"])] = float(row[f"ndcg@{K}"])
-        return [found[_key(c["weights"], c.get("cdw"), c["norm"])] for c in cands]
 
 
 def staged_blend(search: BlendSearch, cdw_grid: list[float] | None, norms: Sequence[str], levels: Sequence[float],
                  rounds: int) -> dict[str, Any]:
-    """Single components x cdw, best-improvement coordinate ascent over the weights, then normalization and cdw.
-
-    1. Every component alone at every ``cross_domain_weight`` (z-score): the baselines' cdw
-       and the starting point (the best single component, weight 1).
-    2. Up to ``rounds`` rounds: every candidate that changes one component's weight to another
-       of ``levels``, scored in one call; the best is kept if it beats the current blend.
-    3. The chosen weights with each other normalization, and at each other cdw; if that moves the setting, up to
-       ``rounds - 1`` (at least one) more rounds of 2.
-    """
-    cdws = cdw_grid or [None]
-    names = search.names
-    trace: list[dict[str, Any]] = []
-    singles = [{"weights": {n: 1.0}, "cdw": c, "norm": "zscore"} for n in names for c in cdws]
-    values = search.score(singles)
-    single_best: dict[str, dict[str, Any]] = {}
-    for cand, value in zip(singles, values):
-        name = next(iter(cand["weights"]))
-        if name not in single_best or value > single_best[name]["ndcg"]:
-            single_best[name] = {"cdw": cand["cdw"], "ndcg": value}
-    start = max(names, key=lambda n: single_best[n]["ndcg"])
-    current = {"weights": {n: (1.0 if n == start else 0.0) for n in names}, "cdw": single_best[start]["cdw"], "norm": "zscore"}
-    best = single_best[start]["ndcg"]
-    trace.append({"stage": "single components", "candidates": len(singles), "best": dict(current), "ndcg": best})
-
-    def ascend(current: dict[str, Any], best: float, n_rounds: int, stage: str) -> tuple[dict[str, Any], float]:
-        for r in range(n_rounds):
-            moves = [current]
-            for name in names:
-                for level in levels:
-                    if level == current["weights"][name]:
-                        continue
-                    weights = dict(current["weights"], **{name: level})
-                    if max(weights.values()) > 0:
-                        moves.append({**current, "weights": weights})
-            values = search.score(moves)
-            top = int(np.argmax(values))  # ties keep the current blend (listed first)
-            improved = values[top] > best + 1e-9
-            trace.append({"stage": f"{stage} round {r + 1}", "candidates": len(moves), "best": dict(moves[top]),
-                          "ndcg": values[top], "improved": bool(improved)})
-            if not improved:
-                break
-            current, best = moves[top], values[top]
-        return current, best
-
-    current, best = ascend(current, best, rounds, "coordinate ascent")
-    # The other normalizations at the current cdw, and the other cdws at the current normalization.
-    settings = [current] + [{**current, "norm": z} for z in norms if z != current["norm"]]
-    settings += [{**current, "cdw": c} for c in cdws if c != current["cdw"]]
-    values = search.score(settings)
-    top = int(np.argmax(values))
-    trace.append({"stage": "normalization, cdw", "candidates": len(settings), "best": dict(settings[top]), "ndcg": values[top]})
-    if values[top] > best + 1e-9:
-        current, best = settings[top], values[top]
-        current, best = ascend(current, best, max(1, rounds - 1), "coordinate ascent (new setting)")
-    top_w = max(current["weights"].values())
-    weights = {n: round(w / top_w, 4) for n, w in current["weights"].items()}
-    return {"weights": weights, "cdw": current["cdw"], "norm": current["norm"], "valid_ndcg": best,
-            "single": single_best, "trace": trace, "calls": search.calls, "evaluated": search.evaluated,
-            "seconds": round(search.seconds, 1)}
+    """The library's staged search (:func:`hybridrec.model_selection.search_blend`), in the report's terms."""
+    start = time.perf_counter()
+    found = search_blend(search.model, search.split, users=search.users, names=search.names,
+                         cross_domain_weights=cdw_grid, normalizations=norms, levels=levels, rounds=rounds, k=K,
+                         candidates=search.candidates, texts=search.texts if search.mode == "text" else None,
+                         refit=False)
+    trace = [{**{k: v for k, v in t.items() if k != "score"}, "ndcg": t["score"]} for t in found["trace"]]
+    return {"weights": found["weights"], "cdw": found["cross_domain_weight"], "norm": found["normalization"],
+            "valid_ndcg": found["score"], "trace": trace, "evaluated": found["evaluated"], "calls": len(trace),
+            "seconds": round(time.perf_counter() - start, 1),
+            "single": {n: {"cdw": v["cross_domain_weight"], "ndcg": v["score"]} for n, v in found["single"].items()}}

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+import hybridrec as hr
 from hybridrec.blend import query_weights
 from hybridrec.evaluation.report import write_json, write_text
 
@@ -219,6 +221,36 @@ def _ratios(rows: list[dict], target: Any) -> tuple[dict, dict | None]:
                      "best": ref["metrics"]["ndcg"], "hybrid": h, "met": bool(value >= target.factor - 1e-12)}
 
 
+#: The models a user gets without tuning: the defaults, and the blend chosen in fit (weights="auto").
+OUT_OF_THE_BOX = {
+    "hybrid_default_model": ("default model: HybridRecommender() (untuned)", {}),
+    "hybrid_auto": ("auto model: weights, cdw and normalization 'auto' (no validation users)",
+                    {"weights": "auto", "cross_domain_weight": "auto", "normalization": "auto"}),
+}
+
+
+def _out_of_the_box(task: Task, budget: Budget, seed: int) -> dict[str, dict[str, Any]]:
+    """Each out-of-the-box model fitted on the task's training rows alone, scored on its test users."""
+    if task.mode == "text" or budget.add_unseen:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for key, (label, params) in OUT_OF_THE_BOX.items():
+        log.info("%s: fitting the %s", task.key, label)
+        model = hr.HybridRecommender(random_state=seed, batch_size=2048, screen_texts=budget.screen_texts, **params)
+        t0 = time.perf_counter()
+        model.fit(task.split.train, items=task.split.items, users=task.split.users)
+        fit_s = time.perf_counter() - t0
+        out[key] = {"label": label, "fit_seconds": fit_s, "weights": dict(model.weights_),
+                    "cdw": model.cross_domain_weight_, "normalization": model.normalization_,
+                    "auto": model.auto_report_, "tower": _tower_training(model),
+                    "metrics": {lab: run_eval(model, task.split, "test", cands) for lab, cands, _ in task.sets}}
+        log.info("%s: %s fitted in %.0fs: %s", task.key, label, fit_s,
+                 ", ".join(f"{lab} NDCG@10 {m['ndcg']:.4f}" for lab, m in out[key]["metrics"].items()))
+        del model
+        gc.collect()
+    return out
+
+
 def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     log.info("=== %s: tuning component parameters on %s users of %s", task.key, task.tune_users,
@@ -343,6 +375,14 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
     timings["test_evaluation"] = round(time.perf_counter() - t0, 1)
     del model
     gc.collect()
+    t0 = time.perf_counter()
+    for key, fitted in _out_of_the_box(task, budget, seed).items():
+        for entry in sets:
+            entry["rows"].append(_row(fitted["label"], key, fitted["metrics"][entry["label"]], weights=fitted["weights"],
+                                      cdw=fitted["cdw"], normalization=fitted["normalization"],
+                                      fit_seconds=fitted["fit_seconds"], tune_ndcg=None, auto=fitted["auto"],
+                                      tower=fitted["tower"]))
+    timings["out_of_the_box_models"] = round(time.perf_counter() - t0, 1)
     return {
         "task": task.describe(), "component_tuning": component_report, "chosen": chosen, "tune_fit": tune_fit,
         "history_blend": history_blend, "sweep": sweep, "sets": sets, "timings": timings,

@@ -10,13 +10,16 @@ from typing import Any
 
 from .components import Component, create
 
-#: Component names (registry keys) a recommender uses when ``components=None``, in order.
-DEFAULT_COMPONENTS = ("als", "lightfm", "semantic", "itemknn", "popularity")
+#: The components a recommender uses when ``components=None``, in order: registry name -> parameters.
+#: The sequence tower reads the order of the events, so its default weight is 0 on unordered
+#: interactions (:func:`hybridrec.blend.default_weights`).
+DEFAULT_COMPONENTS = {"als": {}, "lightfm": {}, "semantic": {}, "itemknn": {}, "popularity": {},
+                      "tower": {"encoder": "sequence"}}
 
 
 def default_components() -> list[tuple[str, Component]]:
     """The components a recommender uses when ``components=None``: new instances, default parameters."""
-    return [(name, create(name)) for name in DEFAULT_COMPONENTS]
+    return [(name, create(name, **params)) for name, params in DEFAULT_COMPONENTS.items()]
 
 
 class ComponentsMixin:

@@ -87,7 +87,7 @@ class ScoringMixin:
         need one scale). Statistics use the scope's reference items (those fitted), so items
         added later never move existing scores. Batches come first, then domains.
         """
-        method = self.normalization if normalization is None else normalization
+        method = self.normalization_ if normalization is None else normalization
         names = list(self.components_) if names is None else list(names)
         for rows, part, code, items, scope, batch in self._batches(users, codes, cross_domain_weight,
                                                                    whole_catalogue, self.batch_size, desc):
@@ -177,11 +177,11 @@ class ScoringMixin:
         whole = domain is None
         scope = np.arange(self.data_.n_items)
         linear = all(LinearRanker.applies(self.components_, names, scope if whole else self.data_.items_in_domain(c),
-                                          self.normalization) for c in codes)
+                                          self.normalization_) for c in codes)
         if candidates is not None and not linear:
             raise ValueError("recommend(candidates=...) needs a blend of dot-product components (ALS, PureSVD, "
                              "LightFM, semantic, tower) under 'zscore' or 'none' normalisation; this blend "
-                             f"({names}, {self.normalization!r}) is always ranked exactly.")
+                             f"({names}, {self.normalization_!r}) is always ranked exactly.")
         top = partial(self._top_linear, candidates=candidates) if linear else self._top_exact
         frames, found, current = [], [], None
         for rows, part, items_k, scores_k in top(users, codes, cross_domain_weight, blend_w, query, k,
@@ -232,7 +232,7 @@ class ScoringMixin:
             states = {n: self._state(n, part, batch, code, cross_domain_weight) for n in names}
             seen = self._never_ranked(sp.csr_matrix(part.history[:, items]) if exclude_seen else None, items, len(part))
             pos, scores = ranker.top_k(self.components_, states, row_weights(names, blend_w, query, part.text_only()),
-                                       (code, whole), items, scope[self.reference_items_[scope]], self.normalization,
+                                       (code, whole), items, scope[self.reference_items_[scope]], self.normalization_,
                                        _TIE_BREAK * self.item_popularity_[items], k, seen, candidates)
             yield rows, part, np.where(pos >= 0, items[np.maximum(pos, 0)], -1), scores
 
@@ -264,7 +264,7 @@ class ScoringMixin:
         return [self.data_.domain_code(domain)]
 
     def _check_cdw(self, value: float | None, method: str) -> float:
-        return float(self.cross_domain_weight) if value is None else check_fraction(value, "cross_domain_weight", method)
+        return self.cross_domain_weight_ if value is None else check_fraction(value, "cross_domain_weight", method)
 
     def _call_weights(self, weights: Mapping[str, float] | None, method: str) -> dict[str, float] | None:
         return call_weights(weights, list(self.components_), [n for n, _ in self.named_components()], method)

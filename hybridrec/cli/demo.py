@@ -43,7 +43,7 @@ def demo(args: argparse.Namespace) -> int:
     say(f"hybridrec {hr.__version__} demo: the bundled MovieLens latest-small sample")
     say(f"  {ds.interactions['user_id'].nunique()} users, {len(ds.items)} movies, "
         f"{len(ds.interactions)} positive ratings, domains {domains}")
-    say("Fitting HybridRecommender (ALS + LightFM text features + semantic profile + item-kNN) ...")
+    say("Fitting HybridRecommender (ALS + LightFM text features + semantic profile + item-kNN + sequence tower) ...")
     model = hr.HybridRecommender(cross_domain_weight=0.5, random_state=args.seed, show_progress=not args.quiet)
     model.fit(ds.interactions, items=ds.items, users=ds.users)
     say(f"  fitted in {time.perf_counter() - start:.1f}s (text embeddings are cached for the next run)")

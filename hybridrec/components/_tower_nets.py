@@ -82,7 +82,8 @@ class _Block(nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.norm1(x)
-        out, weights = self.attention(h, h, h, attn_mask=bias, need_weights=True, average_attn_weights=True)
+        # training never reads the attention weights: without them torch takes its fused attention kernel
+        out, weights = self.attention(h, h, h, attn_mask=bias, need_weights=not self.training, average_attn_weights=True)
         x = x + self.dropout(out)
         return x + self.dropout(self.ffn(self.norm2(x))), weights
 
@@ -101,7 +102,8 @@ class SequenceEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, events: torch.Tensor, log_w: torch.Tensor, logits: torch.Tensor | None, domains: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Users at every position, and the last position's attention (None in training mode)."""
         B, T, _ = events.shape
         x = events + self.positions.weight[-T:] + self.domains(domains)  # the last event is always at the last position
         causal = torch.full((T, T), float("-inf"), device=events.device).triu(1)
@@ -115,17 +117,20 @@ class SequenceEncoder(nn.Module):
         users = self.norm(x)
         seen = torch.isfinite(log_w).cumsum(dim=1) > 0
         users = torch.where(seen[..., None], users, torch.zeros_like(users))
-        return users, weights[:, -1]
+        return users, None if weights is None else weights[:, -1]
 
 
 def sampled_softmax(users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor,
-                    collide: torch.Tensor, temperature: float) -> torch.Tensor:
+                    collide: tuple[torch.Tensor, torch.Tensor], temperature: float) -> torch.Tensor:
     """InfoNCE of each user vector against its positive and the shared negatives (cosine / temperature).
 
-    ``collide[n, r]`` is True where negative ``r`` is row ``n``'s positive item (not a negative).
+    ``collide`` = ``(rows, columns)``: negative ``columns[j]`` is row ``rows[j]``'s positive item
+    (not a negative); those few logits are masked.
     """
     users = F.normalize(users, dim=-1)
     positive = (users * F.normalize(positives, dim=-1)).sum(dim=-1, keepdim=True)
-    negative = (users @ F.normalize(negatives, dim=-1).T).masked_fill(collide, float("-inf"))
+    negative = users @ F.normalize(negatives, dim=-1).T
+    if len(collide[0]):
+        negative = negative.index_put(collide, torch.tensor(float("-inf"), device=negative.device))
     logits = torch.cat([positive, negative], dim=1) / temperature
     return F.cross_entropy(logits, torch.zeros(len(users), dtype=torch.long, device=users.device))

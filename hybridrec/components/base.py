@@ -222,6 +222,14 @@ class Component(BaseEstimator):
         """
         return np.ones(len(items), dtype=bool)
 
+    def reads_order(self) -> bool:
+        """Whether the component learns from the order of each user's events (default: False).
+
+        Such a component gets no default weight on unordered interactions (see
+        :func:`hybridrec.blend.default_weights`).
+        """
+        return False
+
     @classmethod
     def edits_items(cls) -> bool:
         """Whether fitted instances can take new items and drop items without refitting.

@@ -61,15 +61,29 @@ class TowerComponent(Component):
         events in the other domains (the target's domain left out).
     batch_size : int, default=2048
         Predicted events (targets) per training step.
-    learning_rate, weight_decay, dropout
-        Adam's settings, and the dropout of the sequence encoder.
-    max_epochs : int, default=20
+    learning_rate : float, default=3e-3
+        Adam's learning rate.
+    id_lr_scale : float, default=10.0
+        The ID embeddings' learning rate, as a multiple of ``learning_rate``: an item is in a few
+        batches an epoch, and with the larger step far fewer epochs reach the best point
+        (``benchmarks/results/tower_speed/``).
+    weight_decay, dropout : float, default=0.0, 0.0
+        Adam's weight decay, and the dropout of the sequence encoder (0 scored better in the
+        short schedule on Amazon, and costs nothing).
+    schedule : {"cosine", "constant"}, default="cosine"
+        The learning rate: decayed along a cosine to 0 at the last epoch, or held constant.
+    max_epochs : int, default=8
         Upper bound on passes over the training events.
+    max_events : int or None, default=1_600_000
+        Upper bound on the events predicted over all epochs: a dataset of more than
+        ``max_events / max_epochs`` training events trains ``max_events // events`` epochs
+        (at least 1; Amazon Food-Kitchen: 4). None: ``max_epochs`` always.
     max_seconds : float or None, default=None
         Wall-clock budget of training (None: none). With a budget, results depend on the speed
         of the machine; without one, seeded fits are identical.
     patience : int, default=5
-        Epochs without a better held-out recall@20 before training stops (the best epoch is kept).
+        With ``schedule="constant"``: epochs without a better held-out recall@20 before training
+        stops (the best epoch is kept). A cosine schedule keeps its last epoch.
     valid_users : int, default=500
         Users whose last event is held out to choose the epoch (at most a fifth of the users).
     device : str, default="auto"
@@ -84,6 +98,7 @@ class TowerComponent(Component):
     training_curve_ : list of dict
         Per epoch: loss, held-out recall@20 and seconds since the start.
     best_epoch_ : int
+        The epoch kept (the last one with the cosine schedule).
     """
 
     name = "tower"
@@ -94,8 +109,9 @@ class TowerComponent(Component):
     def __init__(self, encoder: str = "mean", dim: int = 64, hidden: int = 256, experts: int = 1,
                  whiten_dim: int = 128, id_embeddings: bool = True, max_len: int = 50, heads: int = 2,
                  layers: int = 1, user_text_weight: float = 1.0, negatives: int = 1024, temperature: float = 0.1,
-                 cross_domain_pairs: float = 0.5, batch_size: int = 2048, learning_rate: float = 1e-3,
-                 weight_decay: float = 0.0, dropout: float = 0.1, max_epochs: int = 20,
+                 cross_domain_pairs: float = 0.5, batch_size: int = 2048, learning_rate: float = 3e-3,
+                 weight_decay: float = 0.0, dropout: float = 0.0, schedule: str = "cosine",
+                 id_lr_scale: float = 10.0, max_epochs: int = 8, max_events: int | None = 1_600_000,
                  max_seconds: float | None = None, patience: int = 5, valid_users: int = 500,
                  device: str = "auto", random_state: int | None = None, modality: str = TEXT) -> None:
         self.encoder = encoder
@@ -115,7 +131,10 @@ class TowerComponent(Component):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.dropout = dropout
+        self.schedule = schedule
+        self.id_lr_scale = id_lr_scale
         self.max_epochs = max_epochs
+        self.max_events = max_events
         self.max_seconds = max_seconds
         self.patience = patience
         self.valid_users = valid_users
@@ -126,13 +145,19 @@ class TowerComponent(Component):
     def modalities(self) -> tuple[str, ...]:
         return (self.modality,)
 
+    def reads_order(self) -> bool:
+        return self.encoder == "sequence"
+
     def check_params(self) -> None:
         where = "TowerComponent"
         check_choice(self.encoder, "encoder", ["mean", "sequence"], where)
+        check_choice(self.schedule, "schedule", ["cosine", "constant"], where)
         for name in ("dim", "hidden", "experts", "whiten_dim", "max_len", "heads", "layers", "batch_size",
                      "max_epochs", "patience"):
             check_positive_int(getattr(self, name), name, where)
-        for name in ("user_text_weight", "learning_rate", "weight_decay"):
+        if self.max_events is not None:
+            check_positive_int(self.max_events, "max_events", where)
+        for name in ("user_text_weight", "learning_rate", "weight_decay", "id_lr_scale"):
             check_non_negative(getattr(self, name), name, where)
         if isinstance(self.negatives, bool) or not isinstance(self.negatives, (int, np.integer)) or self.negatives < 0:
             raise ValueError(f"The 'negatives' parameter of {where} must be an int >= 0. Got {self.negatives!r} instead.")
@@ -176,15 +201,18 @@ class TowerComponent(Component):
         self.item_domain_ = np.asarray(data.item_domain).copy()
         rng = np.random.default_rng(seed)
         deterministic = torch.are_deterministic_algorithms_enabled()
+        fill = torch.utils.deterministic.fill_uninitialized_memory
         torch.use_deterministic_algorithms(True, warn_only=True)  # seeded fits are identical, threads or not
+        # deterministic mode also fills every new tensor with NaN first (a debugging aid): a twentieth of an
+        # epoch's time here, and every tensor the tower allocates is written before it is read
+        torch.utils.deterministic.fill_uninitialized_memory = False
         try:
             self._train(data, seed, rng, counts, ids, seq, users_text)
         finally:
             torch.use_deterministic_algorithms(deterministic)
+            torch.utils.deterministic.fill_uninitialized_memory = fill
         self._nets["all"].to("cpu")  # scoring runs on the CPU, beside the other components
         self.train_device_, self.device_ = self.device_, "cpu"
-        scored = [r["valid_recall@20"] for r in self.training_curve_]
-        self.best_epoch_ = int(np.nanargmax(scored)) + 1 if not np.isnan(scored).all() else len(scored)
         self.has_vector_ = np.abs(self.item_vectors_).sum(axis=1) > 0
         self.train_seconds_ = time.perf_counter() - start
         del self._z_cache
@@ -235,9 +263,10 @@ class TowerComponent(Component):
 
             params = {k: getattr(self, k) for k in ("learning_rate", "weight_decay", "max_epochs", "max_seconds",
                                                     "batch_size", "cross_domain_pairs", "max_len", "negatives",
-                                                    "temperature", "patience")}
+                                                    "temperature", "patience", "schedule", "id_lr_scale",
+                                                    "max_events")}
             observed = np.flatnonzero(counts > 0) if (counts > 0).any() else np.arange(n_items)
-            self.training_curve_ = training.train(self._nets["all"], data_, forward, recall, observed, params, rng,
+            self.training_curve_, self.best_epoch_ = training.train(self._nets["all"], data_, forward, recall, observed, params, rng,
                                                   data.show_progress)
             with torch.no_grad():
                 self.item_vectors_ = self._all_item_vectors(z_all, ids_all).cpu().numpy()
