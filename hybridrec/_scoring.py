@@ -14,6 +14,7 @@ from typing import Any, Hashable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.utils.validation import check_is_fitted
 from tqdm import tqdm
 
 from ._linear import LinearRanker, StateCache
@@ -52,6 +53,24 @@ class DomainScores:
 
 class ScoringMixin:
     """Users x domains -> normalised component scores -> blends, rankings and tidy frames."""
+
+    @property
+    def cross_domain_weight_(self) -> float:
+        """The ``cross_domain_weight`` in use: the parameter, or the value ``"auto"`` chose in fit."""
+        return float(self._chosen("cross_domain_weight"))
+
+    @property
+    def normalization_(self) -> str:
+        """The ``normalization`` in use: the parameter, or the one ``"auto"`` chose in fit."""
+        return str(self._chosen("normalization"))
+
+    def _chosen(self, name: str) -> Any:
+        """A blend setting's value in use: the parameter, or, for "auto", what fit chose (``auto_report_``)."""
+        value = getattr(self, name)
+        if value != "auto":
+            return value
+        check_is_fitted(self, "components_")
+        return self.auto_report_[name]
 
     def _caches(self) -> tuple[StateCache, LinearRanker]:
         """Known users' states and the linear ranker's item matrices (see :mod:`hybridrec._linear`).

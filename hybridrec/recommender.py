@@ -279,16 +279,6 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         return self
 
     @property
-    def cross_domain_weight_(self) -> float:
-        """The ``cross_domain_weight`` in use: the parameter, or the value ``"auto"`` chose in fit."""
-        return _chosen(self, "cross_domain_weight")
-
-    @property
-    def normalization_(self) -> str:
-        """The ``normalization`` in use: the parameter, or the one ``"auto"`` chose in fit."""
-        return _chosen(self, "normalization")
-
-    @property
     def item_embeddings_(self) -> np.ndarray | None:
         """Item text embeddings (``data_.item_blocks["text"]``; None when no component read text)."""
         return self.data_.item_blocks.get(TEXT)
@@ -477,12 +467,3 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         users = known_users(self.data_, list(pairs[ucol]), "predict")
         items = self.data_.item_index(list(pairs[icol]))
         return self._pair_scores(users, items, weight)
-
-
-def _chosen(model: HybridRecommender, name: str) -> Any:
-    """A blend setting's value in use: the parameter, or, for "auto", what fit chose (``auto_report_``)."""
-    value = getattr(model, name)
-    if value != AUTO:
-        return float(value) if name == "cross_domain_weight" else value
-    check_is_fitted(model, "components_")
-    return model.auto_report_[name]
