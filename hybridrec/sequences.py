@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -114,7 +115,8 @@ def order_codes(frame: pd.DataFrame, column: str | None, name: str, missing: str
         if missing == "raise":
             raise ValueError(f"{name}[{column!r}] is missing at rows {preview(rows.tolist())}; every event needs a "
                              "time (or drop the column to order events by row).")
-        logger.warning("%s[%r] is missing at %d rows; those events are ordered after the timed ones.",
-                       name, column, len(rows))
+        # the caller can act on it (fill the times, or drop the column): a UserWarning, by the README's rule
+        warnings.warn(f"{name}[{column!r}] is missing at {len(rows)} rows; those events are ordered after the "
+                      "timed ones.", UserWarning, stacklevel=4)
         codes = np.where(codes < 0, codes.max(initial=-1) + 1, codes)
     return codes
