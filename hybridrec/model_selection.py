@@ -222,8 +222,7 @@ class _Scores:
                  texts: Mapping[Any, Any] | None) -> None:
         held = split.test if users == "test" else split.valid
         # evaluate reads train only for the evaluated users' seen items: the same results, faster
-        keep = split.train[model.columns_["user"]].isin(held[model.columns_["user"]].unique()) \
-            if model.columns_["user"] in split.train else slice(None)
+        keep = split.train[split.user_col].isin(held[split.user_col].unique())
         self.split = dataclasses.replace(split, train=split.train[keep])
         self.model, self.users, self.candidates, self.k, self.metric, self.texts = model, users, candidates, k, metric, texts
         self.seen: dict[tuple, float] = {}

@@ -37,7 +37,8 @@ def auto_model(weighted: pd.DataFrame, sample: hr.datasets.Dataset) -> hr.Hybrid
 
 def test_auto_blend_is_never_below_its_best_component(auto_model: hr.HybridRecommender) -> None:
     report = auto_model.auto_report_
-    assert report["users"] == 610 or report["users"] <= 1000
+    distinct = auto_model.data_.matrix.getnnz(axis=1)
+    assert report["users"] == min(1000, int((distinct >= 2).sum()))  # every eligible user, up to 1,000
     assert report["heldout_ndcg@10"] >= max(report["single"].values()) - 1e-12
     assert set(report["single"]) == {"als", "itemknn", "semantic", "popularity"}
     chosen = {n for n, w in report["weights"].items() if w > 0}
@@ -60,11 +61,7 @@ def test_auto_fits_are_seeded(auto_model: hr.HybridRecommender, weighted: pd.Dat
 
 
 def test_auto_holds_out_training_rows_only(weighted: pd.DataFrame, sample: hr.datasets.Dataset) -> None:
-    """The held-out events are each chosen user's last training event; nothing else is read.
-
-    A validation frame of the user's own split is poisoned (its items swapped at random): the
-    auto fit on the training rows alone chooses exactly the same blend either way.
-    """
+    """The held-out events are each chosen user's last training event, and the trial fit never sees them."""
     split = leave_last_split(weighted, timestamp_col="timestamp", seed=0, items=sample.items)
     data = hr.InteractionData.from_frames(split.train, sample.items)
     rest, inner = holdout(data, 200, seed=0)
@@ -76,12 +73,7 @@ def test_auto_holds_out_training_rows_only(weighted: pd.DataFrame, sample: hr.da
     kept = rest.matrix.tocoo()
     assert not held & set(zip(data.user_ids[kept.row], data.item_ids[kept.col]))
     assert rest.matrix.nnz < data.matrix.nnz and rest.n_users == data.n_users
-
-    clean = _auto().fit(split.train, items=sample.items).auto_report_
-    poisoned = split.valid.assign(item_id=np.random.default_rng(0).permutation(split.valid["item_id"].to_numpy()))
-    assert not poisoned["item_id"].equals(split.valid["item_id"])
-    again = _auto().fit(split.train, items=sample.items).auto_report_
-    assert clean["weights"] == again["weights"] and clean["heldout_ndcg@10"] == again["heldout_ndcg@10"]
+    assert rest.sequences.indptr[-1] < data.sequences.indptr[-1]  # their events are gone from the order too
 
 
 def test_auto_settings_need_auto_weights(sample: hr.datasets.Dataset) -> None:

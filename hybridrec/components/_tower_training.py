@@ -5,10 +5,10 @@ the user encoder reads a window's events and predicts, at every position, the ne
 SASRec does). For users active in several domains, ``cross_domain_pairs`` of them also give a
 cross-domain row: their events in the *other* domains as history, one of their events in this
 domain as the only target (the cross-domain cold-start case). The loss is a sampled softmax
-(InfoNCE) against uniform negatives and other targets of the batch. Training stops at
-``max_epochs``, at the wall-clock budget, or when recall@20 on held-out last events stops
-improving; the best epoch is kept. Large datasets train fewer epochs (``max_events``), with a
-cosine learning-rate schedule that reaches 0 at the last one.
+(InfoNCE) against uniform negatives. Training runs ``epochs_for`` epochs (``max_epochs``, fewer
+on large data: ``max_events``) or until the wall-clock budget. With the cosine schedule the
+learning rate reaches 0 at the last epoch, which is kept; with a constant one, training stops
+when recall@20 on held-out last events stops improving and the best epoch is kept.
 """
 from __future__ import annotations
 

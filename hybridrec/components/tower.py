@@ -85,7 +85,9 @@ class TowerComponent(Component):
         With ``schedule="constant"``: epochs without a better held-out recall@20 before training
         stops (the best epoch is kept). A cosine schedule keeps its last epoch.
     valid_users : int, default=500
-        Users whose last event is held out to choose the epoch (at most a fifth of the users).
+        Users whose last event is held out of training: their recall@20 is recorded per epoch
+        (``training_curve_``) and, with ``schedule="constant"``, chooses the epoch (at most a
+        fifth of the users).
     device : str, default="auto"
         ``"auto"`` takes a CUDA GPU when torch sees one, else the CPU.
     random_state : int or None, default=None
