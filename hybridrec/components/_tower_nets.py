@@ -19,11 +19,16 @@ from torch.nn import functional as F
 
 
 class ItemTower(nn.Module):
-    """``q_i = adapter(z_i) + id_i``; ``z_i`` the whitened text embedding, ``id_i`` 0 for items without one."""
+    """``q_i = adapter(z_i) + id_i``; ``z_i`` the whitened text embedding, ``id_i`` 0 for items without one.
 
-    def __init__(self, n_in: int, n_ids: int, dim: int, hidden: int, experts: int) -> None:
+    ``text=False`` (an ablation) drops the adapter: ``q_i = id_i``, and a text alone maps to 0.
+    """
+
+    def __init__(self, n_in: int, n_ids: int, dim: int, hidden: int, experts: int, text: bool = True) -> None:
         super().__init__()
         self.experts = experts
+        self.text = text
+        self.dim = dim
         if experts > 1:
             self.gate = nn.Linear(n_in, experts)
             self.expert_maps = nn.Parameter(torch.randn(experts, n_in, dim) * n_in ** -0.5)
@@ -36,6 +41,8 @@ class ItemTower(nn.Module):
 
     def adapt(self, z: torch.Tensor) -> torch.Tensor:
         """The text part alone (what a new item or a user's own text gets)."""
+        if not self.text:
+            return z.new_zeros(len(z), self.dim)
         if self.experts > 1:
             gate = torch.softmax(self.gate(z), dim=-1)  # (n, experts)
             return torch.einsum("ne,ned->nd", gate, torch.einsum("ni,eid->ned", z, self.expert_maps))

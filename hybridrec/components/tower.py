@@ -44,6 +44,9 @@ class TowerComponent(Component):
         Whitened text dimensions the adapter reads.
     id_embeddings : bool, default=True
         Add a trained ID embedding to items that had interactions in training.
+    text : bool, default=True
+        Read the item texts (and users' own texts). False, an ablation that measures the text's
+        share: ID embeddings only, and items without interactions are not placed (score 0).
     max_len : int, default=50
         Events of a user's history the user tower reads (the latest).
     heads, layers : int, default=2, 1
@@ -109,7 +112,8 @@ class TowerComponent(Component):
     can_retrieve = True
 
     def __init__(self, encoder: str = "mean", dim: int = 64, hidden: int = 256, experts: int = 1,
-                 whiten_dim: int = 128, id_embeddings: bool = True, max_len: int = 50, heads: int = 2,
+                 whiten_dim: int = 128, id_embeddings: bool = True, text: bool = True,
+                 max_len: int = 50, heads: int = 2,
                  layers: int = 1, user_text_weight: float = 1.0, negatives: int = 1024, temperature: float = 0.1,
                  cross_domain_pairs: float = 0.5, batch_size: int = 2048, learning_rate: float = 3e-3,
                  weight_decay: float = 0.0, dropout: float = 0.0, schedule: str = "cosine",
@@ -122,6 +126,7 @@ class TowerComponent(Component):
         self.experts = experts
         self.whiten_dim = whiten_dim
         self.id_embeddings = id_embeddings
+        self.text = text
         self.max_len = max_len
         self.heads = heads
         self.layers = layers
@@ -174,6 +179,8 @@ class TowerComponent(Component):
         if self.encoder == "sequence" and self.dim % self.heads:
             raise ValueError(f"{where}: 'dim' ({self.dim}) must be a multiple of 'heads' ({self.heads}).")
         check_choice(self.device, "device", ["auto", "cpu", "cuda"], where)
+        if not getattr(self, "text", True) and not self.id_embeddings:
+            raise ValueError(f"{where}: text=False needs id_embeddings=True (the items would have no vectors).")
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: TrainingData) -> "TowerComponent":
@@ -280,7 +287,8 @@ class TowerComponent(Component):
         from ._tower_nets import ItemTower, MeanPool, SequenceEncoder
 
         dim = int(self.dim)
-        items = ItemTower(self.projection_.shape[1], self.n_ids_, dim, int(self.hidden), int(self.experts))
+        items = ItemTower(self.projection_.shape[1], self.n_ids_, dim, int(self.hidden), int(self.experts),
+                          bool(getattr(self, "text", True)))
         users = MeanPool(dim) if self.encoder == "mean" else SequenceEncoder(
             dim, int(self.max_len) + 1, self.n_domains_, int(self.heads), int(self.layers), float(self.dropout))
         everything = nn.ModuleDict({"item_tower": items, "user_tower": users}).to(getattr(self, "device_", "cpu"))
@@ -315,7 +323,7 @@ class TowerComponent(Component):
             logits = torch.cat([self._nets["users"].logits(vectors), torch.zeros(1, device=device)])[rows]
         w = np.where(items >= 0, 1.0 if weights is None else weights, 0.0)
         domains = np.where(items >= 0, self.item_domain_[np.maximum(items, 0)], self.n_domains_)
-        if text is not None and self.user_text_weight:
+        if text is not None and self.user_text_weight and getattr(self, "text", True):
             has = (text.abs().sum(dim=1) > 0).cpu().numpy()
             token = self._nets["items"].adapt(text)
             events = torch.cat([token[:, None, :], events], dim=1)
@@ -327,7 +335,7 @@ class TowerComponent(Component):
             log_w = torch.from_numpy(np.log(w).astype(np.float32)).to(device)
         domains = torch.from_numpy(np.asarray(domains, np.int64)).to(device)
         users, attention = self._nets["users"](events, log_w, logits, domains)
-        if text is not None and self.user_text_weight:
+        if text is not None and self.user_text_weight and getattr(self, "text", True):
             users = users[:, 1:]  # a position per event; the text token is context
         return users, attention
 

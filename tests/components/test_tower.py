@@ -125,6 +125,23 @@ def test_explanation_shares_add_up_to_the_score(encoder, mean_model, sequence_mo
     assert explanation["history"] and explanation["history"][0]["support"] > 0
 
 
+def test_without_text_only_items_with_interactions_have_vectors(sample, mean_model):
+    """``text=False`` (the ablation of ``benchmarks/peers``): ID embeddings only; text adds nothing."""
+    ids_only = fit(sample, text=False)
+    tower = ids_only.components_["tower"]
+    trained = np.diff(ids_only.data_.matrix.tocsc().indptr) > 0
+    assert (~trained).any() and trained.any()
+    np.testing.assert_array_equal(tower.has_vector_, trained)  # items never interacted with are not placed
+    assert (mean_model.components_["tower"].has_vector_ | ~trained).all()
+    assert mean_model.components_["tower"].has_vector_[~trained].all()  # with text they are
+    import copy
+
+    grown = copy.deepcopy(ids_only)
+    grown.add_items(pd.DataFrame({"item_id": ["new"], "domain": ["family"], "text": ["Toy Story 5, Pixar"]}))
+    assert not grown.components_["tower"].has_vector_[-1]
+    assert np.isfinite(ids_only.score_items([1])[0]).all()
+
+
 def test_save_and_load_reproduce_the_recommendations(sequence_model, tmp_path):
     path = hr.save(sequence_model, tmp_path / "tower.hybridrec")
     loaded = hr.load(path)
@@ -140,6 +157,7 @@ def test_save_and_load_reproduce_the_recommendations(sequence_model, tmp_path):
     ({"encoder": "sequence", "dim": 30, "heads": 4}, "must be a multiple of 'heads'"),
     ({"max_seconds": -1}, "'max_seconds' parameter of TowerComponent"),
     ({"negatives": -5}, "'negatives' parameter of TowerComponent must be an int >= 0"),
+    ({"text": False, "id_embeddings": False}, "text=False needs id_embeddings=True"),
 ])
 def test_bad_parameters_fail_before_any_training(sample, params, message):
     model = hr.HybridRecommender(components=[("tower", TowerComponent(**params))], weights={"tower": 1.0})
