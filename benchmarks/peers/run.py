@@ -54,9 +54,10 @@ SEED = 0
 WORK = RESULTS / "cache" / "peers"
 VENV = HERE / ".venv"
 #: Published good settings for SASRec on Amazon data (eSASRec, gSASRec): 64 factors, 50 events,
-#: 2 blocks, 256 sampled negatives, lr 1e-3; validation chooses the loss and the dropout.
+#: 2 blocks, 256 sampled negatives, lr 1e-3; validation chooses the loss and the dropout. Padding is
+#: masked out of attention, so the worker's length-bucketed batches compute what full-length ones would.
 BASE = {"n_factors": 64, "session_max_len": 50, "n_blocks": 2, "n_heads": 2, "n_negatives": 256, "lr": 1e-3,
-        "batch_size": 128, "train_min_user_interactions": 2}
+        "batch_size": 128, "train_min_user_interactions": 2, "use_key_padding_mask": True}
 #: Every peer run: name -> worker config. Epochs: evaluated every ``eval_every``, up to ``max_epochs``.
 PEERS: dict[str, dict[str, Any]] = {
     "sasrec_ss_d02": {"model": "sasrec", "params": {**BASE, "loss": "sampled_softmax", "dropout_rate": 0.2}},
