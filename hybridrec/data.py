@@ -325,12 +325,18 @@ class InteractionData:
         if len(users) and (seq.lengths()[users] == 0).any():
             raise ValueError("without_last: every user needs at least one event.")
         last = seq.items[seq.indptr[users + 1] - 1]
-        held = sp.csr_matrix((np.ones(len(users), np.float32), (users, last)), shape=self.matrix.shape)
+        return self.without_pairs(users, last), last
+
+    def without_pairs(self, users: np.ndarray, items: np.ndarray) -> "InteractionData":
+        """A copy without every event of the (user, item) pairs ``zip(users, items)`` (row indices)."""
+        seq = self.sequences
+        held = sp.csr_matrix((np.ones(len(users), np.float32), (np.asarray(users), np.asarray(items))),
+                             shape=self.matrix.shape)
         coo = self.matrix.tocoo()
         keep = np.asarray(held[coo.row, coo.col]).ravel() == 0
         matrix = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=self.matrix.shape)
         live = np.asarray(held[seq.owners(), seq.items]).ravel() == 0
-        return self._changed(matrix=matrix, sequences=seq.keep_events(live)), last
+        return self._changed(matrix=matrix, sequences=seq.keep_events(live))
 
     def __repr__(self) -> str:
         blocks = f", item_blocks={sorted(self.item_blocks)}" if self.item_blocks else ""

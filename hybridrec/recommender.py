@@ -49,8 +49,8 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         so ``weights={"als": 1}`` is ALS alone. ``None`` uses each component's declared
         ``default_weight`` (ALS 1, LightFM 0.5, semantic 0.5, item-kNN 1, popularity 0, others
         1; 0 for a component that reads the order, on unordered interactions). ``"auto"``: fit
-        chooses them on its own training rows: it holds out the last item of up to 1,000 seeded
-        training users, fits every component on the rest, chooses the blend on the held-out
+        chooses them on its own training rows: it holds out the last item (``auto_target``) of up
+        to 1,000 seeded training users, fits every component on the rest, chooses the blend on the held-out
         items (:func:`~hybridrec.model_selection.search_blend`), then fits the components it
         weights on all the rows (about twice a plain fit; see ``auto_report_``).
         :meth:`reweight` changes them after fitting, without refitting.
@@ -83,6 +83,12 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         with ``add_items``) whose text looks keyword-stuffed (:mod:`hybridrec.screening`):
         ``"hold"`` warns and keeps it out of recommendation lists (``predict`` and ``explain``
         still score it) until :meth:`release_items`; ``"warn"`` only warns; ``"off"`` skips it.
+    auto_target : {"next_item", "random", "cross_domain"}, default="next_item"
+        With ``weights="auto"``: what the held-out events stand for, so that the blend is chosen
+        for the task at hand. ``"next_item"`` holds out each sampled user's last item;
+        ``"random"`` one of its items drawn at random (a random split of the interactions);
+        ``"cross_domain"`` all its items of one of its domains, drawn at random (users who come
+        to a domain with a history elsewhere only).
 
     Attributes
     ----------
@@ -118,6 +124,9 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
     users with ``recommend_new`` or ``recommend_for_text`` instead.
     """
 
+    #: Models saved before ``auto_target`` existed load with its default.
+    auto_target = "next_item"
+
     def __init__(
         self,
         components: Sequence[tuple[str, Component]] | None = None,
@@ -130,6 +139,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         random_state: int | None = None,
         show_progress: bool = False,
         screen_texts: str = "hold",
+        auto_target: str = "next_item",
     ) -> None:
         self.components = components
         self.weights = weights
@@ -141,6 +151,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         self.random_state = random_state
         self.show_progress = show_progress
         self.screen_texts = screen_texts
+        self.auto_target = auto_target
 
     # ------------------------------------------------------------------ fit
     def fit(

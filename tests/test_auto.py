@@ -76,6 +76,41 @@ def test_auto_holds_out_training_rows_only(weighted: pd.DataFrame, sample: hr.da
     assert rest.sequences.indptr[-1] < data.sequences.indptr[-1]  # their events are gone from the order too
 
 
+def test_the_held_out_events_follow_the_target(weighted: pd.DataFrame, sample: hr.datasets.Dataset) -> None:
+    """``auto_target``: one random item per user, or all of one domain (the user becomes cold there)."""
+    data = hr.InteractionData.from_frames(weighted, sample.items)
+    pairs = set(zip(weighted["user_id"], weighted["item_id"]))
+    rest, inner = holdout(data, 300, seed=0, target="random")
+    assert len(inner.test) == inner.test["user_id"].nunique() == 300
+    assert set(zip(inner.test["user_id"], inner.test["item_id"])) <= pairs
+    ordered = weighted.sort_values("timestamp", kind="stable").groupby("user_id")["item_id"].last()
+    assert (inner.test.set_index("user_id")["item_id"] != ordered.reindex(inner.test["user_id"])).any()
+    assert rest.matrix.nnz == data.matrix.nnz - 300
+
+    rest, inner = holdout(data, 300, seed=0, target="cross_domain")
+    domain = sample.items.set_index("item_id")["domain"]
+    test = inner.test.assign(domain=inner.test["item_id"].map(domain))
+    assert test["user_id"].nunique() == 300 and (test.groupby("user_id")["domain"].nunique() == 1).all()
+    user_domains = weighted.assign(domain=weighted["item_id"].map(domain)).groupby("user_id")["domain"]
+    for user, rows in test.groupby("user_id"):  # every item of that domain is held out; another domain stays
+        mine = weighted[(weighted["user_id"] == user) & (weighted["item_id"].map(domain) == rows["domain"].iloc[0])]
+        assert set(rows["item_id"]) == set(mine["item_id"])
+        assert user_domains.get_group(user).nunique() >= 2
+    kept = rest.matrix.tocoo()
+    assert not set(zip(test["user_id"], test["item_id"])) & set(zip(data.user_ids[kept.row], data.item_ids[kept.col]))
+    assert set(inner.train["user_id"]) == set(test["user_id"])  # each keeps a history in its other domains
+
+
+def test_auto_target_cross_domain_chooses_for_users_new_to_a_domain(weighted: pd.DataFrame,
+                                                                     sample: hr.datasets.Dataset) -> None:
+    model = _auto(auto_target="cross_domain").fit(weighted, items=sample.items)
+    report = model.auto_report_
+    assert report["target"] == "cross_domain" and report["heldout_events"] > report["users"]
+    assert report["heldout_ndcg@10"] >= max(report["single"].values()) - 1e-12
+    with pytest.raises(ValueError, match="'auto_target' parameter of HybridRecommender must be one of"):
+        _auto(auto_target="last").fit(weighted, items=sample.items)
+
+
 def test_auto_settings_need_auto_weights(sample: hr.datasets.Dataset) -> None:
     with pytest.raises(ValueError, match="weights='auto'"):
         hr.HybridRecommender(weights={"als": 1.0}, cross_domain_weight="auto").fit(sample.interactions)

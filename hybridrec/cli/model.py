@@ -22,6 +22,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--auto", action="store_true",
                    help="choose the blend weights, cross-domain weight and normalization on held-out last events "
                         "of the training users (weights='auto'; about twice the fit time)")
+    p.add_argument("--auto-target", choices=["next_item", "random", "cross_domain"], default="next_item",
+                   help="with --auto: what the held-out events stand for: each user's last item (default), "
+                        "a random item, or a whole domain (users new to a domain)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=fit)
@@ -62,7 +65,8 @@ def fit(args: argparse.Namespace) -> int:
     import hybridrec as hr
 
     interactions = read_table(args.interactions)
-    auto = {"weights": "auto", "cross_domain_weight": "auto", "normalization": "auto"} if args.auto else \
+    auto = {"weights": "auto", "cross_domain_weight": "auto", "normalization": "auto",
+            "auto_target": args.auto_target} if args.auto else \
         {"cross_domain_weight": args.cross_domain_weight}
     model = hr.HybridRecommender(random_state=args.seed, show_progress=not args.quiet, **auto)
     model.fit(interactions, items=read_table(args.items), users=read_table(args.users))

@@ -179,7 +179,7 @@ class TowerComponent(Component):
         if self.encoder == "sequence" and self.dim % self.heads:
             raise ValueError(f"{where}: 'dim' ({self.dim}) must be a multiple of 'heads' ({self.heads}).")
         check_choice(self.device, "device", ["auto", "cpu", "cuda"], where)
-        if not getattr(self, "text", True) and not self.id_embeddings:
+        if not self.text and not self.id_embeddings:
             raise ValueError(f"{where}: text=False needs id_embeddings=True (the items would have no vectors).")
 
     # ------------------------------------------------------------------ fit
@@ -288,7 +288,7 @@ class TowerComponent(Component):
 
         dim = int(self.dim)
         items = ItemTower(self.projection_.shape[1], self.n_ids_, dim, int(self.hidden), int(self.experts),
-                          bool(getattr(self, "text", True)))
+                          bool(self.text))
         users = MeanPool(dim) if self.encoder == "mean" else SequenceEncoder(
             dim, int(self.max_len) + 1, self.n_domains_, int(self.heads), int(self.layers), float(self.dropout))
         everything = nn.ModuleDict({"item_tower": items, "user_tower": users}).to(getattr(self, "device_", "cpu"))
@@ -323,7 +323,7 @@ class TowerComponent(Component):
             logits = torch.cat([self._nets["users"].logits(vectors), torch.zeros(1, device=device)])[rows]
         w = np.where(items >= 0, 1.0 if weights is None else weights, 0.0)
         domains = np.where(items >= 0, self.item_domain_[np.maximum(items, 0)], self.n_domains_)
-        if text is not None and self.user_text_weight and getattr(self, "text", True):
+        if text is not None and self.user_text_weight and self.text:
             has = (text.abs().sum(dim=1) > 0).cpu().numpy()
             token = self._nets["items"].adapt(text)
             events = torch.cat([token[:, None, :], events], dim=1)
@@ -335,7 +335,7 @@ class TowerComponent(Component):
             log_w = torch.from_numpy(np.log(w).astype(np.float32)).to(device)
         domains = torch.from_numpy(np.asarray(domains, np.int64)).to(device)
         users, attention = self._nets["users"](events, log_w, logits, domains)
-        if text is not None and self.user_text_weight and getattr(self, "text", True):
+        if text is not None and self.user_text_weight and self.text:
             users = users[:, 1:]  # a position per event; the text token is context
         return users, attention
 
@@ -465,6 +465,7 @@ class TowerComponent(Component):
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("text", True)  # a file saved before the parameter existed
         self.__dict__.update(state)
         self._nets = None
 
