@@ -229,6 +229,9 @@ class Task:
         Components fitted (and reported).
     mode : {"history", "text"}
         ``text``: test users are scored from a text alone (cold-user-from-text).
+    auto_target : str
+        The auto model's ``auto_target``: the held-out events that stand for this protocol's test
+        rows ("random" where none of the library's choices matches, as for cold items).
     """
 
     key: str
@@ -247,6 +250,7 @@ class Task:
     texts: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     item_vectors: dict[str, Any] | None = None
+    auto_target: str = "random"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -254,7 +258,7 @@ class Task:
             "tune_split": repr(self.tune_split) if self.refit else "same split, validation users",
             "tune_users": self.tune_users, "sets": [label for label, _, _ in self.sets],
             "cdw_grid": self.cdw_grid, "families": list(self.families), "mode": self.mode,
-            "refit": self.refit, "notes": self.notes,
+            "refit": self.refit, "notes": self.notes, "auto_target": self.auto_target,
             "item_vectors": None if self.item_vectors is None else {n: repr(v) for n, v in self.item_vectors.items()},
         }
 
@@ -339,7 +343,7 @@ def _cd_task(direction: str) -> Any:
         return Task(
             key=f"cd_{direction}", title=f"CD-cold {source} -> {target} (Amazon Food-Kitchen)", dataset=ds.name,
             split=split, tune_split=split, tune_users="valid", sets=[(f"all {target} items", None, None)],
-            cdw_grid=[0.25, 0.5, 1.0], families=FAMILIES, sweep=True,
+            cdw_grid=[0.25, 0.5, 1.0], families=FAMILIES, sweep=True, auto_target="cross_domain",
             targets={f"all {target} items": Target(1.15, None, "hybrid >= 1.15x the best single baseline")},
             notes=["Test users: split == 'test' (valid: split == 'valid'); all their "
                    f"{target} interactions hidden; every {target} item ranked. cross_domain_weight 0 is left "
@@ -356,7 +360,7 @@ def _warm_task(ds: hr.datasets.Dataset, budget: Budget, seed: int) -> Task:
     return Task(
         key="warm", title="Warm next-item (Amazon Food-Kitchen)", dataset=ds.name, split=split, tune_split=split,
         tune_users="valid", sets=[("all items of the held-out item's domain", None, None)],
-        cdw_grid=[0.0, 0.25, 0.5, 1.0], families=FAMILIES, sweep=True,
+        cdw_grid=[0.0, 0.25, 0.5, 1.0], families=FAMILIES, sweep=True, auto_target="next_item",
         targets={"all items of the held-out item's domain": Target(1.0, None, "hybrid >= the best baseline")},
         notes=["leave_last_split by position; test users split == 'test' (their last item), valid users "
                "split == 'valid' (their last item)."],

@@ -224,8 +224,8 @@ def _ratios(rows: list[dict], target: Any) -> tuple[dict, dict | None]:
 #: The models a user gets without tuning: the defaults, and the blend chosen in fit (weights="auto").
 OUT_OF_THE_BOX = {
     "hybrid_default_model": ("default model: HybridRecommender() (untuned)", {}),
-    "hybrid_auto": ("auto model: weights, cdw and normalization 'auto' (no validation users)",
-                    {"weights": "auto", "cross_domain_weight": "auto", "normalization": "auto"}),
+    "hybrid_auto": ("auto model: weights, cdw and normalization 'auto' (no validation users), auto_target "
+                    "matching the protocol", {"weights": "auto", "cross_domain_weight": "auto", "normalization": "auto"}),
 }
 
 
@@ -236,6 +236,8 @@ def _out_of_the_box(task: Task, budget: Budget, seed: int) -> dict[str, dict[str
     out: dict[str, dict[str, Any]] = {}
     for key, (label, params) in OUT_OF_THE_BOX.items():
         log.info("%s: fitting the %s", task.key, label)
+        if params.get("weights") == "auto":
+            params = {**params, "auto_target": task.auto_target}
         model = hr.HybridRecommender(random_state=seed, batch_size=2048, screen_texts=budget.screen_texts, **params)
         t0 = time.perf_counter()
         model.fit(task.split.train, items=task.split.items, users=task.split.users)
