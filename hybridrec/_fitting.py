@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,13 @@ def encode_texts(data: InteractionData, active: list[tuple[str, Component]], enc
     A ``"text"`` block already there (given, or encoded before by ``weights="auto"``) is kept.
     """
     require_blocks(active, data.item_blocks)
-    encoder = fit_encoder(encoder, show_progress) if any(TEXT in comp.modalities() for _, comp in active) else None
+    readers = [name for name, comp in active if TEXT in comp.modalities()]
+    if readers and TEXT not in data.item_blocks and not any(data.item_texts):
+        # the caller can act on it (pass the items table, or leave those components out): a UserWarning
+        warnings.warn(f"No item has a text (was the items table left out?): {', '.join(readers)} read item texts "
+                      "and will see nothing. Pass items=... with a text column, or give them weight 0.",
+                      UserWarning, stacklevel=4)
+    encoder = fit_encoder(encoder, show_progress) if readers else None
     if encoder is not None:
         if TEXT not in data.item_blocks:
             data.item_blocks = {TEXT: encoder.encode(data.item_texts), **data.item_blocks}

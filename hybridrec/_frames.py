@@ -129,8 +129,7 @@ def item_table(
 ) -> tuple[pd.Index, np.ndarray, list[str], list[str]]:
     """Item ids, domain codes, domain names and texts: from ``items``, else the ``seen`` ids."""
     if items is None:
-        item_ids = seen
-        logger.warning("No items table given: items have no text, so text components see nothing.")
+        item_ids = seen  # no texts: fit warns when a component that reads text is active (encode_texts)
         return item_ids, np.zeros(len(item_ids), dtype=np.int32), [DEFAULT_DOMAIN], [""] * len(item_ids)
 
     items = _id_table(items, "items", item_col, "item")

@@ -205,3 +205,15 @@ def test_sample_builds_consistent_data(sample):
     seen = set(sample.interactions.loc[sample.interactions["user_id"] == user, "item_id"])
     row = data.user_index([user])[0]
     assert set(data.item_ids[data.matrix[row].indices]) == seen
+
+
+def test_text_components_without_item_texts_warn_and_others_do_not(sample):
+    """No items table: a component that reads text would see nothing (a UserWarning); ALS alone is fine."""
+    import warnings
+
+    rows = sample.interactions.head(300)
+    with pytest.warns(UserWarning, match="semantic read item texts and will see nothing"):
+        hr.HybridRecommender(weights={"als": 1.0, "semantic": 1.0}, random_state=0).fit(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        hr.HybridRecommender(weights={"als": 1.0}, random_state=0).fit(rows)
