@@ -130,7 +130,7 @@ def run_peer(name: str, python: Path) -> None:
     if (out / "done.json").exists():
         log.info("%s: finished before; skipped", name)
         return
-    config = {**SCHEDULE, **PEERS[name]}
+    config = {**SCHEDULE, **PEERS[name], "commit": commit()}
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=1))
     start = time.perf_counter()
@@ -185,6 +185,8 @@ def score_peer(name: str, split: Any) -> dict[str, Any] | None:
 OURS = {
     "tower": ("tower alone (sequence encoder, library defaults)", lambda: [("tower", _tower())]),
     "tower_no_text": ("tower alone, ID embeddings only (text=False)", lambda: [("tower", _tower(text=False))]),
+    "tower_dim128": ("tower alone, dim=128 (chosen on validation users: benchmarks/results/tower_speed/probes)",
+                     lambda: [("tower", _tower(dim=128))]),
     "default": ("default model: HybridRecommender()", lambda: None),
     "auto": ("auto model: weights, cdw and normalization 'auto'", lambda: None),
 }
@@ -194,16 +196,18 @@ def _tower(**params: Any) -> Any:
     return hr.components.TowerComponent(encoder="sequence", **params)
 
 
-def run_ours(split: Any) -> dict[str, Any]:
-    """Our models fitted on the training rows alone (no validation users given), scored like the peers."""
-    out = {}
-    for key, (label, components) in OURS.items():
+def run_ours(split: Any, keys: list[str]) -> dict[str, Any]:
+    """Our models ``keys`` fitted on the training rows alone (no validation users given), scored like the
+    peers; added to the results of earlier runs."""
+    out = json.loads((WORK / "ours.json").read_text()) if (WORK / "ours.json").exists() else {}
+    for key in keys:
+        label, components = OURS[key]
         extra = {"weights": "auto", "cross_domain_weight": "auto", "normalization": "auto"} if key == "auto" else {}
         model = hr.HybridRecommender(components=components(), random_state=SEED, batch_size=2048, **extra)
         start = time.perf_counter()
         model.fit(split.train, items=split.items)
         seconds = time.perf_counter() - start
-        out[key] = {"label": label, "fit_seconds": round(seconds, 1), "weights": dict(model.weights_),
+        out[key] = {"label": label, "commit": commit(), "fit_seconds": round(seconds, 1), "weights": dict(model.weights_),
                     "valid": metrics(model, split, "valid"), "test": metrics(model, split, "test")}
         log.info("%s: fitted in %.0f s; valid NDCG@10 %.4f, test %.4f", key, seconds, out[key]["valid"]["ndcg"],
                  out[key]["test"]["ndcg"])
@@ -223,7 +227,8 @@ def report(split: Any, out_dir: Path, argv: list[str]) -> None:
     result = {"command": "python benchmarks/peers/run.py " + " ".join(argv), "commit": commit(),
               "split": "warm next-item, Amazon Food-Kitchen (quality.py's), seed 0", "schedule": SCHEDULE,
               "peers": peers, "chosen": {f: p["name"] for f, p in best.items()},
-              "strongest_peer": None if strongest is None else strongest["name"], "ours": ours}
+              "strongest_peer": None if strongest is None else strongest["name"], "ours": ours,
+              "note": "each row's commit is the one its model was trained at (the report's is above)"}
     write_json(out_dir / "peers.json", result)
     write_text(out_dir / "peers.md", _markdown(result, best, strongest))
 
@@ -233,20 +238,20 @@ def _markdown(result: dict[str, Any], best: dict[str, dict], strongest: dict | N
              f"`{result['command']}` at `{result['commit']}`; {result['split']}. Full ranking of the held-out "
              "item's domain, seen items excluded, the project's `evaluate`. Epochs, loss and dropout chosen on "
              "validation users; test users only at the chosen point.", "",
-             "| model | valid NDCG@10 | test NDCG@10 | test recall@10 | test MRR | fit (s) | vs strongest peer |",
-             "|---|---|---|---|---|---|---|"]
+             "| model | valid NDCG@10 | test NDCG@10 | test recall@10 | test MRR | fit (s) | vs strongest peer | commit |",
+             "|---|---|---|---|---|---|---|---|"]
     base = strongest["test"]["ndcg"] if strongest else None
 
-    def row(label: str, entry: dict[str, Any], seconds: float) -> str:
+    def row(label: str, entry: dict[str, Any], seconds: float, run_commit: str) -> str:
         ratio = f"{entry['test']['ndcg'] / base:.2f}x" if base else "n/a"
         return (f"| {label} | {entry['valid']['ndcg']:.4f} | {entry['test']['ndcg']:.4f} | "
-                f"{entry['test']['recall']:.4f} | {entry['test']['mrr']:.4f} | {seconds:.0f} | {ratio} |")
+                f"{entry['test']['recall']:.4f} | {entry['test']['mrr']:.4f} | {seconds:.0f} | {ratio} | `{run_commit}` |")
 
     for family, peer in best.items():
         lines.append(row(f"{LABELS[family]}: `{peer['name']}`, epoch {peer['best_epoch']}", peer,
-                         peer["fit_seconds_to_best"]))
+                         peer["fit_seconds_to_best"], peer["config"].get("commit", "unknown")))
     for key, entry in result["ours"].items():
-        lines.append(row(entry["label"], entry, entry["fit_seconds"]))
+        lines.append(row(entry["label"], entry, entry["fit_seconds"], entry.get("commit", "unknown")))
     lines += ["", "Fit seconds of a peer: training up to the chosen epoch (the run went on until "
               f"{result['schedule']['patience']} evaluations without a better validation NDCG@10).", "",
               "## Every peer run (validation curves)", ""]
@@ -268,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--stage", default="export,peers,ours,report")
     parser.add_argument("--only", default=",".join(PEERS), help="peer runs of the peers stage")
+    parser.add_argument("--ours", default=",".join(OURS), help="our models of the ours stage")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -280,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.only.split(","):
             run_peer(name, python)
     if "ours" in stages:
-        run_ours(split)
+        run_ours(split, args.ours.split(","))
     if "report" in stages:
         report(split, args.out, argv)
     return 0
