@@ -25,7 +25,11 @@ Usage::
 
     python benchmarks/peers/run.py                       # everything (hours on 2 cores)
     python benchmarks/peers/run.py --stage peers --only sasrec_ss_d02
+    python benchmarks/peers/run.py --stage ours,report --ours tower_dim128   # adds one row
     python benchmarks/peers/run.py --stage report
+
+A finished peer run (``benchmarks/results/cache/peers/runs/<name>/done.json``) is not run again;
+an unfinished one is reported with its curve so far, marked as stopped early.
 """
 from __future__ import annotations
 
