@@ -224,7 +224,8 @@ def report(split: Any, out_dir: Path, argv: list[str]) -> None:
     peers = [p for p in (score_peer(name, split) for name in PEERS) if p is not None]
     ours = json.loads((WORK / "ours.json").read_text()) if (WORK / "ours.json").exists() else {}
     best = {}
-    for peer in peers:  # per family, the run validation prefers
+    for peer in (p for p in peers if p["finished"]):  # per family, the finished run validation prefers; an
+        # unfinished run is shown with its curve only: no peer is compared before it has converged
         if peer["family"] not in best or peer["valid"]["ndcg"] > best[peer["family"]]["valid"]["ndcg"]:
             best[peer["family"]] = peer
     strongest = max(best.values(), key=lambda p: p["valid"]["ndcg"], default=None)
@@ -263,7 +264,7 @@ def _markdown(result: dict[str, Any], best: dict[str, dict], strongest: dict | N
         params = {k: v for k, v in peer["config"]["params"].items() if k not in BASE or BASE[k] != v}
         lines += [f"### `{peer['name']}` ({LABELS[peer['family']]})", "",
                   f"Settings: the shared base {json.dumps(BASE)} with {json.dumps(params)}. "
-                  f"{'Finished' if peer['finished'] else '**Stopped before its rule said so**'}; "
+                  f"{'Finished' if peer['finished'] else '**Stopped before its rule said so: not converged, and left out of the table above**'}; "
                   f"best epoch {peer['best_epoch']} (test NDCG@10 {peer['test']['ndcg']:.4f}).", "",
                   "| epoch | training s | valid NDCG@10 |", "|---|---|---|"]
         lines += [f"| {p['epoch']} | {p['fit_seconds']:.0f} | {p['valid']['ndcg']:.4f} |" for p in peer["curve"]]
