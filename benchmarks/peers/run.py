@@ -265,7 +265,8 @@ def _markdown(result: dict[str, Any], best: dict[str, dict], strongest: dict | N
         lines += [f"### `{peer['name']}` ({LABELS[peer['family']]})", "",
                   f"Settings: the shared base {json.dumps(BASE)} with {json.dumps(params)}. "
                   f"{'Finished' if peer['finished'] else '**Stopped before its rule said so: not converged, and left out of the table above**'}; "
-                  f"best epoch {peer['best_epoch']} (test NDCG@10 {peer['test']['ndcg']:.4f}).", "",
+                  f"best epoch {peer['best_epoch']}"
+                  + (f" (test NDCG@10 {peer['test']['ndcg']:.4f})." if peer["finished"] else "."), "",
                   "| epoch | training s | valid NDCG@10 |", "|---|---|---|"]
         lines += [f"| {p['epoch']} | {p['fit_seconds']:.0f} | {p['valid']['ndcg']:.4f} |" for p in peer["curve"]]
         lines.append("")
