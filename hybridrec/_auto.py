@@ -28,8 +28,6 @@ AUTO_CDW = (0.0, 0.25, 0.5, 1.0)
 #: The normalizations tried when ``normalization`` is "auto".
 AUTO_NORMS = ("zscore", "minmax")
 AUTO = "auto"
-#: What the held-out events stand for (``HybridRecommender(auto_target=...)``).
-TARGETS = ("next_item", "random", "cross_domain")
 
 
 def _pick(eligible: np.ndarray, n_users: int, rng: np.random.Generator, why: str) -> np.ndarray:
@@ -40,7 +38,7 @@ def _pick(eligible: np.ndarray, n_users: int, rng: np.random.Generator, why: str
 
 def _held_pairs(data: InteractionData, n_users: int, rng: np.random.Generator, target: str
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The (user, item) row indices held out for ``target`` (one of :data:`TARGETS`)."""
+    """The (user, item) row indices held out for ``target`` (one of :data:`~hybridrec.model_selection.AUTO_TARGETS`)."""
     distinct = np.diff(data.matrix.indptr)
     if target == "next_item":
         users = _pick(np.flatnonzero((distinct >= 2) & (data.sequences.lengths() >= 2)), n_users, rng,

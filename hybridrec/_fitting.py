@@ -12,7 +12,8 @@ from sklearn.base import clone
 from tqdm import tqdm
 
 from ._validation import check_choice, check_fraction, check_positive_int
-from ._auto import AUTO, TARGETS
+from ._auto import AUTO
+from .model_selection import AUTO_TARGETS
 from .blend import NORMALIZATIONS, check_weights, default_weights
 from .components import TEXT, Component, TrainingData
 from .data import InteractionData
@@ -40,7 +41,7 @@ def check_fit_params(model: Any, ordered: bool = True) -> tuple[list[tuple[str, 
         check_choice(model.normalization, "normalization", NORMALIZATIONS, "HybridRecommender")
     check_positive_int(model.batch_size, "batch_size", "HybridRecommender")
     check_choice(model.screen_texts, "screen_texts", SCREEN_MODES, "HybridRecommender")
-    check_choice(model.auto_target, "auto_target", TARGETS, "HybridRecommender")
+    check_choice(model.auto_target, "auto_target", AUTO_TARGETS, "HybridRecommender")
     comps = model.named_components()
     names = [n for n, _ in comps]
     if auto:  # every component is tried (one that reads the order only on ordered interactions)

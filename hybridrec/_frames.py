@@ -6,7 +6,6 @@ so a rule (weights >= 0, a tuple is one id, how repeated rows combine) holds at 
 """
 from __future__ import annotations
 
-import logging
 from typing import Hashable, Sequence
 
 import numpy as np
@@ -16,7 +15,6 @@ import scipy.sparse as sp
 from ._ids import as_index
 from ._validation import check_choice, preview, require_columns, require_frame, require_ids
 
-logger = logging.getLogger("hybridrec.data")
 
 #: Domain name used when the items table has no domain column.
 DEFAULT_DOMAIN = "all"

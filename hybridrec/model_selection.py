@@ -25,6 +25,9 @@ from .evaluation.metrics import METRICS
 from .evaluation.report import metric_label
 
 logger = logging.getLogger(__name__)
+#: What ``HybridRecommender(weights="auto", auto_target=...)`` holds out to choose its blend:
+#: each sampled user's last item, one random item, or all its items of one domain.
+AUTO_TARGETS = ("next_item", "random", "cross_domain")
 
 _BLEND_KEYS = ("cross_domain_weight", "normalization", "weights")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..model_selection import AUTO_TARGETS
 from ._output import say
 
 #: Characters of an item's text shown beside its id.
@@ -20,9 +21,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", required=True, help="model file to write (.hybridrec: a zip of a JSON manifest and arrays)")
     p.add_argument("--cross-domain-weight", type=float, default=0.5)
     p.add_argument("--auto", action="store_true",
-                   help="choose the blend weights, cross-domain weight and normalization on held-out last events "
+                   help="choose the blend weights, cross-domain weight and normalization on held-out events "
                         "of the training users (weights='auto'; about twice the fit time)")
-    p.add_argument("--auto-target", choices=["next_item", "random", "cross_domain"], default="next_item",
+    p.add_argument("--auto-target", choices=AUTO_TARGETS, default="next_item",
                    help="with --auto: what the held-out events stand for: each user's last item (default), "
                         "a random item, or a whole domain (users new to a domain)")
     p.add_argument("--seed", type=int, default=0)
