@@ -289,6 +289,14 @@ def load_datasets(root: Path, wanted: set[str], budget: Budget, seed: int) -> di
     return out
 
 
+def warm_split(root: Path, seed: int) -> Split | None:
+    """The warm next-item split of the full Amazon Food-Kitchen (None when its folder is absent):
+    ``quality.py``'s, for the scripts that study that protocol alone (``tower_speed.py``, ``peers/run.py``)."""
+    budget = full_budget()
+    datasets = load_datasets(root, {"warm"}, budget, seed)
+    return build_tasks(["warm"], datasets, budget, seed)[0].split if "amazon" in datasets else None
+
+
 def shuffle_catalogue(ds: hr.datasets.Dataset, seed: int) -> hr.datasets.Dataset:
     """The items table in a seeded random order.
 

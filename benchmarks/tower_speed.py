@@ -39,13 +39,9 @@ SEED = 0
 
 
 def _amazon(root: Path) -> tuple[Any, str]:
-    from _quality_protocols import FOLDERS, shuffle_catalogue
+    from _quality_protocols import warm_split
 
-    ds = shuffle_catalogue(hr.datasets.load_amazon_food_kitchen(root / FOLDERS["amazon"]), SEED)
-    test, valid = hr.datasets.official_users(ds)
-    split = leave_last_split(ds.interactions, timestamp_col="timestamp", test_users=test, valid_users=valid,
-                             seed=SEED, items=ds.items)
-    return split, "valid"
+    return warm_split(root, SEED), "valid"
 
 
 def _sample() -> tuple[Any, str]:

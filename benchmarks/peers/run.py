@@ -80,13 +80,12 @@ SCHEDULE = {"eval_every": 2, "patience": 3, "max_epochs": 100, "k": 50, "seed": 
 # ---------------------------------------------------------------------------- the split
 def warm_split(data: Path) -> Any:
     """``quality.py``'s warm next-item split of Amazon Food-Kitchen (full data, seed 0)."""
-    from _quality_protocols import build_tasks, full_budget, load_datasets
+    from _quality_protocols import warm_split as quality_warm_split
 
-    budget = full_budget()
-    datasets = load_datasets(data, {"warm"}, budget, SEED)
-    if "amazon" not in datasets:
+    split = quality_warm_split(data, SEED)
+    if split is None:
         raise SystemExit(f"peers: Amazon Food-Kitchen is not under {data}; nothing was run.")
-    return build_tasks(["warm"], datasets, budget, SEED)[0].split
+    return split
 
 
 def export(split: Any, out: Path) -> None:
