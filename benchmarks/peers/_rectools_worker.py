@@ -82,7 +82,7 @@ def _bucketed(base: type, seed: int) -> type:
     batch shares are dropped. Positions count from the end of a session (RecTools' default
     ``LearnableInversePositionalEncoding``), so a shorter batch sees the same positions; with
     ``use_key_padding_mask=True`` (``run.py`` sets it) padding is never attended, and a trimmed
-    batch computes what the full-length one would, 7x faster here. (Without the mask, SASRec's
+    batch computes what the full-length one would, several times faster here. (Without the mask, SASRec's
     queries attend padding slots: training would see fewer than scoring, which pads to the limit.)
     """
     from torch.utils.data import DataLoader
