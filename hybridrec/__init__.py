@@ -9,10 +9,11 @@ from ._version import __version__
 from .data import InteractionData
 from .modalities import ColumnEncoder
 from .persistence import load, save
+from ._scoring import TopItems
 from .recommender import HybridRecommender
 from .text import TextEncoder
 
 __all__ = [
-    "ColumnEncoder", "HybridRecommender", "InteractionData", "TextEncoder", "components", "datasets", "load", "save",
+    "ColumnEncoder", "HybridRecommender", "InteractionData", "TextEncoder", "TopItems", "components", "datasets", "load", "save",
     "__version__",
 ]

@@ -31,6 +31,38 @@ _TIE_BREAK = 1e-6
 _LINEAR_BATCH = 2048
 
 
+#: What ``recommend``, ``recommend_new`` and ``recommend_for_text`` return: a tidy frame or arrays.
+OUTPUTS = ("frame", "arrays")
+
+
+@dataclass(frozen=True)
+class TopItems:
+    """Top-k lists as arrays, one row per user or query (``recommend(..., output="arrays")``).
+
+    The same lists and scores as the tidy frame, without building it: what the server turns
+    into JSON. Rows with fewer than ``k`` candidates are padded.
+
+    Attributes
+    ----------
+    users : ndarray of shape (n,), dtype object
+        The user ids (or the query texts).
+    positions : ndarray of shape (n, k), dtype int64
+        The items' rows in the fitted catalogue (``data_.item_ids``, ``data_.item_texts``); -1 pads.
+    item_ids : ndarray of shape (n, k), dtype object
+        The item ids, best first; None pads.
+    scores : ndarray of shape (n, k), dtype float64
+        The blended scores; NaN pads.
+    domains : ndarray of shape (n, k), dtype object
+        Each item's domain; None pads.
+    """
+
+    users: np.ndarray
+    positions: np.ndarray
+    item_ids: np.ndarray
+    scores: np.ndarray
+    domains: np.ndarray
+
+
 @dataclass
 class DomainScores:
     """One block of the per-domain loop: some users' normalised component scores over a scope.
@@ -187,8 +219,19 @@ class ScoringMixin:
 
     def _rank(self, users: Users, k: int, domain: str | None, exclude_seen: bool, cross_domain_weight: float,
               weights: Mapping[str, float] | None = None, user_column: str | None = None,
-              candidates: int | None = None) -> pd.DataFrame:
-        """Top-k of every user (known, new or a query): per domain, then merged (``candidates``: ANN, linear blends)."""
+              candidates: int | None = None, output: str = "frame") -> pd.DataFrame | TopItems:
+        """Top-k of every user (known, new or a query) as a tidy frame or, with ``output="arrays"``, a :class:`TopItems`."""
+        if output not in OUTPUTS:
+            raise ValueError(f"The 'output' parameter must be one of {OUTPUTS}. Got {output!r} instead.")
+        labels, items, scores = self._ranked(users, k, domain, exclude_seen, cross_domain_weight, weights, candidates)
+        if output == "arrays":
+            return self._arrays(labels, items, scores)
+        return self._frame(labels, items, scores, user_column)
+
+    def _ranked(self, users: Users, k: int, domain: str | None, exclude_seen: bool, cross_domain_weight: float,
+                weights: Mapping[str, float] | None, candidates: int | None
+                ) -> tuple[list[Hashable], np.ndarray, np.ndarray]:
+        """``(labels, inner item ids, scores)`` of every user's top-k: per domain, then merged (``candidates``: ANN)."""
         codes = self._domain_codes(domain)
         k = min(k, self.data_.n_items)  # a k beyond the catalogue returns every item, not a giant empty block
         blend_w, query = self._blend_weights(weights)
@@ -202,25 +245,22 @@ class ScoringMixin:
                              "LightFM, semantic, tower) under 'zscore' or 'none' normalisation; this blend "
                              f"({names}, {self.normalization_!r}) is always ranked exactly.")
         top = partial(self._top_linear, candidates=candidates) if linear else self._top_exact
-        frames, found, current = [], [], None
-        for rows, part, items_k, scores_k in top(users, codes, cross_domain_weight, blend_w, query, k,
-                                                 exclude_seen, whole):
-            if current is not None and rows != current[0]:
-                frames.append(self._merged(current[1], found, k, user_column))
+        items_out, scores_out, found, current = [], [], [], None
+        for rows, _, items_k, scores_k in top(users, codes, cross_domain_weight, blend_w, query, k, exclude_seen, whole):
+            if current is not None and rows != current:  # the previous batch is complete: merge its domains
+                merged = merge_top_k([f[0] for f in found], [f[1] for f in found], k)
+                items_out.append(merged[0])
+                scores_out.append(merged[1])
                 found = []
-            current = (rows, part)
+            current = rows
             found.append((items_k, scores_k))
-        if current is not None:
-            frames.append(self._merged(current[1], found, k, user_column))
-        if not frames:
-            return self._frame([], np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0)), user_column)
-        return pd.concat(frames, ignore_index=True)
-
-    def _merged(self, users: Users, found: list[tuple[np.ndarray, np.ndarray]], k: int,
-                user_column: str | None) -> pd.DataFrame:
-        """One batch's frame: its per-domain top-k blocks merged into one top-k."""
-        items_k, scores_k = merge_top_k([f[0] for f in found], [f[1] for f in found], k)
-        return self._frame(users.labels, items_k, scores_k, user_column)
+        if found:
+            merged = merge_top_k([f[0] for f in found], [f[1] for f in found], k)
+            items_out.append(merged[0])
+            scores_out.append(merged[1])
+        if not items_out:
+            return [], np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0))
+        return list(users.labels), np.vstack(items_out), np.vstack(scores_out)
 
     def _top_exact(self, users: Users, codes: list[int], cross_domain_weight: float, blend_w: Mapping[str, float],
                    query: Mapping[str, float] | None, k: int, exclude_seen: bool, whole: bool
@@ -274,6 +314,17 @@ class ScoringMixin:
             "rank": np.broadcast_to(np.arange(1, k + 1), (n, k))[valid].astype(np.int64),
             self.columns_["domain"]: np.asarray(self.data_.domains, dtype=object)[self.data_.item_domain[inner]],
         })
+
+    def _arrays(self, labels: Sequence[Hashable], items: np.ndarray, scores: np.ndarray) -> TopItems:
+        """:class:`TopItems` from ``(n_users, k)`` blocks of inner item ids (-1 = no candidate) and scores."""
+        valid = items >= 0
+        picked = np.maximum(items, 0)
+        users = np.empty(len(labels), dtype=object)
+        users[:] = list(labels)
+        ids = np.asarray(self.data_.item_ids.take(picked.ravel()), dtype=object).reshape(picked.shape)
+        item_ids = np.where(valid, ids, None)
+        domains = np.where(valid, np.asarray(self.data_.domains, dtype=object)[self.data_.item_domain[picked]], None)
+        return TopItems(users, items, item_ids, np.where(valid, scores, np.nan).astype(np.float64), domains)
 
     def _domain_codes(self, domain: str | None) -> list[int]:
         if domain is None:

@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from ._ids import as_index
+from ._scoring import TopItems
 from ._validation import check_positive_int, plain, preview, require_frame
 from .components.base import TEXT
 from .components.hubness import COPY_BUDGET, COPY_COSINE, copies
@@ -46,7 +47,8 @@ class ColdStartMixin:
         k: int = 10,
         domain: str | None = None,
         weights: Mapping[str, float] | None = None,
-    ) -> pd.DataFrame:
+        output: str = "frame",
+    ) -> pd.DataFrame | TopItems:
         """Recommend for a natural-language intent, with no user history at all.
 
         Every component that can read text takes part: the semantic profile directly, LightFM
@@ -63,10 +65,12 @@ class ColdStartMixin:
         domain : str or None, default=None
         weights : dict of str -> float, optional
             Blend weights for the queries; defaults to the query weights.
+        output : {"frame", "arrays"}, default="frame"
+            As in :meth:`recommend`.
 
         Returns
         -------
-        DataFrame
+        DataFrame or TopItems
             Columns ``query, item_id, score, rank, domain`` (item and domain named as in fit).
         """
         check_is_fitted(self, "components_")
@@ -75,7 +79,7 @@ class ColdStartMixin:
         texts = [text] if isinstance(text, str) or not isinstance(text, Iterable) else list(text)
         users = query_users(self.data_, encoder, texts)
         blend = self._call_weights(weights, "recommend_for_text")  # None: query weights, row by row
-        return self._rank(users, k, domain, False, 1.0, blend, user_column="query")
+        return self._rank(users, k, domain, False, 1.0, blend, user_column="query", output=output)
 
     # ------------------------------------------------------------------ new users
     def _new_users(self, history: pd.DataFrame, user_ids: Iterable[Hashable] | None, texts: Any, method: str):
@@ -91,7 +95,8 @@ class ColdStartMixin:
         exclude_seen: bool = True,
         cross_domain_weight: float | None = None,
         weights: Mapping[str, float] | None = None,
-    ) -> pd.DataFrame:
+        output: str = "frame",
+    ) -> pd.DataFrame | TopItems:
         """Recommend for users the model has not seen, from their history (and text), no refit.
 
         ALS solves each user's factors against the fitted item factors, LightFM builds the user
@@ -104,12 +109,12 @@ class ColdStartMixin:
             in the catalogue. User ids are labels only; they may repeat ids seen in fit.
         texts : mapping or Series of user id -> text, optional
             Users' own texts. Users that appear only here are served from text alone.
-        k, domain, exclude_seen, cross_domain_weight, weights
+        k, domain, exclude_seen, cross_domain_weight, weights, output
             As in :meth:`recommend`.
 
         Returns
         -------
-        DataFrame
+        DataFrame or TopItems
             Columns ``user_id, item_id, score, rank, domain`` (named as in fit).
         """
         check_is_fitted(self, "components_")
@@ -117,7 +122,7 @@ class ColdStartMixin:
         weight = self._check_cdw(cross_domain_weight, "recommend_new")
         users = self._new_users(history, None, texts, "Texts for new users")
         blend = self._call_weights(weights, "recommend_new")
-        return self._rank(users, k, domain, exclude_seen, weight, blend)
+        return self._rank(users, k, domain, exclude_seen, weight, blend, output=output)
 
     def score_new(
         self,

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._auto import AUTO, choose_blend
 from ._composition import ComponentsMixin, default_components
 from ._fitting import check_fit_params, encode_texts, fit_components, item_popularity
-from ._scoring import ScoringMixin
+from ._scoring import ScoringMixin, TopItems
 from ._validation import check_choice, check_positive_int, require_frame
 from .blend import NORMALIZATIONS
 from .coldstart import ColdStartMixin
@@ -376,7 +376,8 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         explain: bool = False,
         weights: Mapping[str, float] | None = None,
         candidates: int | None = None,
-    ) -> pd.DataFrame:
+        output: str = "frame",
+    ) -> pd.DataFrame | TopItems:
         """Top-k recommendations for known users.
 
         Parameters
@@ -403,10 +404,13 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             with this many candidates per user; the items it returns are scored exactly. Only
             for blends of dot-product components under z-score or no normalisation (otherwise
             ``ValueError``); ``None`` (default) or a value covering the domain ranks exactly.
+        output : {"frame", "arrays"}, default="frame"
+            ``"arrays"`` returns the same lists as a :class:`~hybridrec.TopItems` (no DataFrame
+            is built; what the server uses); not with ``explain=True``.
 
         Returns
         -------
-        DataFrame
+        DataFrame or TopItems
             Columns ``user_id, item_id, score, rank, domain`` (named as in fit); ``rank`` starts
             at 1. Users with fewer than ``k`` candidates get fewer rows.
         """
@@ -419,7 +423,9 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         blend = self._call_weights(weights, "recommend")
         if explain and blend is not None:
             raise ValueError("recommend(explain=True) explains the model's own weights; call reweight(...) first.")
-        frame = self._rank(users, k, domain, exclude_seen, weight, blend, candidates=candidates)
+        if explain and output == "arrays":
+            raise ValueError("recommend(explain=True) adds columns to the frame; it cannot return output='arrays'.")
+        frame = self._rank(users, k, domain, exclude_seen, weight, blend, candidates=candidates, output=output)
         if explain:
             scope = "catalogue" if domain is None else "domain"
             frame["contributions"], frame["explanation"] = self._explain_frame_rows(frame, users, weight, scope)

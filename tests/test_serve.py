@@ -1,6 +1,8 @@
 """hybridrec serve: the JSON API against the Python API, clear 4xx errors, the CLI server and the web page in a browser."""
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 import socket
 import subprocess
@@ -8,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import hybridrec as hr
@@ -62,6 +65,53 @@ def test_the_api_answers_as_the_python_api_does(client, fitted_sample_model, sam
     assert looked_up["text"] == first["text"] and looked_up["held"] is False
     assert len(client.get("/users", params={"limit": 5}).json()["users"]) == 5
     assert "<form" in client.get("/").text
+
+
+def test_the_api_scores_are_the_python_apis(client, fitted_sample_model, sample, user):
+    model = fitted_sample_model
+    got = client.get("/recommend", params={"user": user, "k": 12}).json()["items"]
+    expected = model.recommend(user, k=12)
+    assert [(r["item_id"], r["domain"]) for r in got] == list(zip(expected["item_id"], expected["domain"]))
+    np.testing.assert_allclose([r["score"] for r in got], expected["score"], rtol=1e-12)
+    history = sample.interactions[sample.interactions["user_id"] == user].head(6)
+    weights = [1.0, 3.0, 2.0, 1.0, 5.0, 2.0][:len(history)]
+    body = {"history": [{"item_id": int(i), "weight": w} for i, w in zip(history["item_id"], weights)], "k": 6,
+            "text": "something dark"}
+    posted = client.post("/recommend", json=body).json()["items"]
+    rows = history[["user_id", "item_id"]].assign(user_id="x", weight=weights)
+    expected = model.recommend_new(rows, texts={"x": "something dark"}, k=6)
+    assert [r["item_id"] for r in posted] == expected["item_id"].tolist()
+    np.testing.assert_allclose([r["score"] for r in posted], expected["score"], rtol=1e-12)
+
+
+def test_metrics_count_requests_per_route_and_logs_hold_no_text(fitted_sample_model, user, caplog):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    model = fitted_sample_model
+    client = TestClient(create_app(model))
+    with caplog.at_level(logging.INFO, logger="hybridrec.access"):
+        client.get("/recommend", params={"user": user, "k": 3})
+        client.get("/recommend", params={"user": user, "k": 4})
+        client.get("/search", params={"q": "my secret wish"})
+        client.get("/items/nope")
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    counts = {(s.labels["route"], s.labels["status"]): s.value
+              for s in families["hybridrec_requests"].samples if s.name == "hybridrec_requests_total"}
+    assert counts[("/recommend", "200")] == 2 and counts[("/search", "200")] == 1
+    assert counts[("/items/{item_id}", "404")] == 1  # the route's template, never the raw path
+    latency = {s.labels["route"]: s.value for s in families["hybridrec_request_seconds"].samples
+               if s.name == "hybridrec_request_seconds_count"}
+    assert latency["/recommend"] == 2
+    gauges = {f.name: f.samples[0] for f in families.values() if f.name.startswith("hybridrec_model")}
+    assert gauges["hybridrec_model_items"].value == model.data_.n_items
+    assert gauges["hybridrec_model_users"].value == model.data_.n_users
+    assert gauges["hybridrec_model_info"].labels["version"] == hr.__version__
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "hybridrec.access"]
+    assert [(line["route"], line["status"]) for line in lines] == [
+        ("/recommend", 200), ("/recommend", 200), ("/search", 200), ("/items/{item_id}", 404)]
+    assert all(set(line) == {"method", "route", "status", "ms"} for line in lines)  # no ids, texts or queries
+    written = " ".join(r.getMessage() for r in caplog.records if r.name == "hybridrec.access")
+    assert "secret" not in written and "nope" not in written and "q=" not in written
 
 
 @pytest.mark.parametrize("method, url, body, status, fragment", [

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .._io import json_ready
 from .._version import __version__
+from ._metrics import Instrumented, Metrics
 from ._page import PAGE
 
 logger = logging.getLogger(__name__)
@@ -51,18 +52,26 @@ def _parse_id(raw: Any, index: pd.Index) -> Hashable:
     return raw
 
 
-def _rows(frame: pd.DataFrame, model: Any) -> list[dict]:
-    """Recommendation rows as JSON objects, each with its item's text."""
+def _rows(top: Any, texts: list[str]) -> list[dict]:
+    """The first list of a :class:`~hybridrec.TopItems` as JSON objects, each with its item's text."""
+    out = []
+    for rank, (pos, item_id, score, domain) in enumerate(zip(top.positions[0], top.item_ids[0], top.scores[0],
+                                                            top.domains[0]), start=1):
+        if pos >= 0:
+            out.append({"item_id": item_id, "score": float(score), "rank": rank, "domain": domain, "text": texts[pos]})
+    return json_ready(out)
+
+
+def _frame_rows(frame: pd.DataFrame, model: Any) -> list[dict]:
+    """Explained recommendation rows (a frame with ``explanation``) as JSON objects."""
     item_col = model.columns_["item"]
     texts = model.data_.item_texts
     idx = model.data_.item_index(frame[item_col].tolist(), missing="ignore") if len(frame) else np.array([], dtype=int)
     out = []
     for (_, row), i in zip(frame.iterrows(), idx):
-        entry = {"item_id": row[item_col], "score": float(row["score"]), "rank": int(row["rank"]),
-                 "domain": row[model.columns_["domain"]], "text": texts[i] if i >= 0 else ""}
-        if "explanation" in frame.columns:
-            entry["explanation"] = row["explanation"]
-        out.append(entry)
+        out.append({"item_id": row[item_col], "score": float(row["score"]), "rank": int(row["rank"]),
+                    "domain": row[model.columns_["domain"]], "text": texts[i] if i >= 0 else "",
+                    "explanation": row["explanation"]})
     return json_ready(out)
 
 
@@ -72,7 +81,9 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     Endpoints: ``GET /`` (the web page), ``/health``, ``/version``, ``/recommend`` (a user),
     ``/search`` (a free-text query), ``POST /recommend`` (a posted history: a new user),
     ``/explain``, ``/items/{item_id}``, ``/users`` (a few user ids for the page) and, with
-    ``allow_fold_in``, ``POST /users``. Bad requests get 4xx with a one-line ``detail``; an
+    ``allow_fold_in``, ``POST /users``, and ``/metrics`` (Prometheus text: requests and latencies
+    per route, the model's items, users and version). Lists are built from the model's arrays
+    (``output="arrays"``), never from a DataFrame. Bad requests get 4xx with a one-line ``detail``; an
     unexpected failure gets 500 ``{"detail": "internal error"}`` (logged, never sent).
 
     Parameters
@@ -86,7 +97,7 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     fastapi.FastAPI
     """
     from fastapi import Body, FastAPI, HTTPException, Query, Request
-    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
 
     limits = limits or Limits()
     cols = model.columns_  # model.data_ is read per request: fold-in and item edits replace it
@@ -94,6 +105,8 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     # Bad values (an unknown domain, item ids) are the model's to refuse: its ValueError becomes a 400.
     guard = threading.Lock() if limits.allow_fold_in else nullcontext()
     app = FastAPI(title="hybridrec", version=__version__, docs_url="/docs", redoc_url=None)
+    metrics = Metrics(lambda: {"version": __version__, "items": model.data_.n_items, "users": model.data_.n_users})
+    app.add_middleware(Instrumented, metrics=metrics)
     K = Query(10, ge=1, le=limits.max_k, description=f"1 to {limits.max_k}")
     CDW = Query(None, ge=0.0, le=1.0)
 
@@ -129,6 +142,10 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     def health() -> dict:
         return {"status": "ok", "users": int(model.data_.n_users), "items": int(model.data_.n_items)}
 
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
     @app.get("/version")
     def version() -> dict:
         return {"hybridrec": __version__, "components": sorted(model.components_), "domains": list(model.data_.domains),
@@ -139,15 +156,19 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
                   cross_domain_weight: float | None = CDW, explain: bool = False) -> dict:
         user_id = known_user(user)
         with guard:
-            frame = model.recommend(user_id, k=k, domain=domain or None, cross_domain_weight=cross_domain_weight,
-                                    explain=explain)
-        return {"user": json_ready(user_id), "items": _rows(frame, model)}
+            if explain:
+                frame = model.recommend(user_id, k=k, domain=domain or None, cross_domain_weight=cross_domain_weight,
+                                        explain=True)
+                return {"user": json_ready(user_id), "items": _frame_rows(frame, model)}
+            top = model.recommend(user_id, k=k, domain=domain or None, cross_domain_weight=cross_domain_weight,
+                                  output="arrays")
+        return {"user": json_ready(user_id), "items": _rows(top, model.data_.item_texts)}
 
     @app.get("/search")
     def search(q: str = Query(..., min_length=1), k: int = K, domain: str | None = None) -> dict:
         with guard:
-            frame = model.recommend_for_text(text_of(q, "q"), k=k, domain=domain or None)
-        return {"query": q, "items": _rows(frame, model)}
+            top = model.recommend_for_text(text_of(q, "q"), k=k, domain=domain or None, output="arrays")
+        return {"query": q, "items": _rows(top, model.data_.item_texts)}
 
     @app.post("/recommend")
     def recommend_history(history: list[dict] = Body(..., embed=True), text: str | None = Body(None),
@@ -163,11 +184,11 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
         text = text_of(text, "text")
         with guard:
             if rows.empty:  # a text alone: the visitor is known by the text only
-                frame = model.recommend_for_text(text, k=k, domain=domain or None)
+                top = model.recommend_for_text(text, k=k, domain=domain or None, output="arrays")
             else:
-                frame = model.recommend_new(rows, texts={"_visitor": text} if text else None, k=k, domain=domain or None,
-                                            cross_domain_weight=cross_domain_weight)
-        return {"items": _rows(frame, model)}
+                top = model.recommend_new(rows, texts={"_visitor": text} if text else None, k=k, domain=domain or None,
+                                          cross_domain_weight=cross_domain_weight, output="arrays")
+        return {"items": _rows(top, model.data_.item_texts)}
 
     @app.get("/explain")
     def explain(user: str = Query(..., max_length=200), item: str = Query(..., max_length=200),
