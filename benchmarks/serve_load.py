@@ -1,35 +1,88 @@
-"""Load on ``hybridrec serve`` over loopback: throughput, p50/p99 latency, errors and memory.
+"""Load on ``hybridrec serve`` over loopback, driven by ``wrk`` (a compiled load generator).
 
-Fits the default model on the bundled sample, saves it, starts ``hybridrec serve`` in a
-subprocess on a free localhost port, then sends a bounded number of requests from a thread pool
-and stops by itself. The mix: 60% ``GET /recommend`` for a user (k=10, a random domain or none),
-30% ``GET /search`` with one of 50 queries, 10% ``POST /recommend`` with a 5-item history.
+Fits the default model on the bundled sample (and, with ``--amazon``, on Amazon Food-Kitchen from
+``../shared/datasets``; skipped with a message when absent), saves it, starts ``hybridrec serve``
+on a free localhost port, then drives one endpoint at a time with ``wrk`` (16 connections by
+default, a fixed duration each) and stops by itself. ``wrk`` runs in C, so the client takes far
+less of the two cores than a Python client would; client and server still share them.
 
-    python benchmarks/serve_load.py [--requests 5000] [--concurrency 16] [--quick]
+Endpoints: ``GET /recommend`` for known users (cycling through every user; all domains, or one
+domain), ``GET /search`` with 50 queries, ``POST /recommend`` with 5-item histories. Reported per
+endpoint: requests/s, p50/p95/p99 latency, errors (socket errors and non-2xx answers), and the
+server's resident memory after it.
+
+    python benchmarks/serve_load.py [--seconds 10] [--connections 16] [--amazon] [--quick]
+
+Needs Debian's ``wrk`` (``apt-get install wrk``).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import platform
-import random
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hybridrec as hr  # noqa: E402
-from _common import RESULTS, commit  # noqa: E402
+from _common import DATA, RESULTS, commit, load_amazon  # noqa: E402
 from hybridrec.evaluation.report import write_json, write_text  # noqa: E402
 
 QUERIES = [f"{mood} {kind}" for mood in ("a funny", "a dark", "a gentle", "an epic", "a clever")
            for kind in ("heist", "space adventure", "family film", "love story", "war drama", "detective story",
                         "animated comedy", "horror night", "musical", "road movie")]
+
+#: Lua pieces: a request generator per endpoint, and a summary line wrk prints at the end.
+_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('RESULT {"requests": %d, "seconds": %.3f, "p50_ms": %.3f, "p95_ms": %.3f, "p99_ms": %.3f, '
+    .. '"socket_errors": %d, "non_2xx": %d}\\n', summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+_LINES = """
+local values = {}
+for line in io.lines("%s") do values[#values + 1] = line end
+local i = 0
+"""
+_SCRIPTS = {
+    "GET /recommend": """
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/recommend?k=10&user=" .. values[(i %% #values) + 1])
+end
+""",
+    "GET /recommend?domain": """
+local domains = {%(domains)s}
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/recommend?k=10&user=" .. values[(i %% #values) + 1] .. "&domain=" .. domains[(i %% #domains) + 1])
+end
+""",
+    "GET /search": """
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/search?k=10&q=" .. values[(i %% #values) + 1])
+end
+""",
+    "POST /recommend": """
+request = function()
+  i = i + 1
+  local parts = {}
+  for j = 1, 5 do parts[j] = '{"item_id": ' .. values[((i * 7 + j * 131) %% #values) + 1] .. '}' end
+  return wrk.format("POST", "/recommend", {["Content-Type"] = "application/json"},
+                    '{"k": 10, "history": [' .. table.concat(parts, ",") .. ']}')
+end
+""",
+}
 
 
 def rss_mb(pid: int) -> float:
@@ -40,95 +93,122 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def main(argv: list[str] | None = None) -> int:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait(base: str, server: subprocess.Popen, seconds: float = 900) -> float:
+    """Seconds until ``/health`` answers (the server warms up first)."""
     import httpx
 
+    start = time.monotonic()
+    while True:
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            if time.monotonic() - start > seconds or server.poll() is not None:
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.5)
+
+
+def _quote(value: Any) -> str:
+    from urllib.parse import quote
+
+    return quote(json.dumps(value) if not isinstance(value, str) else value, safe="")
+
+
+def run_dataset(name: str, dataset: hr.datasets.Dataset, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """Fit, serve and load one dataset's default model; the per-endpoint results."""
+    start = time.perf_counter()
+    model = hr.HybridRecommender(random_state=0, show_progress=False).fit(
+        dataset.interactions, items=dataset.items, users=dataset.users)
+    fit_seconds = time.perf_counter() - start
+    path = hr.save(model, folder / f"{name}.hybridrec")
+    users = [_quote(u) for u in model.data_.user_ids]
+    values = {"GET /recommend": users, "GET /recommend?domain": users, "GET /search": [_quote(q) for q in QUERIES],
+              "POST /recommend": [json.dumps(i.item() if hasattr(i, "item") else i) for i in model.data_.item_ids]}
+    domains = ", ".join(f'"{_quote(d)}"' for d in model.data_.domains)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "hybridrec.cli", "serve", "--model", str(path), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = {}
+    try:
+        start_seconds = _wait(base, server)
+        idle = rss_mb(server.pid)
+        for endpoint, script in _SCRIPTS.items():
+            data_file = folder / f"{name}-{len(rows)}.txt"
+            data_file.write_text("\n".join(values[endpoint]))
+            lua = folder / f"{name}-{len(rows)}.lua"
+            lua.write_text(_LINES % data_file + script % {"domains": domains} + _DONE)
+            out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--timeout", "10s",
+                                  "-s", str(lua), base], capture_output=True, text=True, check=True).stdout
+            result = json.loads(out.split("RESULT ", 1)[1])
+            result["rps"] = result["requests"] / result["seconds"]
+            result["rss_mb"] = rss_mb(server.pid)
+            rows[endpoint] = result
+            print(f"{name} {endpoint}: {result['rps']:,.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
+                  f"p99 {result['p99_ms']:.1f} ms, errors {result['socket_errors'] + result['non_2xx']}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"items": model.data_.n_items, "users": model.data_.n_users, "components": sorted(model.components_),
+            "fit_seconds": fit_seconds, "start_seconds": start_seconds, "rss_idle_mb": idle, "endpoints": rows}
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    lines = ["# Load on `hybridrec serve` over loopback (wrk)", "",
+             f"- Command: `{result['command']}`",
+             f"- Date: {result['date']}; git commit `{result['commit']}`",
+             f"- Machine: {result['machine']}; `wrk` (1 thread, {result['connections']} connections, "
+             f"{result['seconds']} s per endpoint) and the server share the cores",
+             "- Server: `hybridrec serve`, one process; known users' lists computed at start; text queries and "
+             "posted histories micro-batched", ""]
+    for name, data in result["datasets"].items():
+        lines += [f"## {name}: {data['items']:,} items, {data['users']:,} users ({', '.join(data['components'])})", "",
+                  f"Fit {data['fit_seconds']:.0f} s; server ready in {data['start_seconds']:.0f} s; "
+                  f"memory {data['rss_idle_mb']:,.0f} MB when ready.", "",
+                  "| endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors | server RSS MB |",
+                  "|---|---|---|---|---|---|---|"]
+        for endpoint, r in data["endpoints"].items():
+            lines.append(f"| `{endpoint}` | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+                         f"{r['p99_ms']:.1f} | {r['socket_errors'] + r['non_2xx']} | {r['rss_mb']:,.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--quick", action="store_true", help="500 requests")
+    parser.add_argument("--seconds", type=int, default=10, help="wrk's duration per endpoint")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--amazon", action="store_true", help="also Amazon Food-Kitchen from --data")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--quick", action="store_true", help="3 s per endpoint")
     parser.add_argument("--out", type=Path, default=RESULTS / "serve_load.md")
     args = parser.parse_args(argv)
-    total = 500 if args.quick else args.requests
-    sample = hr.datasets.load_sample()
-    model = hr.HybridRecommender(random_state=0, show_progress=False).fit(sample.interactions, items=sample.items,
-                                                                          users=sample.users)
-    rng = random.Random(0)
-    users = sample.interactions["user_id"].unique().tolist()
-    items = sample.items["item_id"].tolist()
-    domains = [None, *model.data_.domains]
-    with tempfile.TemporaryDirectory() as folder, socket.socket() as probe:
-        path = hr.save(model, Path(folder) / "m.hybridrec")
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
-        server = subprocess.Popen([sys.executable, "-m", "hybridrec.cli", "serve", "--model", str(path), "--port",
-                                   str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(base + "/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("the server did not start") from None
-                    time.sleep(0.3)
-            before = rss_mb(server.pid)
-            plan = []
-            for _ in range(total):
-                pick, domain = rng.random(), rng.choice(domains)
-                extra = {"domain": domain} if domain else {}
-                if pick < 0.6:
-                    plan.append(("GET", "/recommend", {"user": rng.choice(users), "k": 10, **extra}, None))
-                elif pick < 0.9:
-                    plan.append(("GET", "/search", {"q": rng.choice(QUERIES), "k": 10, **extra}, None))
-                else:
-                    plan.append(("POST", "/recommend", None, {"history": [{"item_id": i} for i in rng.sample(items, 5)],
-                                                              "k": 10, **extra}))
-            client = httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(max_connections=args.concurrency))
-
-            def send(request):
-                method, url, params, body = request
-                start = time.perf_counter()
-                try:
-                    status = client.request(method, url, params=params, json=body).status_code
-                except httpx.HTTPError:
-                    status = -1
-                return url if method == "GET" else "POST " + url, status, time.perf_counter() - start
-
-            start = time.perf_counter()
-            with ThreadPoolExecutor(args.concurrency) as pool:
-                results = list(pool.map(send, plan))
-            wall = time.perf_counter() - start
-            after = rss_mb(server.pid)
-            client.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    latency = np.array([r[2] for r in results]) * 1000
-    errors = sum(1 for r in results if r[1] != 200)
-    per_kind = {}
-    for kind in sorted({r[0] for r in results}):
-        chosen = np.array([r[2] for r in results if r[0] == kind]) * 1000
-        per_kind[kind] = {"requests": len(chosen), "p50_ms": float(np.percentile(chosen, 50)),
-                          "p99_ms": float(np.percentile(chosen, 99))}
-    summary = {"requests": total, "concurrency": args.concurrency, "seconds": wall, "throughput": total / wall,
-               "p50_ms": float(np.percentile(latency, 50)), "p99_ms": float(np.percentile(latency, 99)),
-               "errors": errors, "rss_before_mb": before, "rss_after_mb": after, "per_kind": per_kind}
-    lines = ["# Load on `hybridrec serve` over loopback", "",
-             f"- Command: `python benchmarks/serve_load.py --requests {total} --concurrency {args.concurrency}`",
-             f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; git commit `{commit()}`",
-             f"- Machine: {platform.machine()}, Python {platform.python_version()}; client and server share the cores",
-             "- Model: the default HybridRecommender on the bundled sample (one uvicorn process, FastAPI's thread pool)",
-             "", f"**{total / wall:,.0f} requests/s; p50 {summary['p50_ms']:.0f} ms, p99 {summary['p99_ms']:.0f} ms; "
-             f"{errors} errors; server memory {before:,.0f} MB before, {after:,.0f} MB after.**", "",
-             "| request | count | p50 ms | p99 ms |", "|---|---|---|---|"]
-    lines += [f"| `{kind}` | {v['requests']:,} | {v['p50_ms']:.0f} | {v['p99_ms']:.0f} |" for kind, v in per_kind.items()]
-    write_text(args.out, "\n".join(lines) + "\n")
-    write_json(args.out.with_suffix(".json"), {"commit": commit(), **summary})
-    print("\n".join(lines))
+    if shutil.which("wrk") is None:
+        print("serve_load.py needs wrk, a compiled load generator: apt-get install wrk")
+        return 2
+    if args.quick:
+        args.seconds = 3
+    datasets = {"bundled sample": hr.datasets.load_sample()}
+    if args.amazon:
+        amazon = load_amazon(args.data, "serve_load.py")
+        if amazon is not None:
+            datasets["Amazon Food-Kitchen"] = amazon
+    result = {"command": "python benchmarks/serve_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "date": time.strftime("%Y-%m-%d %H:%M %Z"), "commit": commit(),
+              "machine": f"{platform.machine()}, Python {platform.python_version()}",
+              "connections": args.connections, "seconds": args.seconds, "datasets": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, dataset in datasets.items():
+            result["datasets"][name] = run_dataset(name.split()[0].lower(), dataset, args, Path(folder))
+    write_text(args.out, _markdown(result))
+    write_json(args.out.with_suffix(".json"), result)
+    errors = sum(r["socket_errors"] + r["non_2xx"] for d in result["datasets"].values() for r in d["endpoints"].values())
     return 0 if errors == 0 else 1
 
 

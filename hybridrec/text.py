@@ -192,6 +192,18 @@ class TextEncoder(BaseEstimator):
                         else model.get_sentence_embedding_dimension())
         return model
 
+    def load(self) -> "TextEncoder":
+        """Load the model now (and the ONNX backend's, if chosen), not in the first ``encode`` that misses the cache.
+
+        Returns
+        -------
+        self
+        """
+        self._get_model()
+        if self.backend != "torch":
+            self._onnx_model()
+        return self
+
     @property
     def embedding_dim(self) -> int:
         """Size of one embedding (loads the model if it has not been used yet)."""

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import hybridrec as hr
@@ -82,6 +83,68 @@ def test_the_api_scores_are_the_python_apis(client, fitted_sample_model, sample,
     expected = model.recommend_new(rows, texts={"x": "something dark"}, k=6)
     assert [r["item_id"] for r in posted] == expected["item_id"].tolist()
     np.testing.assert_allclose([r["score"] for r in posted], expected["score"], rtol=1e-12)
+
+
+def test_precomputed_lists_are_the_models_lists(fitted_sample_model):
+    model = fitted_sample_model
+    client = TestClient(create_app(model, Limits(max_k=30), precompute=True))
+    for user in model.data_.user_ids[:8]:
+        for domain in (None, *model.data_.domains):
+            for k in (1, 10, 30):
+                params = {"user": user, "k": k, **({"domain": domain} if domain else {})}
+                got = client.get("/recommend", params=params).json()["items"]
+                expected = model.recommend(user, k=k, domain=domain)
+                assert [r["item_id"] for r in got] == expected["item_id"].tolist()
+                # computed in a batch of users: the same up to float32 rounding (other BLAS kernels)
+                np.testing.assert_allclose([r["score"] for r in got], expected["score"], rtol=1e-6)
+    other = client.get("/recommend", params={"user": model.data_.user_ids[0], "k": 5, "cross_domain_weight": 0.1})
+    assert [r["item_id"] for r in other.json()["items"]] == \
+        model.recommend(model.data_.user_ids[0], k=5, cross_domain_weight=0.1)["item_id"].tolist()
+    assert client.get("/recommend", params={"user": model.data_.user_ids[0], "domain": "westerns"}).status_code == 400
+
+
+def test_concurrent_queries_and_histories_are_ranked_together_as_if_alone(fitted_sample_model, sample):
+    import asyncio
+
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    model = fitted_sample_model
+    app = create_app(model)
+    queries = ["a heist with a clever twist", "a gentle family film", "space adventure", "a dark war drama",
+               "a funny love story", "detective story"]
+    users = model.data_.user_ids[:5]
+    posted = []
+    for n, user in enumerate(users):
+        rows = sample.interactions[sample.interactions["user_id"] == user].head(3 + n)
+        posted.append([{"item_id": int(i), "weight": float(1 + (j % 3))} for j, i in enumerate(rows["item_id"])])
+
+    async def send() -> list:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            return await asyncio.gather(
+                *[http.get("/search", params={"q": q, "k": 4 + i}) for i, q in enumerate(queries)],
+                *[http.post("/recommend", json={"history": h, "k": 6, "domain": "drama"}) for h in posted],
+                http.post("/recommend", json={"history": [{"item_id": "nope"}], "k": 6, "domain": "drama"}))
+
+    responses = asyncio.run(send())
+    for i, (query, response) in enumerate(zip(queries, responses)):
+        expected = model.recommend_for_text(query, k=4 + i)
+        assert [r["item_id"] for r in response.json()["items"]] == expected["item_id"].tolist()
+        np.testing.assert_allclose([r["score"] for r in response.json()["items"]], expected["score"], rtol=1e-6)
+    for history, response in zip(posted, responses[len(queries):]):
+        rows = pd.DataFrame({"user_id": "x", "item_id": [h["item_id"] for h in history],
+                             "weight": [h["weight"] for h in history]})
+        expected = model.recommend_new(rows, k=6, domain="drama")
+        assert [r["item_id"] for r in response.json()["items"]] == expected["item_id"].tolist()
+        np.testing.assert_allclose([r["score"] for r in response.json()["items"]], expected["score"], rtol=1e-6)
+    assert responses[-1].status_code == 400 and "nope" in responses[-1].json()["detail"]  # the others were served
+    async def metrics() -> str:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+            return (await http.get("/metrics")).text
+
+    calls = {s.labels["kind"]: s.value for f in text_string_to_metric_families(asyncio.run(metrics()))
+             for s in f.samples if s.name == "hybridrec_batch_size_count"}
+    assert calls["search"] < len(queries) and calls["history"] < len(posted) + 1  # fewer model calls than requests
 
 
 def test_metrics_count_requests_per_route_and_logs_hold_no_text(fitted_sample_model, user, caplog):

@@ -5,37 +5,12 @@ with uvicorn, bound to localhost unless told otherwise. ``import hybridrec`` nev
 """
 from __future__ import annotations
 
-import logging
 import sys
-import time
 from typing import Any
 
 from ._app import Limits, create_app
 
-__all__ = ["Limits", "create_app", "serve", "warm_up"]
-
-logger = logging.getLogger(__name__)
-
-
-def warm_up(model: Any, batch_size: int = 4096) -> None:
-    """Load what the first requests would otherwise wait for: the text encoder, and every known user's
-    state in every component and domain (at the fitted ``cross_domain_weight``), computed in batches
-    instead of one request at a time.
-
-    Parameters
-    ----------
-    model : HybridRecommender
-        Fitted.
-    batch_size : int, default=4096
-        Users per batch.
-    """
-    start = time.perf_counter()
-    if getattr(model, "encoder_", None) is not None:
-        model.encoder_.encode(["warm up"])
-    users = list(model.data_.user_ids)
-    for first in range(0, len(users), batch_size):
-        model.recommend(users[first:first + batch_size], k=1, output="arrays")
-    logger.info("hybridrec serve: warmed up %d users in %.1f s", len(users), time.perf_counter() - start)
+__all__ = ["Limits", "create_app", "serve"]
 
 
 def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
@@ -58,7 +33,8 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
     threads : int, default=1
         Threads of BLAS (threadpoolctl) and torch for each request.
     warm : bool, default=True
-        Run :func:`warm_up` before accepting requests (``/health`` answers only after it).
+        Before accepting requests (``/health`` answers only after it), load the text encoder and
+        compute every known user's lists (``create_app(..., precompute=True)``).
     """
     import uvicorn
     from threadpoolctl import threadpool_limits
@@ -66,10 +42,8 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
     threadpool_limits(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
-    app = create_app(model, limits)
-    if warm:
-        warm_up(model)
-    elif getattr(model, "encoder_", None) is not None:  # load the text model now, not in the first query
-        model.encoder_.encode(["warm up"])
+    if warm and getattr(model, "encoder_", None) is not None:  # load the text model now, not in the first query
+        model.encoder_.load()
+    app = create_app(model, limits, precompute=warm)
     # uvicorn's access log would hold query strings (texts); the app writes its own (hybridrec.access)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

@@ -11,6 +11,8 @@ import pandas as pd
 
 from .._io import json_ready
 from .._version import __version__
+from ._batching import Batcher
+from ._lists import KnownLists
 from ._metrics import Instrumented, Metrics
 from ._page import PAGE
 
@@ -75,7 +77,7 @@ def _frame_rows(frame: pd.DataFrame, model: Any) -> list[dict]:
     return json_ready(out)
 
 
-def create_app(model: Any, limits: Limits | None = None) -> Any:
+def create_app(model: Any, limits: Limits | None = None, precompute: bool = False) -> Any:
     """A FastAPI app serving ``model``.
 
     Endpoints: ``GET /`` (the web page), ``/health``, ``/version``, ``/recommend`` (a user),
@@ -83,7 +85,8 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     ``/explain``, ``/items/{item_id}``, ``/users`` (a few user ids for the page) and, with
     ``allow_fold_in``, ``POST /users``, and ``/metrics`` (Prometheus text: requests and latencies
     per route, the model's items, users and version). Lists are built from the model's arrays
-    (``output="arrays"``), never from a DataFrame. Bad requests get 4xx with a one-line ``detail``; an
+    (``output="arrays"``), never from a DataFrame; concurrent ``/search`` queries are ranked
+    together (:class:`~hybridrec.serve._batching.QueryBatcher`). Bad requests get 4xx with a one-line ``detail``; an
     unexpected failure gets 500 ``{"detail": "internal error"}`` (logged, never sent).
 
     Parameters
@@ -91,12 +94,17 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     model : HybridRecommender
         Fitted. Only ``POST /users`` (off by default) changes it.
     limits : Limits, optional
+    precompute : bool, default=False
+        Compute every known user's top-``max_k`` lists now, in batches (see
+        :class:`~hybridrec.serve._lists.KnownLists`): a known user's ``GET /recommend`` at the
+        fitted ``cross_domain_weight`` is then a lookup. ``serve`` turns it on.
 
     Returns
     -------
     fastapi.FastAPI
     """
     from fastapi import Body, FastAPI, HTTPException, Query, Request
+    from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import HTMLResponse, JSONResponse, Response
 
     limits = limits or Limits()
@@ -107,6 +115,7 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
     app = FastAPI(title="hybridrec", version=__version__, docs_url="/docs", redoc_url=None)
     metrics = Metrics(lambda: {"version": __version__, "items": model.data_.n_items, "users": model.data_.n_users})
     app.add_middleware(Instrumented, metrics=metrics)
+    lists = KnownLists(model, limits.max_k) if precompute else None
     K = Query(10, ge=1, le=limits.max_k, description=f"1 to {limits.max_k}")
     CDW = Query(None, ge=0.0, le=1.0)
 
@@ -151,44 +160,64 @@ def create_app(model: Any, limits: Limits | None = None) -> Any:
         return {"hybridrec": __version__, "components": sorted(model.components_), "domains": list(model.data_.domains),
                 "limits": vars(limits), "can_explain_users": bool(model.data_.n_users)}
 
-    @app.get("/recommend")
-    def recommend(user: str = Query(..., max_length=200), k: int = K, domain: str | None = None,
-                  cross_domain_weight: float | None = CDW, explain: bool = False) -> dict:
-        user_id = known_user(user)
+    def ranked(user_id: Hashable, k: int, domain: str | None, cross_domain_weight: float | None,
+               explain: bool) -> JSONResponse:
         with guard:
             if explain:
-                frame = model.recommend(user_id, k=k, domain=domain or None, cross_domain_weight=cross_domain_weight,
+                frame = model.recommend(user_id, k=k, domain=domain, cross_domain_weight=cross_domain_weight,
                                         explain=True)
-                return {"user": json_ready(user_id), "items": _frame_rows(frame, model)}
-            top = model.recommend(user_id, k=k, domain=domain or None, cross_domain_weight=cross_domain_weight,
-                                  output="arrays")
-        return {"user": json_ready(user_id), "items": _rows(top, model.data_.item_texts)}
+                return JSONResponse({"user": json_ready(user_id), "items": _frame_rows(frame, model)})
+            top = model.recommend(user_id, k=k, domain=domain, cross_domain_weight=cross_domain_weight, output="arrays")
+        return JSONResponse({"user": json_ready(user_id), "items": _rows(top, model.data_.item_texts)})
+
+    @app.get("/recommend")
+    async def recommend(user: str = Query(..., max_length=200), k: int = K, domain: str | None = None,
+                        cross_domain_weight: float | None = CDW, explain: bool = False) -> JSONResponse:
+        user_id = known_user(user)
+        if lists is not None and not explain and cross_domain_weight is None and lists.serves(model, k):
+            # a lookup of microseconds: answered on the event loop, no thread hop
+            top = lists.top(user_id, domain or None, k)
+            return JSONResponse({"user": json_ready(user_id), "items": _rows(top, model.data_.item_texts)})
+        return await run_in_threadpool(ranked, user_id, k, domain or None, cross_domain_weight, explain)
+
+    def rank_texts(texts: list[str], k: int, domain: str | None) -> Any:
+        with guard:
+            return model.recommend_for_text(texts, k=k, domain=domain, output="arrays")
+
+    def rank_histories(posted: list[tuple[list[dict], str | None]], k: int, options: tuple) -> Any:
+        """One ``recommend_new`` for posted histories: visitor ``i`` is the ``i``-th request."""
+        domain, cross_domain_weight = options
+        rows = pd.DataFrame([{cols["user"]: i, cols["item"]: item, "weight": weight}
+                             for i, (history, _) in enumerate(posted) for item, weight in history],
+                            columns=[cols["user"], cols["item"], "weight"])
+        texts = {i: text for i, (_, text) in enumerate(posted) if text}
+        with guard:
+            return model.recommend_new(rows, texts=texts or None, k=k, domain=domain,
+                                       cross_domain_weight=cross_domain_weight, output="arrays")
+
+    queries = Batcher(rank_texts, on_batch=metrics.query_batches.labels("search").observe)
+    histories = Batcher(rank_histories, on_batch=metrics.query_batches.labels("history").observe)
 
     @app.get("/search")
-    def search(q: str = Query(..., min_length=1), k: int = K, domain: str | None = None) -> dict:
-        with guard:
-            top = model.recommend_for_text(text_of(q, "q"), k=k, domain=domain or None, output="arrays")
-        return {"query": q, "items": _rows(top, model.data_.item_texts)}
+    async def search(q: str = Query(..., min_length=1), k: int = K, domain: str | None = None) -> JSONResponse:
+        top = await queries.submit(text_of(q, "q"), k, domain or None)  # with the queries that arrive meanwhile
+        return JSONResponse({"query": q, "items": _rows(top, model.data_.item_texts)})
 
     @app.post("/recommend")
-    def recommend_history(history: list[dict] = Body(..., embed=True), text: str | None = Body(None),
-                          k: int = Body(10, ge=1, le=limits.max_k), domain: str | None = Body(None),
-                          cross_domain_weight: float | None = Body(None, ge=0.0, le=1.0)) -> dict:
+    async def recommend_history(history: list[dict] = Body(..., embed=True), text: str | None = Body(None),
+                                k: int = Body(10, ge=1, le=limits.max_k), domain: str | None = Body(None),
+                                cross_domain_weight: float | None = Body(None, ge=0.0, le=1.0)) -> JSONResponse:
         if not history and not text:
             raise HTTPException(400, "Post a non-empty history (a list of {item_id, weight}) or a text.")
         if len(history) > limits.max_history:
             raise HTTPException(413, f"The history holds {len(history)} items; the limit is {limits.max_history}.")
-        rows = pd.DataFrame([{cols["user"]: "_visitor", cols["item"]: _parse_id(h.get("item_id"), model.data_.item_ids),
-                              **({"weight": h["weight"]} if "weight" in h else {})} for h in history],
-                            columns=[cols["user"], cols["item"]] + (["weight"] if any("weight" in h for h in history) else []))
         text = text_of(text, "text")
-        with guard:
-            if rows.empty:  # a text alone: the visitor is known by the text only
-                top = model.recommend_for_text(text, k=k, domain=domain or None, output="arrays")
-            else:
-                top = model.recommend_new(rows, texts={"_visitor": text} if text else None, k=k, domain=domain or None,
-                                          cross_domain_weight=cross_domain_weight, output="arrays")
-        return {"items": _rows(top, model.data_.item_texts)}
+        if not history:  # a text alone: the visitor is known by the text only
+            top = await queries.submit(text, k, domain or None)
+        else:
+            events = [(_parse_id(h.get("item_id"), model.data_.item_ids), h.get("weight", 1.0)) for h in history]
+            top = await histories.submit((events, text), k, (domain or None, cross_domain_weight))
+        return JSONResponse({"items": _rows(top, model.data_.item_texts)})
 
     @app.get("/explain")
     def explain(user: str = Query(..., max_length=200), item: str = Query(..., max_length=200),

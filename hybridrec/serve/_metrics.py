@@ -36,6 +36,8 @@ class Metrics:
                                 registry=self.registry)
         self.latency = Histogram("hybridrec_request_seconds", "Request latency", ["method", "route"],
                                  buckets=BUCKETS, registry=self.registry)
+        self.query_batches = Histogram("hybridrec_batch_size", "Requests ranked by one model call", ["kind"],
+                                       buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
         items = Gauge("hybridrec_model_items", "Items in the served model", registry=self.registry)
         users = Gauge("hybridrec_model_users", "Users in the served model", registry=self.registry)
         version = Gauge("hybridrec_model_info", "The served model (value 1)", ["version"], registry=self.registry)
