@@ -168,7 +168,7 @@ def test_metrics_count_requests_per_route_and_logs_hold_no_text(fitted_sample_mo
     gauges = {f.name: f.samples[0] for f in families.values() if f.name.startswith("hybridrec_model")}
     assert gauges["hybridrec_model_items"].value == model.data_.n_items
     assert gauges["hybridrec_model_users"].value == model.data_.n_users
-    assert gauges["hybridrec_model_info"].labels["version"] == hr.__version__
+    assert gauges["hybridrec_model_info"].labels["version"] == client.get("/version").json()["model_version"]
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "hybridrec.access"]
     assert [(line["route"], line["status"]) for line in lines] == [
         ("/recommend", 200), ("/recommend", 200), ("/search", 200), ("/items/{item_id}", 404)]

@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--max-k", type=int, default=100, help="largest k a request may ask for")
     p.add_argument("--max-text", type=int, default=2000, help="longest query or user text, in characters")
     p.add_argument("--allow-fold-in", action="store_true", help="let POST /users add users to the model")
+    p.add_argument("--allow-reload", action="store_true",
+                   help="let POST /admin/reload load --model again and swap it in (requests in flight finish on the old)")
     p.set_defaults(func=run)
 
 
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive integer. Got {getattr(args, name)}.")
     model = hr.load(args.model, format=args.model_format)
     say(f"hybridrec serve: http://{args.host}:{args.port}/ (Ctrl-C stops it)")
-    serve(model, host=args.host, port=args.port,
-          limits=Limits(max_k=args.max_k, max_text_chars=args.max_text, allow_fold_in=args.allow_fold_in))
+    serve(model, host=args.host, port=args.port, model_path=args.model, model_format=args.model_format,
+          limits=Limits(max_k=args.max_k, max_text_chars=args.max_text, allow_fold_in=args.allow_fold_in,
+                        allow_reload=args.allow_reload))
     return 0

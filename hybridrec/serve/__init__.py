@@ -14,7 +14,8 @@ __all__ = ["Limits", "create_app", "serve"]
 
 
 def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
-          log_level: str = "warning", threads: int = 1, warm: bool = True) -> None:
+          log_level: str = "warning", threads: int = 1, warm: bool = True, model_path: Any = None,
+          model_format: str = "hybridrec") -> None:
     """Run the API for ``model`` until interrupted (uvicorn, one process, a thread pool for requests).
 
     Each request's work is small (one user's state against the catalogue), so the numerical
@@ -35,15 +36,19 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
     warm : bool, default=True
         Before accepting requests (``/health`` answers only after it), load the text encoder and
         compute every known user's lists (``create_app(..., precompute=True)``).
+    model_path, model_format : optional
+        The file ``model`` came from (its version; ``POST /admin/reload`` reads it again), as in
+        :func:`create_app`.
     """
     import uvicorn
     from threadpoolctl import threadpool_limits
 
+    if warm and getattr(model, "encoder_", None) is not None:  # load the text model now, not in the first query
+        model.encoder_.load()
+    # the lists are computed in big batches, with every core; requests then run on ``threads``
+    app = create_app(model, limits, precompute=warm, model_path=model_path, model_format=model_format)
     threadpool_limits(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
-    if warm and getattr(model, "encoder_", None) is not None:  # load the text model now, not in the first query
-        model.encoder_.load()
-    app = create_app(model, limits, precompute=warm)
     # uvicorn's access log would hold query strings (texts); the app writes its own (hybridrec.access)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any, Hashable
 
 import numpy as np
@@ -12,7 +13,7 @@ import pandas as pd
 from .._io import json_ready
 from .._version import __version__
 from ._batching import Batcher
-from ._lists import KnownLists
+from ._served import Served, Slot, file_version
 from ._metrics import Instrumented, Metrics
 from ._page import PAGE
 
@@ -32,14 +33,17 @@ class Limits:
         The most items a posted history may hold.
     allow_fold_in : bool, default=False
         Whether ``POST /users`` may add users to the model (the only endpoint that changes it).
+    allow_reload : bool, default=False
+        Whether ``POST /admin/reload`` may load the model file again and swap it in.
     """
 
     def __init__(self, max_k: int = 100, max_text_chars: int = 2000, max_history: int = 1000,
-                 allow_fold_in: bool = False) -> None:
+                 allow_fold_in: bool = False, allow_reload: bool = False) -> None:
         self.max_k = max_k
         self.max_text_chars = max_text_chars
         self.max_history = max_history
         self.allow_fold_in = allow_fold_in
+        self.allow_reload = allow_reload
 
 
 def _parse_id(raw: Any, index: pd.Index) -> Hashable:
@@ -77,17 +81,21 @@ def _frame_rows(frame: pd.DataFrame, model: Any) -> list[dict]:
     return json_ready(out)
 
 
-def create_app(model: Any, limits: Limits | None = None, precompute: bool = False) -> Any:
+def create_app(model: Any, limits: Limits | None = None, precompute: bool = False,
+               model_path: str | Path | None = None, model_format: str = "hybridrec") -> Any:
     """A FastAPI app serving ``model``.
 
     Endpoints: ``GET /`` (the web page), ``/health``, ``/version``, ``/recommend`` (a user),
     ``/search`` (a free-text query), ``POST /recommend`` (a posted history: a new user),
-    ``/explain``, ``/items/{item_id}``, ``/users`` (a few user ids for the page) and, with
-    ``allow_fold_in``, ``POST /users``, and ``/metrics`` (Prometheus text: requests and latencies
-    per route, the model's items, users and version). Lists are built from the model's arrays
-    (``output="arrays"``), never from a DataFrame; concurrent ``/search`` queries are ranked
-    together (:class:`~hybridrec.serve._batching.QueryBatcher`). Bad requests get 4xx with a one-line ``detail``; an
-    unexpected failure gets 500 ``{"detail": "internal error"}`` (logged, never sent).
+    ``/explain``, ``/items/{item_id}``, ``/users`` (a few user ids for the page), ``/metrics``
+    (Prometheus text: requests and latencies per route, the model's items, users and version);
+    with ``allow_fold_in``, ``POST /users``; with ``allow_reload``, ``POST /admin/reload``.
+    Lists are built from the model's arrays (``output="arrays"``), never from a DataFrame;
+    concurrent text queries and posted histories are ranked together
+    (:class:`~hybridrec.serve._batching.Batcher`). Each request works with the model current when
+    it started, to its end (:class:`~hybridrec.serve._served.Slot`). Bad requests get 4xx with a
+    one-line ``detail``; an unexpected failure gets 500 ``{"detail": "internal error"}`` (logged,
+    never sent).
 
     Parameters
     ----------
@@ -97,7 +105,13 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
     precompute : bool, default=False
         Compute every known user's top-``max_k`` lists now, in batches (see
         :class:`~hybridrec.serve._lists.KnownLists`): a known user's ``GET /recommend`` at the
-        fitted ``cross_domain_weight`` is then a lookup. ``serve`` turns it on.
+        fitted ``cross_domain_weight`` is then a lookup. ``serve`` turns it on; a reload does the
+        same for the new model before swapping it in.
+    model_path : str or Path, optional
+        The file ``model`` was loaded from: its version (SHA-256 prefix) is reported, and
+        ``POST /admin/reload`` reads it again.
+    model_format : str, default="hybridrec"
+        The file's format, as in :func:`hybridrec.load`.
 
     Returns
     -------
@@ -108,14 +122,15 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
     from fastapi.responses import HTMLResponse, JSONResponse, Response
 
     limits = limits or Limits()
-    cols = model.columns_  # model.data_ is read per request: fold-in and item edits replace it
-    # Reads share the model freely (recommend is thread-safe); with fold-in on, one call at a time.
+    version = "unsaved" if model_path is None else file_version(model_path)
+    slot = Slot(Served(model, version, limits.max_k, precompute), model_path, model_format)
+    # Reads share a model freely (recommend is thread-safe); with fold-in on, one call at a time.
     # Bad values (an unknown domain, item ids) are the model's to refuse: its ValueError becomes a 400.
     guard = threading.Lock() if limits.allow_fold_in else nullcontext()
     app = FastAPI(title="hybridrec", version=__version__, docs_url="/docs", redoc_url=None)
-    metrics = Metrics(lambda: {"version": __version__, "items": model.data_.n_items, "users": model.data_.n_users})
+    metrics = Metrics(lambda: {"version": slot.served.version, "items": slot.served.model.data_.n_items,
+                               "users": slot.served.model.data_.n_users})
     app.add_middleware(Instrumented, metrics=metrics)
-    lists = KnownLists(model, limits.max_k) if precompute else None
     K = Query(10, ge=1, le=limits.max_k, description=f"1 to {limits.max_k}")
     CDW = Query(None, ge=0.0, le=1.0)
 
@@ -132,7 +147,7 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
         logger.exception("hybridrec serve: %s %s failed", request.method, request.url.path)
         return JSONResponse(status_code=500, content={"detail": "internal error"})
 
-    def known_user(raw: Any) -> Hashable:
+    def known_user(model: Any, raw: Any) -> Hashable:
         user = _parse_id(raw, model.data_.user_ids)
         if user not in model.data_.user_ids:
             raise HTTPException(404, f"Unknown user {raw!r}; POST a history to /recommend for a new user.")
@@ -149,18 +164,23 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "users": int(model.data_.n_users), "items": int(model.data_.n_items)}
+        served = slot.served
+        return {"status": "ok", "users": int(served.model.data_.n_users), "items": int(served.model.data_.n_items),
+                "model_version": served.version}
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
         return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/version")
-    def version() -> dict:
-        return {"hybridrec": __version__, "components": sorted(model.components_), "domains": list(model.data_.domains),
-                "limits": vars(limits), "can_explain_users": bool(model.data_.n_users)}
+    def version_info() -> dict:
+        served = slot.served
+        model = served.model
+        return {"hybridrec": __version__, "model_version": served.version, "components": sorted(model.components_),
+                "domains": list(model.data_.domains), "limits": vars(limits),
+                "can_explain_users": bool(model.data_.n_users)}
 
-    def ranked(user_id: Hashable, k: int, domain: str | None, cross_domain_weight: float | None,
+    def ranked(model: Any, user_id: Hashable, k: int, domain: str | None, cross_domain_weight: float | None,
                explain: bool) -> JSONResponse:
         with guard:
             if explain:
@@ -173,34 +193,40 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
     @app.get("/recommend")
     async def recommend(user: str = Query(..., max_length=200), k: int = K, domain: str | None = None,
                         cross_domain_weight: float | None = CDW, explain: bool = False) -> JSONResponse:
-        user_id = known_user(user)
+        served = slot.served
+        model = served.model
+        user_id = known_user(model, user)
+        lists = served.lists
         if lists is not None and not explain and cross_domain_weight is None and lists.serves(model, k):
             # a lookup of microseconds: answered on the event loop, no thread hop
             top = lists.top(user_id, domain or None, k)
             return JSONResponse({"user": json_ready(user_id), "items": _rows(top, model.data_.item_texts)})
-        return await run_in_threadpool(ranked, user_id, k, domain or None, cross_domain_weight, explain)
+        return await run_in_threadpool(ranked, model, user_id, k, domain or None, cross_domain_weight, explain)
 
-    def rank_texts(texts: list[str], k: int, domain: str | None) -> Any:
+    def rank_texts(texts: list[str], k: int, domain: str | None) -> tuple[Any, Any]:
+        model = slot.served.model
         with guard:
-            return model.recommend_for_text(texts, k=k, domain=domain, output="arrays")
+            return model, model.recommend_for_text(texts, k=k, domain=domain, output="arrays")
 
-    def rank_histories(posted: list[tuple[list[dict], str | None]], k: int, options: tuple) -> Any:
+    def rank_histories(posted: list[tuple[Any, list[tuple], str | None]], k: int, options: tuple) -> tuple[Any, Any]:
         """One ``recommend_new`` for posted histories: visitor ``i`` is the ``i``-th request."""
+        model = slot.served.model
+        cols = model.columns_
         domain, cross_domain_weight = options
-        rows = pd.DataFrame([{cols["user"]: i, cols["item"]: item, "weight": weight}
+        rows = pd.DataFrame([{cols["user"]: i, cols["item"]: _parse_id(item, model.data_.item_ids), "weight": weight}
                              for i, (history, _) in enumerate(posted) for item, weight in history],
                             columns=[cols["user"], cols["item"], "weight"])
         texts = {i: text for i, (_, text) in enumerate(posted) if text}
         with guard:
-            return model.recommend_new(rows, texts=texts or None, k=k, domain=domain,
-                                       cross_domain_weight=cross_domain_weight, output="arrays")
+            return model, model.recommend_new(rows, texts=texts or None, k=k, domain=domain,
+                                              cross_domain_weight=cross_domain_weight, output="arrays")
 
     queries = Batcher(rank_texts, on_batch=metrics.query_batches.labels("search").observe)
     histories = Batcher(rank_histories, on_batch=metrics.query_batches.labels("history").observe)
 
     @app.get("/search")
     async def search(q: str = Query(..., min_length=1), k: int = K, domain: str | None = None) -> JSONResponse:
-        top = await queries.submit(text_of(q, "q"), k, domain or None)  # with the queries that arrive meanwhile
+        model, top = await queries.submit(text_of(q, "q"), k, domain or None)  # with the queries arriving meanwhile
         return JSONResponse({"query": q, "items": _rows(top, model.data_.item_texts)})
 
     @app.post("/recommend")
@@ -213,23 +239,25 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
             raise HTTPException(413, f"The history holds {len(history)} items; the limit is {limits.max_history}.")
         text = text_of(text, "text")
         if not history:  # a text alone: the visitor is known by the text only
-            top = await queries.submit(text, k, domain or None)
+            model, top = await queries.submit(text, k, domain or None)
         else:
-            events = [(_parse_id(h.get("item_id"), model.data_.item_ids), h.get("weight", 1.0)) for h in history]
-            top = await histories.submit((events, text), k, (domain or None, cross_domain_weight))
+            events = [(h.get("item_id"), h.get("weight", 1.0)) for h in history]
+            model, top = await histories.submit((events, text), k, (domain or None, cross_domain_weight))
         return JSONResponse({"items": _rows(top, model.data_.item_texts)})
 
     @app.get("/explain")
     def explain(user: str = Query(..., max_length=200), item: str = Query(..., max_length=200),
                 cross_domain_weight: float | None = CDW) -> dict:
+        model = slot.served.model
         item_id = _parse_id(item, model.data_.item_ids)
         if item_id not in model.data_.item_ids:
             raise HTTPException(404, f"Unknown item {item!r}.")
         with guard:
-            return json_ready(model.explain(known_user(user), item_id, cross_domain_weight=cross_domain_weight))
+            return json_ready(model.explain(known_user(model, user), item_id, cross_domain_weight=cross_domain_weight))
 
     @app.get("/items/{item_id}")
     def item(item_id: str) -> dict:
+        model = slot.served.model
         data = model.data_
         parsed = _parse_id(item_id, data.item_ids)
         if parsed not in data.item_ids:
@@ -241,7 +269,7 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
 
     @app.get("/users")
     def users(limit: int = Query(20, ge=1, le=200)) -> dict:
-        return {"users": json_ready(list(model.data_.user_ids[:limit]))}
+        return {"users": json_ready(list(slot.served.model.data_.user_ids[:limit]))}
 
     @app.post("/users")
     def fold_in(user_id: str = Body(..., max_length=200), history: list[dict] = Body(...)) -> dict:
@@ -249,10 +277,21 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
             raise HTTPException(403, "This server does not change its model; start it with --allow-fold-in.")
         if len(history) > limits.max_history:
             raise HTTPException(413, f"The history holds {len(history)} items; the limit is {limits.max_history}.")
+        model = slot.served.model
+        cols = model.columns_
         rows = pd.DataFrame([{cols["user"]: user_id, cols["item"]: _parse_id(h.get("item_id"), model.data_.item_ids)}
                              for h in history], columns=[cols["user"], cols["item"]])
         with guard:
             model.fold_in_users(rows)
         return {"user": user_id, "users": int(model.data_.n_users)}
+
+    @app.post("/admin/reload")
+    def reload() -> dict:
+        if not limits.allow_reload:
+            raise HTTPException(403, "This server does not reload its model; start it with --allow-reload.")
+        served = slot.reload(limits.max_k, precompute)  # a file that fails to load leaves the old model serving
+        metrics.refresh()
+        return {"model_version": served.version, "items": int(served.model.data_.n_items),
+                "users": int(served.model.data_.n_users)}
 
     return app

@@ -29,8 +29,9 @@ class Batcher:
     Parameters
     ----------
     rank : callable
-        ``rank(payloads, k, options) -> TopItems`` with one row per payload, in order (for
-        example ``recommend_for_text(texts, k=k, domain=options, output="arrays")``).
+        ``rank(payloads, k, options) -> (context, TopItems)`` with one row per payload, in order
+        (for example ``recommend_for_text(texts, k=k, domain=options, output="arrays")``);
+        ``context`` (the model that ranked them) is handed back with each request's row.
     wait : float, default=0.002
         Seconds a request waits for others before its batch is ranked.
     max_batch : int, default=64
@@ -39,7 +40,7 @@ class Batcher:
         Called with each call's number of requests (the server's metrics).
     """
 
-    def __init__(self, rank: Callable[[list[Any], int, Hashable], TopItems], wait: float = 0.002,
+    def __init__(self, rank: Callable[[list[Any], int, Hashable], tuple[Any, TopItems]], wait: float = 0.002,
                  max_batch: int = 64, on_batch: Callable[[int], None] | None = None) -> None:
         self.rank = rank
         self.wait = wait
@@ -48,8 +49,8 @@ class Batcher:
         self._pending: list[tuple[Any, int, Hashable, asyncio.Future]] = []
         self._worker: asyncio.Task | None = None
 
-    async def submit(self, payload: Any, k: int, options: Hashable) -> TopItems:
-        """The request's top-``k``, ranked with the requests of equal ``options`` that arrive meanwhile."""
+    async def submit(self, payload: Any, k: int, options: Hashable) -> tuple[Any, TopItems]:
+        """``(context, the request's top-k)``, ranked with the requests of equal ``options`` that arrive meanwhile."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((payload, k, options, future))
@@ -70,8 +71,8 @@ class Batcher:
                 if self.on_batch is not None:
                     self.on_batch(len(entries))
                 try:
-                    top = await run_in_threadpool(self.rank, [e[0] for e in entries], max(e[1] for e in entries),
-                                                  options)
+                    context, top = await run_in_threadpool(self.rank, [e[0] for e in entries],
+                                                           max(e[1] for e in entries), options)
                 except Exception as exc:  # noqa: BLE001 - settled below, request by request
                     if len(entries) == 1:
                         _settle(entries[0][3], exc=exc)
@@ -79,12 +80,13 @@ class Batcher:
                     # one bad request must not fail the others: rank each alone, so only it gets the error
                     for entry in entries:
                         try:
-                            _settle(entry[3], result=await run_in_threadpool(self.rank, [entry[0]], entry[1], options))
+                            context, top = await run_in_threadpool(self.rank, [entry[0]], entry[1], options)
+                            _settle(entry[3], result=(context, top))
                         except Exception as alone:  # noqa: BLE001 - the model's error, for this request only
                             _settle(entry[3], exc=alone)
                     continue
                 for i, entry in enumerate(entries):
-                    _settle(entry[3], result=row(top, i, entry[1]))
+                    _settle(entry[3], result=(context, row(top, i, entry[1])))
 
 
 def _settle(future: asyncio.Future, result: Any = None, exc: BaseException | None = None) -> None:

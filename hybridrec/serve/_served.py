@@ -1,0 +1,74 @@
+"""The model a server answers with, and what it derives from it, swapped whole on reload.
+
+A request reads :attr:`Slot.served` once and works with that :class:`Served` to the end, so a
+reload never shows it half of one model and half of another: requests in flight finish on the
+old model, the next ones start on the new. :meth:`Slot.reload` loads and prepares the new model
+(its known users' lists, its text encoder) before the one assignment that swaps it in; a file
+that fails to load leaves the running model in place.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ._lists import KnownLists
+
+logger = logging.getLogger(__name__)
+
+
+def file_version(path: str | Path) -> str:
+    """A model file's version: the first 12 hex digits of its SHA-256."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+class Served:
+    """One fitted model, its version label and (with ``precompute``) its known users' lists."""
+
+    def __init__(self, model: Any, version: str, max_k: int, precompute: bool) -> None:
+        self.model = model
+        self.version = version
+        self.lists = KnownLists(model, max_k) if precompute else None
+
+
+class Slot:
+    """Holds the :class:`Served` now answering; :meth:`reload` replaces it in one assignment.
+
+    Parameters
+    ----------
+    served : Served
+    path : str or Path, optional
+        The model file ``reload`` reads again (``None``: reloading is refused).
+    model_format : str, default="hybridrec"
+        As in :func:`hybridrec.load`.
+    """
+
+    def __init__(self, served: Served, path: str | Path | None = None, model_format: str = "hybridrec") -> None:
+        self.served = served
+        self.path = None if path is None else Path(path)
+        self.model_format = model_format
+        self._reloading = threading.Lock()
+
+    def reload(self, max_k: int, precompute: bool) -> Served:
+        """Load the model file again, prepare it, swap it in; return it. One reload at a time."""
+        from .. import load
+
+        if self.path is None:
+            raise ValueError("This server was not started from a model file, so there is nothing to reload.")
+        with self._reloading:
+            start = time.perf_counter()
+            model = load(self.path, format=self.model_format)
+            if getattr(model, "encoder_", None) is not None:
+                model.encoder_.load()
+            served = Served(model, file_version(self.path), max_k, precompute)
+            self.served = served  # the swap: requests that started before keep the old one
+            logger.info("hybridrec serve: reloaded %s (version %s) in %.1f s", self.path, served.version,
+                        time.perf_counter() - start)
+            return served
