@@ -21,6 +21,8 @@ def add_parser(sub) -> None:
     p.add_argument("--allow-fold-in", action="store_true", help="let POST /users add users to the model")
     p.add_argument("--allow-reload", action="store_true",
                    help="let POST /admin/reload load --model again and swap it in (requests in flight finish on the old)")
+    p.add_argument("--allow-updates", action="store_true",
+                   help="let POST /events record users' new interactions (reflected in their next requests)")
     p.set_defaults(func=run)
 
 
@@ -36,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
     say(f"hybridrec serve: http://{args.host}:{args.port}/ (Ctrl-C stops it)")
     serve(model, host=args.host, port=args.port, model_path=args.model, model_format=args.model_format,
           limits=Limits(max_k=args.max_k, max_text_chars=args.max_text, allow_fold_in=args.allow_fold_in,
-                        allow_reload=args.allow_reload))
+                        allow_reload=args.allow_reload, allow_updates=args.allow_updates))
     return 0

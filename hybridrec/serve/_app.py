@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from contextlib import nullcontext
 from pathlib import Path
@@ -13,6 +14,7 @@ import pandas as pd
 from .._io import json_ready
 from .._version import __version__
 from ._batching import Batcher
+from ._events import Overlay, stored_events
 from ._served import Served, Slot, file_version
 from ._metrics import Instrumented, Metrics
 from ._page import PAGE
@@ -35,15 +37,19 @@ class Limits:
         Whether ``POST /users`` may add users to the model (the only endpoint that changes it).
     allow_reload : bool, default=False
         Whether ``POST /admin/reload`` may load the model file again and swap it in.
+    allow_updates : bool, default=False
+        Whether ``POST /events`` may record a user's new interactions (reflected in their next
+        requests; the model itself is not changed).
     """
 
     def __init__(self, max_k: int = 100, max_text_chars: int = 2000, max_history: int = 1000,
-                 allow_fold_in: bool = False, allow_reload: bool = False) -> None:
+                 allow_fold_in: bool = False, allow_reload: bool = False, allow_updates: bool = False) -> None:
         self.max_k = max_k
         self.max_text_chars = max_text_chars
         self.max_history = max_history
         self.allow_fold_in = allow_fold_in
         self.allow_reload = allow_reload
+        self.allow_updates = allow_updates
 
 
 def _parse_id(raw: Any, index: pd.Index) -> Hashable:
@@ -89,7 +95,9 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
     ``/search`` (a free-text query), ``POST /recommend`` (a posted history: a new user),
     ``/explain``, ``/items/{item_id}``, ``/users`` (a few user ids for the page), ``/metrics``
     (Prometheus text: requests and latencies per route, the model's items, users and version);
-    with ``allow_fold_in``, ``POST /users``; with ``allow_reload``, ``POST /admin/reload``.
+    with ``allow_fold_in``, ``POST /users``; with ``allow_reload``, ``POST /admin/reload``; with
+    ``allow_updates``, ``POST /events`` (a user's new interactions, in their next request:
+    :mod:`hybridrec.serve._events`).
     Lists are built from the model's arrays (``output="arrays"``), never from a DataFrame;
     concurrent text queries and posted histories are ranked together
     (:class:`~hybridrec.serve._batching.Batcher`). Each request works with the model current when
@@ -124,6 +132,7 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
     limits = limits or Limits()
     version = "unsaved" if model_path is None else file_version(model_path)
     slot = Slot(Served(model, version, limits.max_k, precompute), model_path, model_format)
+    overlay = Overlay()  # live events, kept across reloads
     # Reads share a model freely (recommend is thread-safe); with fold-in on, one call at a time.
     # Bad values (an unknown domain, item ids) are the model's to refuse: its ValueError becomes a 400.
     guard = threading.Lock() if limits.allow_fold_in else nullcontext()
@@ -149,7 +158,7 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
 
     def known_user(model: Any, raw: Any) -> Hashable:
         user = _parse_id(raw, model.data_.user_ids)
-        if user not in model.data_.user_ids:
+        if user not in model.data_.user_ids and user not in overlay:
             raise HTTPException(404, f"Unknown user {raw!r}; POST a history to /recommend for a new user.")
         return user
 
@@ -196,6 +205,14 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
         served = slot.served
         model = served.model
         user_id = known_user(model, user)
+        if user_id in overlay:  # live events: the whole history, newest last, through the model
+            if explain:
+                raise HTTPException(400, "Explanations are not available for users with live events.")
+            known = user_id in model.data_.user_ids
+            events, text = stored_events(model, user_id) if known else ([], None)
+            model, top = await histories.submit((events + list(overlay.get(user_id)), text), k,
+                                                (domain or None, cross_domain_weight))
+            return JSONResponse({"user": json_ready(user_id), "items": _rows(top, model.data_.item_texts)})
         lists = served.lists
         if lists is not None and not explain and cross_domain_weight is None and lists.serves(model, k):
             # a lookup of microseconds: answered on the event loop, no thread hop
@@ -213,9 +230,10 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
         model = slot.served.model
         cols = model.columns_
         domain, cross_domain_weight = options
-        rows = pd.DataFrame([{cols["user"]: i, cols["item"]: _parse_id(item, model.data_.item_ids), "weight": weight}
-                             for i, (history, _) in enumerate(posted) for item, weight in history],
-                            columns=[cols["user"], cols["item"], "weight"])
+        weight = cols.get("weight") or "weight"  # the fitted weight column (ignored by a model fitted without)
+        rows = pd.DataFrame([{cols["user"]: i, cols["item"]: _parse_id(item, model.data_.item_ids), weight: value}
+                             for i, (history, _) in enumerate(posted) for item, value in history],
+                            columns=[cols["user"], cols["item"], weight])
         texts = {i: text for i, (_, text) in enumerate(posted) if text}
         with guard:
             return model, model.recommend_new(rows, texts=texts or None, k=k, domain=domain,
@@ -284,6 +302,24 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
         with guard:
             model.fold_in_users(rows)
         return {"user": user_id, "users": int(model.data_.n_users)}
+
+    @app.post("/events")
+    def post_events(user_id: str | int = Body(...), events: list[dict] = Body(...)) -> dict:
+        if not limits.allow_updates:
+            raise HTTPException(403, "This server is read-only; start it with --allow-updates to accept events.")
+        if not events:
+            raise HTTPException(400, "Post a non-empty list of events ({item_id, weight}).")
+        if len(events) > limits.max_history:
+            raise HTTPException(413, f"{len(events)} events; the limit is {limits.max_history}.")
+        model = slot.served.model
+        user = _parse_id(user_id, model.data_.user_ids)
+        items = [_parse_id(e.get("item_id"), model.data_.item_ids) for e in events]
+        model.data_.item_index(items)  # unknown items: the model's ValueError, a 400
+        weights = [e.get("weight", 1.0) for e in events]
+        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
+                   for w in weights):
+            raise HTTPException(400, f"Event weights must be finite numbers >= 0. Got {weights[:5]}.")
+        return {"user": json_ready(user), "events": overlay.add(user, list(zip(items, map(float, weights))))}
 
     @app.post("/admin/reload")
     def reload() -> dict:
