@@ -29,6 +29,13 @@ BACKENDS = ("torch", "onnx-int8")
 _RECIPE = 2
 
 
+def installed() -> bool:
+    """Whether the onnx-int8 backend can run here (onnxruntime and onnx are importable)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
+
+
 def _require() -> tuple[Any, Any]:
     try:
         import onnxruntime

@@ -1,6 +1,7 @@
 """hybridrec serve: the JSON API against the Python API, clear 4xx errors, the CLI server and the web page in a browser."""
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import shutil
@@ -147,6 +148,21 @@ def test_concurrent_queries_and_histories_are_ranked_together_as_if_alone(fitted
     assert calls["search"] < len(queries) and calls["history"] < len(posted) + 1  # fewer model calls than requests
 
 
+def test_the_query_encoder_backend_is_chosen_and_reported(fitted_sample_model):
+    pytest.importorskip("onnxruntime", reason="the onnx-int8 backend needs onnxruntime (in the test extra)")
+    from hybridrec.serve import chosen_backend
+
+    model = copy.deepcopy(fitted_sample_model)
+    assert chosen_backend(model.encoder_, "fastest") == "onnx-int8" and chosen_backend(model.encoder_, "model") == "torch"
+    with pytest.raises(ValueError, match="encoder_backend must be one of"):
+        chosen_backend(model.encoder_, "gpu")
+    client = TestClient(create_app(model, encoder_backend="fastest"))
+    assert client.get("/version").json()["encoder_backend"] == "onnx-int8"
+    got = client.get("/search", params={"q": "a gentle family film", "k": 6}).json()["items"]
+    assert [r["item_id"] for r in got] == model.recommend_for_text("a gentle family film", k=6)["item_id"].tolist()
+    assert fitted_sample_model.encoder_.backend == "torch"  # the copy was changed, not the fixture
+
+
 def test_metrics_count_requests_per_route_and_logs_hold_no_text(fitted_sample_model, user, caplog):
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -268,6 +284,7 @@ def _browser():
 
 @pytest.mark.integration  # a server process and a browser
 def test_the_page_in_a_headless_browser_shows_recommendations(server, fitted_sample_model, user):
+    import httpx
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.select import Select
@@ -284,8 +301,11 @@ def test_the_page_in_a_headless_browser_shows_recommendations(server, fitted_sam
         browser.find_element(By.ID, "go").click()
         wait.until(EC.visibility_of_element_located((By.ID, "results")))
         rows = browser.find_elements(By.CSS_SELECTOR, "#results tbody tr")
-        expected = fitted_sample_model.recommend_for_text("a heist with a clever twist", k=10, domain="thriller")
-        titles = [fitted_sample_model.data_.item_texts[i] for i in fitted_sample_model.data_.item_index(expected["item_id"])]
+        # the CLI server encodes queries with the fastest backend installed: the same one here
+        reference = copy.deepcopy(fitted_sample_model)
+        reference.encoder_.set_params(backend=httpx.get(server + "/version").json()["encoder_backend"])
+        expected = reference.recommend_for_text("a heist with a clever twist", k=10, domain="thriller")
+        titles = [reference.data_.item_texts[i] for i in reference.data_.item_index(expected["item_id"])]
         assert [r.find_elements(By.TAG_NAME, "td")[1].text.split("\n")[0] for r in rows] == titles
         # A user, with the explanation sentence under each title.
         browser.find_element(By.ID, "query").clear()

@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
                    help="let POST /admin/reload load --model again and swap it in (requests in flight finish on the old)")
     p.add_argument("--allow-updates", action="store_true",
                    help="let POST /events record users' new interactions (reflected in their next requests)")
+    p.add_argument("--encoder-backend", choices=["fastest", "model", "torch", "onnx-int8"], default="fastest",
+                   help="backend for text queries: fastest (onnx-int8 when onnxruntime is installed, else torch) "
+                        "or the model's own")
     p.set_defaults(func=run)
 
 
@@ -36,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive integer. Got {getattr(args, name)}.")
     model = hr.load(args.model, format=args.model_format)
     say(f"hybridrec serve: http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    if getattr(model, "encoder_", None) is not None:
+        from ..serve import chosen_backend
+
+        say(f"hybridrec serve: text queries are encoded with the {chosen_backend(model.encoder_, args.encoder_backend)} "
+            "backend")
     serve(model, host=args.host, port=args.port, model_path=args.model, model_format=args.model_format,
+          encoder_backend=args.encoder_backend,
           limits=Limits(max_k=args.max_k, max_text_chars=args.max_text, allow_fold_in=args.allow_fold_in,
                         allow_reload=args.allow_reload, allow_updates=args.allow_updates))
     return 0

@@ -9,13 +9,13 @@ import sys
 from typing import Any
 
 from ._app import Limits, create_app
+from ._served import chosen_backend
 
-__all__ = ["Limits", "create_app", "serve"]
-
+__all__ = ["Limits", "chosen_backend", "create_app", "serve"]
 
 def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
           log_level: str = "warning", threads: int = 1, warm: bool = True, model_path: Any = None,
-          model_format: str = "hybridrec") -> None:
+          model_format: str = "hybridrec", encoder_backend: str = "fastest") -> None:
     """Run the API for ``model`` until interrupted (uvicorn, one process, a thread pool for requests).
 
     Each request's work is small (one user's state against the catalogue), so the numerical
@@ -39,14 +39,18 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
     model_path, model_format : optional
         The file ``model`` came from (its version; ``POST /admin/reload`` reads it again), as in
         :func:`create_app`.
+    encoder_backend : {"fastest", "model", "torch", "onnx-int8"}, default="fastest"
+        The backend that encodes text queries: ``"fastest"`` is onnx-int8 when onnxruntime is
+        installed (about 8x faster for one query here, ``benchmarks/results/encoder_latency.md``;
+        embeddings at mean cosine 0.99 to torch's, so a query's list may differ slightly from the
+        Python API's), else torch; ``"model"`` keeps the model's own. As in :func:`create_app`.
     """
     import uvicorn
     from threadpoolctl import threadpool_limits
 
-    if warm and getattr(model, "encoder_", None) is not None:  # load the text model now, not in the first query
-        model.encoder_.load()
-    # the lists are computed in big batches, with every core; requests then run on ``threads``
-    app = create_app(model, limits, precompute=warm, model_path=model_path, model_format=model_format)
+    # the encoder (loaded now, not in the first query) and the lists are computed in big batches, with every core; requests then run on ``threads``
+    app = create_app(model, limits, precompute=warm, model_path=model_path, model_format=model_format,
+                     encoder_backend=encoder_backend)
     threadpool_limits(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)

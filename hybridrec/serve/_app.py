@@ -15,7 +15,7 @@ from .._io import json_ready
 from .._version import __version__
 from ._batching import Batcher
 from ._events import Overlay, stored_events
-from ._served import Served, Slot, file_version
+from ._served import Served, Slot, file_version, prepare_encoder
 from ._metrics import Instrumented, Metrics
 from ._page import PAGE
 
@@ -88,7 +88,8 @@ def _frame_rows(frame: pd.DataFrame, model: Any) -> list[dict]:
 
 
 def create_app(model: Any, limits: Limits | None = None, precompute: bool = False,
-               model_path: str | Path | None = None, model_format: str = "hybridrec") -> Any:
+               model_path: str | Path | None = None, model_format: str = "hybridrec",
+               encoder_backend: str = "model") -> Any:
     """A FastAPI app serving ``model``.
 
     Endpoints: ``GET /`` (the web page), ``/health``, ``/version``, ``/recommend`` (a user),
@@ -120,6 +121,12 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
         ``POST /admin/reload`` reads it again.
     model_format : str, default="hybridrec"
         The file's format, as in :func:`hybridrec.load`.
+    encoder_backend : {"model", "fastest", "torch", "onnx-int8"}, default="model"
+        The backend that encodes text queries, set on the model's encoder (``set_params``) and on
+        every reloaded one: ``"fastest"`` is onnx-int8 when onnxruntime is installed (about 8x
+        faster for one query here, ``benchmarks/results/encoder_latency.md``; its embeddings are
+        at mean cosine 0.99 to torch's, so a query's list may differ slightly from the Python
+        API's), else torch; ``"model"`` keeps the model's own. ``serve`` uses ``"fastest"``.
 
     Returns
     -------
@@ -131,7 +138,8 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
 
     limits = limits or Limits()
     version = "unsaved" if model_path is None else file_version(model_path)
-    slot = Slot(Served(model, version, limits.max_k, precompute), model_path, model_format)
+    prepare_encoder(model, encoder_backend, load=precompute)
+    slot = Slot(Served(model, version, limits.max_k, precompute), model_path, model_format, encoder_backend)
     overlay = Overlay()  # live events, kept across reloads
     # Reads share a model freely (recommend is thread-safe); with fold-in on, one call at a time.
     # Bad values (an unknown domain, item ids) are the model's to refuse: its ValueError becomes a 400.
@@ -185,7 +193,9 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
     def version_info() -> dict:
         served = slot.served
         model = served.model
+        encoder = getattr(model, "encoder_", None)
         return {"hybridrec": __version__, "model_version": served.version, "components": sorted(model.components_),
+                "encoder_backend": None if encoder is None else encoder.backend,
                 "domains": list(model.data_.domains), "limits": vars(limits),
                 "can_explain_users": bool(model.data_.n_users)}
 

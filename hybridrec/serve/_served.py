@@ -20,6 +20,37 @@ from ._lists import KnownLists
 logger = logging.getLogger(__name__)
 
 
+#: What ``serve(encoder_backend=...)`` accepts.
+ENCODER_BACKENDS = ("fastest", "model", "torch", "onnx-int8")
+
+
+def chosen_backend(encoder: Any, choice: str) -> str:
+    """The text backend ``encoder_backend=choice`` means for ``encoder``: ``"fastest"`` is onnx-int8 when
+    onnxruntime is installed, else torch; ``"model"`` is the encoder's own."""
+    from ..onnx_backend import installed
+
+    if choice not in ENCODER_BACKENDS:
+        raise ValueError(f"encoder_backend must be one of {ENCODER_BACKENDS}. Got {choice!r}.")
+    if choice == "model":
+        return encoder.backend
+    if choice == "fastest":
+        return "onnx-int8" if installed() else "torch"
+    return choice
+
+
+def prepare_encoder(model: Any, choice: str, load: bool) -> None:
+    """Set the model's text encoder to the backend ``choice`` means (``set_params``); load it with ``load``."""
+    encoder = getattr(model, "encoder_", None)
+    if encoder is None:
+        return
+    backend = chosen_backend(encoder, choice)
+    if backend != encoder.backend:
+        encoder.set_params(backend=backend)
+        logger.info("hybridrec serve: text queries are encoded with the %s backend", backend)
+    if load:
+        encoder.load()
+
+
 def file_version(path: str | Path) -> str:
     """A model file's version: the first 12 hex digits of its SHA-256."""
     digest = hashlib.sha256()
@@ -48,12 +79,16 @@ class Slot:
         The model file ``reload`` reads again (``None``: reloading is refused).
     model_format : str, default="hybridrec"
         As in :func:`hybridrec.load`.
+    encoder_backend : str, default="model"
+        The text backend of a reloaded model (:func:`chosen_backend`).
     """
 
-    def __init__(self, served: Served, path: str | Path | None = None, model_format: str = "hybridrec") -> None:
+    def __init__(self, served: Served, path: str | Path | None = None, model_format: str = "hybridrec",
+                 encoder_backend: str = "model") -> None:
         self.served = served
         self.path = None if path is None else Path(path)
         self.model_format = model_format
+        self.encoder_backend = encoder_backend
         self._reloading = threading.Lock()
 
     def reload(self, max_k: int, precompute: bool) -> Served:
@@ -65,8 +100,7 @@ class Slot:
         with self._reloading:
             start = time.perf_counter()
             model = load(self.path, format=self.model_format)
-            if getattr(model, "encoder_", None) is not None:
-                model.encoder_.load()
+            prepare_encoder(model, self.encoder_backend, load=True)
             served = Served(model, file_version(self.path), max_k, precompute)
             self.served = served  # the swap: requests that started before keep the old one
             logger.info("hybridrec serve: reloaded %s (version %s) in %.1f s", self.path, served.version,
