@@ -7,7 +7,6 @@ import time
 import warnings
 from typing import Any
 
-import numpy as np
 from sklearn.base import clone
 from tqdm import tqdm
 
@@ -101,9 +100,3 @@ def fit_components(data: InteractionData, active: list[tuple[str, Component]], e
         fitted[name].fit_seconds_ = time.perf_counter() - start
         logger.info("Fitted component %r in %.1fs", name, fitted[name].fit_seconds_)
     return fitted, encoder
-
-
-def item_popularity(data: InteractionData) -> np.ndarray:
-    """log(1 + interaction count) per item, scaled to [0, 1] (the recommender's popularity prior)."""
-    counts = np.log1p(np.diff(data.matrix.tocsc().indptr)).astype(np.float32)
-    return counts / max(float(counts.max(initial=0)), 1.0)

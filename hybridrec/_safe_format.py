@@ -31,6 +31,7 @@ MANIFEST = "manifest.json"
 #: Classes a saved model may contain, by dotted name. Modules are imported from this list only.
 ALLOWED = frozenset({
     "hybridrec.recommender.HybridRecommender",
+    "hybridrec.catalogue.Catalogue",
     "hybridrec.data.InteractionData",
     "hybridrec.sequences.Sequences",
     "hybridrec.text.TextEncoder",

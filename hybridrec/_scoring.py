@@ -20,6 +20,7 @@ from tqdm import tqdm
 from ._linear import LinearRanker, StateCache
 from ._ranking import mask_seen, merge_top_k, top_k_block
 from ._validation import check_fraction
+from .catalogue import legacy_catalogue
 from .blend import (blend_users, call_weights, cross_domain_item_weights, normalize_with_stats, query_weights, row_weights,
                     scored_names)
 from .components import UserBatch
@@ -121,6 +122,9 @@ class ScoringMixin:
         state.pop("_fast", None)  # rebuilt on demand, never saved
         return state
 
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(legacy_catalogue(state))  # type: ignore[misc]
+
     def _state(self, name: str, users: Users, batch: UserBatch, code: int, cross_domain_weight: float) -> Any:
         """A component's state for a batch of users in domain ``code`` (cached for known users)."""
         return self._caches()[0].state(name, self.components_[name], users, batch,
@@ -142,7 +146,7 @@ class ScoringMixin:
         names = list(self.components_) if names is None else list(names)
         for rows, part, code, items, scope, batch in self._batches(users, codes, cross_domain_weight,
                                                                    whole_catalogue, self.batch_size, desc):
-            reference = self.reference_items_[scope]
+            reference = self.catalogue_.reference[scope]
             scores, spreads = {}, {}
             for name in names:
                 comp = self.components_[name]
@@ -273,9 +277,9 @@ class ScoringMixin:
                 scores = scores[:, block.items]
             if exclude_seen:
                 mask_seen(scores, block.users.history, block.items)
-            scores[:, self._held_positions(block.items)] = np.nan  # screen_texts="hold"
+            scores[:, self.catalogue_.held_positions(block.items)] = np.nan  # screen_texts="hold"
             # Exact ties (a user nothing is known about) go to the more popular item.
-            top = top_k_block(scores + _TIE_BREAK * self.item_popularity_[block.items], k)
+            top = top_k_block(scores + _TIE_BREAK * self.catalogue_.popularity[block.items], k)
             yield (block.rows, block.users, np.where(top >= 0, block.items[np.maximum(top, 0)], -1),
                    np.where(top >= 0, np.take_along_axis(scores, np.maximum(top, 0), axis=1), np.nan))
 
@@ -289,10 +293,10 @@ class ScoringMixin:
         for rows, part, code, items, scope, batch in self._batches(users, codes, cross_domain_weight, whole,
                                                                    size, "recommend"):
             states = {n: self._state(n, part, batch, code, cross_domain_weight) for n in names}
-            seen = self._never_ranked(sp.csr_matrix(part.history[:, items]) if exclude_seen else None, items, len(part))
+            seen = self.catalogue_.never_ranked(sp.csr_matrix(part.history[:, items]) if exclude_seen else None, items, len(part))
             pos, scores = ranker.top_k(self.components_, states, row_weights(names, blend_w, query, part.text_only()),
-                                       (code, whole), items, scope[self.reference_items_[scope]], self.normalization_,
-                                       _TIE_BREAK * self.item_popularity_[items], k, seen, candidates)
+                                       (code, whole), items, scope[self.catalogue_.reference[scope]], self.normalization_,
+                                       _TIE_BREAK * self.catalogue_.popularity[items], k, seen, candidates)
             yield rows, part, np.where(pos >= 0, items[np.maximum(pos, 0)], -1), scores
 
     def _frame(self, labels: Sequence[Hashable], items: np.ndarray, scores: np.ndarray,

@@ -240,11 +240,8 @@ class ColdStartMixin:
         data = self.data_.appended_items(ids, domains, [clean_text(t) for t in texts], blocks)
         codes = data.item_domain[self.data_.n_items:]
         fitted = {name: comp.with_items(blocks, codes) for name, comp in self.components_.items()}
-        popularity = np.concatenate([self.item_popularity_, np.zeros(len(ids), np.float32)])
-        reference = np.concatenate([self.reference_items_, np.zeros(len(ids), bool)])
-        held = self._screen_added(data, len(ids))
-        self.data_, self.components_, self.item_popularity_, self.reference_items_, self.held_items_ = (
-            data, fitted, popularity, reference, held)
+        catalogue = self.catalogue_.appended(self._screen_added(data, len(ids)))
+        self.data_, self.components_, self.catalogue_ = data, fitted, catalogue
         logger.info("Added %d items.", len(ids))
         return self
 
@@ -308,10 +305,6 @@ class ColdStartMixin:
         keep[drop] = False
         data = self.data_.kept_items(keep)
         fitted = {name: comp.without_items(keep) for name, comp in self.components_.items()}
-        held = self._screen_removed(keep)
-        self.data_, self.components_, self.item_popularity_, self.reference_items_ = (
-            data, fitted, self.item_popularity_[keep], self.reference_items_[keep])
-        if held is not None:
-            self.held_items_ = held
+        self.data_, self.components_, self.catalogue_ = data, fitted, self.catalogue_.kept(keep)
         logger.info("Removed %d items.", len(drop))
         return self

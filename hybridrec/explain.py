@@ -92,7 +92,7 @@ class ExplainMixin:
             weights = query  # a user known only by a text is ranked with the query weights
         at_item = {name: scores[:, [col]] for name, scores in block.scores.items()}
         effective = effective_weights(at_item, weights)
-        reference = block.scope[self.reference_items_[block.scope]]
+        reference = block.scope[self.catalogue_.reference[block.scope]]
         reference = reference if len(reference) else block.scope
         batch = block.batch
         components, support, text_part = {}, np.zeros(batch.history.nnz, dtype=np.float64), 0.0

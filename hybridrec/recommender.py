@@ -16,10 +16,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._auto import AUTO, choose_blend
 from ._composition import ComponentsMixin, default_components
-from ._fitting import check_fit_params, encode_texts, fit_components, item_popularity
+from ._fitting import check_fit_params, encode_texts, fit_components
 from ._scoring import ScoringMixin, TopItems
 from ._validation import check_choice, check_positive_int, require_frame
 from .blend import NORMALIZATIONS
+from .catalogue import Catalogue
 from .coldstart import ColdStartMixin
 from .components import TEXT, Component
 from .data import InteractionData
@@ -114,9 +115,11 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         ``normalization``, the held-out users, the chosen blend's held-out NDCG@10
         (``heldout_ndcg@10``), each component's alone (``single``), and the seconds of the
         trial fit and the search. None otherwise.
-    held_items_ : ndarray of bool
-        Per catalogue item, whether ``screen_texts="hold"`` keeps it out of the lists
-        (``held_item_ids_`` names them).
+    catalogue_ : Catalogue
+        The per-item state beside ``data_`` (:class:`~hybridrec.catalogue.Catalogue`): each
+        item's popularity (the tie-break), whether it is a reference item of the per-user
+        normalisation (those fitted; not items added later), and whether it is held out of the
+        lists (``screen_texts="hold"``, ``hold_items``; ``held_item_ids_`` names them).
 
     Notes
     -----
@@ -282,11 +285,9 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         self.encoder_ = encoder
         self.components_ = fitted
         self.weights_ = {name: weights[name] for name in fitted}
-        self.item_popularity_ = item_popularity(data)
-        self.reference_items_ = np.ones(data.n_items, dtype=bool)
+        self.catalogue_ = Catalogue.fitted(data.matrix, self._screen_fit(data))
         self.columns_ = columns
         self.block_encoders_ = block_encoders
-        self._screen_fit(data)
         return self
 
     @property

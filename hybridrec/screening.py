@@ -38,6 +38,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import external_stacklevel, preview
+from .catalogue import Catalogue
 
 #: Borrowed words at or above which a text counts as stuffed.
 STUFFED_WORDS = 18
@@ -116,11 +117,12 @@ def screen_cold_items(counts: np.ndarray, item_texts: Sequence[str]) -> np.ndarr
 class ScreeningMixin:
     """``screen_texts`` for :class:`~hybridrec.HybridRecommender`: screen, hold and release items.
 
-    Keeps ``held_items_``, a boolean mask over the catalogue (added and removed items follow
-    it). Models saved before the screen existed have none and hold nothing.
+    The held items are the ``held`` mask of the model's ``catalogue_``
+    (:class:`~hybridrec.catalogue.Catalogue`); added and removed items follow it.
     """
 
     screen_texts: str
+    catalogue_: Catalogue
 
     def _screen(self, flagged: np.ndarray, ids: Any, where: str, of: int) -> np.ndarray:
         """Warn about the ``flagged`` items; return the mask to hold (all False unless ``"hold"``)."""
@@ -136,29 +138,21 @@ class ScreeningMixin:
             UserWarning, stacklevel=external_stacklevel())
         return flagged if held else np.zeros_like(flagged)
 
-    def _screen_fit(self, data: Any) -> None:
-        """Screen the items without interactions (end of ``fit``)."""
-        self.held_items_ = np.zeros(data.n_items, dtype=bool)
-        if self.screen_texts != "off":
-            counts = np.diff(data.matrix.tocsc().indptr)
-            flagged = screen_cold_items(counts, data.item_texts)
-            self.held_items_ = self._screen(flagged, data.item_ids, "fit", int((counts == 0).sum()))
+    def _screen_fit(self, data: Any) -> np.ndarray:
+        """The held mask of a fit on ``data``: its items without interactions, screened."""
+        if self.screen_texts == "off":
+            return np.zeros(data.n_items, dtype=bool)
+        counts = np.diff(data.matrix.tocsc().indptr)
+        flagged = screen_cold_items(counts, data.item_texts)
+        return self._screen(flagged, data.item_ids, "fit", int((counts == 0).sum()))
 
     def _screen_added(self, data: Any, n_new: int) -> np.ndarray:
-        """The held mask for ``data``, whose last ``n_new`` items were just added (screened against the others)."""
+        """The held mask of the last ``n_new`` items of ``data``, just added (screened against the others)."""
         before = data.n_items - n_new
-        texts = data.item_texts[before:]
-        flagged = np.zeros(n_new, dtype=bool)
-        if self.screen_texts != "off":
-            flagged = stuffed(texts, data.item_texts[:before])
-            flagged = self._screen(flagged, data.item_ids[before:], "add_items", n_new)
-        held = self.__dict__.get("held_items_")
-        return np.concatenate([np.zeros(before, bool) if held is None else held, flagged])
-
-    def _screen_removed(self, keep: np.ndarray) -> np.ndarray | None:
-        """The held mask after ``remove_items`` keeps the items where ``keep`` is True."""
-        held = self.__dict__.get("held_items_")
-        return None if held is None else held[keep]
+        if self.screen_texts == "off":
+            return np.zeros(n_new, dtype=bool)
+        flagged = stuffed(data.item_texts[before:], data.item_texts[:before])
+        return self._screen(flagged, data.item_ids[before:], "add_items", n_new)
 
     def release_items(self, item_ids: Iterable[Hashable]) -> "ScreeningMixin":
         """Let held items (see ``screen_texts``) into recommendation lists again.
@@ -175,10 +169,7 @@ class ScreeningMixin:
         """
         check_is_fitted(self, "components_")
         codes = self.data_.item_index(item_ids)  # type: ignore[attr-defined]
-        if self.__dict__.get("held_items_") is not None:
-            held = self.held_items_.copy()
-            held[codes] = False
-            self.held_items_ = held
+        self.catalogue_ = self.catalogue_.holding(codes, False)
         return self
 
     def hold_items(self, item_ids: Iterable[Hashable] | Hashable) -> "ScreeningMixin":
@@ -198,31 +189,11 @@ class ScreeningMixin:
         """
         check_is_fitted(self, "components_")
         codes = self.data_.item_index(item_ids)  # type: ignore[attr-defined]
-        held = self.__dict__.get("held_items_")
-        held = np.zeros(self.data_.n_items, bool) if held is None else held.copy()  # type: ignore[attr-defined]
-        held[codes] = True
-        self.held_items_ = held
+        self.catalogue_ = self.catalogue_.holding(codes, True)
         return self
 
     @property
     def held_item_ids_(self) -> pd.Index:
         """Ids of the items held out of recommendation lists (empty when none)."""
         check_is_fitted(self, "components_")
-        held = self.__dict__.get("held_items_")
-        ids = self.data_.item_ids  # type: ignore[attr-defined]
-        return ids[:0] if held is None else ids[held]
-
-    def _held_positions(self, items: np.ndarray) -> np.ndarray:
-        """Positions in ``items`` (inner ids) of the held ones."""
-        held = self.__dict__.get("held_items_")
-        return np.zeros(0, np.int64) if held is None else np.flatnonzero(held[items])
-
-    def _never_ranked(self, seen: sp.csr_matrix | None, items: np.ndarray, n_users: int) -> sp.csr_matrix | None:
-        """``seen`` (users x positions in ``items``) with the held items' columns marked for every user."""
-        held = self._held_positions(items)
-        if len(held) == 0:
-            return seen
-        mask = sp.csr_matrix((np.ones(n_users * len(held), dtype=np.float32),
-                              (np.repeat(np.arange(n_users), len(held)), np.tile(held, n_users))),
-                             shape=(n_users, len(items)))
-        return mask if seen is None else ((seen != 0) + mask).astype(np.float32).tocsr()
+        return self.data_.item_ids[self.catalogue_.held]  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ def _exact_top(model: hr.HybridRecommender, users: list, domain: str, k: int, cd
     scores = model.score_items(users, items, cross_domain_weight=cdw).astype(np.float64)
     seen = model.data_.matrix[model.data_.user_index(users)][:, model.data_.item_index(list(items))].toarray() > 0
     scores[seen] = -np.inf
-    tie = model.item_popularity_[model.data_.item_index(list(items))]
+    tie = model.catalogue_.popularity[model.data_.item_index(list(items))]
     order = np.argsort(-(scores + 1e-6 * tie), axis=1, kind="stable")[:, :k]
     return [list(items[row]) for row in order]
 

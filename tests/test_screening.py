@@ -147,7 +147,7 @@ def test_the_hold_survives_save_load_and_follows_removals(model, sample, tmp_pat
     first = loaded.data_.item_ids[0]
     loaded.remove_items([first])
     assert list(loaded.held_item_ids_) == ["stuffed"]
-    assert loaded.held_items_.shape == (loaded.data_.n_items,)
+    assert loaded.catalogue_.held.shape == (loaded.data_.n_items,)
 
 
 @pytest.mark.parametrize("mode, held", [("warn", False), ("off", False)])

@@ -113,7 +113,7 @@ def extras():
 
 
 def _snapshot(model):
-    return (model.data_.n_items, len(model.item_popularity_), len(model.held_items_),
+    return (model.data_.n_items, len(model.catalogue_.popularity), len(model.catalogue_.held),
             model.score_items([1, 2]).copy(), model.recommend([1, 2], k=5).copy())
 
 
