@@ -15,6 +15,8 @@ import importlib
 import io
 import json
 import math
+import os
+import struct
 import zipfile
 from typing import IO, Any
 
@@ -158,15 +160,62 @@ class Writer:
                         "with format='joblib' (a pickle), or allow the class with hybridrec.persistence.allow.")
 
 
-class Reader:
-    """Decode the JSON values written by :class:`Writer`, reading arrays on demand."""
+#: Arrays smaller than this are read, not mapped, by ``Reader(mapped=...)``.
+MAP_BYTES = 1 << 16
 
-    def __init__(self, archive: zipfile.ZipFile) -> None:
+
+def _mapped(path: str | os.PathLike, info: zipfile.ZipInfo) -> np.ndarray | None:
+    """The ``.npy`` member ``info`` of the zip at ``path`` as a memory map, or None when it cannot be mapped.
+
+    The members are stored uncompressed (:func:`write`), so an array's bytes lie in the file as
+    they are: past the member's local header and the ``.npy`` header. The map is copy-on-write:
+    pages are shared with every process that maps the file until one writes into them, and a
+    write never reaches the file (compiled routines such as implicit's need writable buffers).
+    Object arrays are refused.
+    """
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size < MAP_BYTES:
+        return None
+    with open(path, "rb") as handle:
+        handle.seek(info.header_offset)
+        local = handle.read(30)
+        if local[:4] != b"PK\x03\x04":
+            raise UnsafeModelError(f"{info.filename} has no valid local header; the file is damaged.")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        handle.seek(info.header_offset + 30 + name_len + extra_len)
+        version = np.lib.format.read_magic(handle)
+        if version not in ((1, 0), (2, 0)):
+            return None
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        offset = handle.tell()
+    if dtype.hasobject:
+        raise UnsafeModelError(f"{info.filename} holds objects, which cannot be read without unpickling; refused.")
+    if offset % max(dtype.alignment, 1):
+        return None  # a file written before members were aligned: read, not mapped (unaligned maps are slow)
+    if int(np.prod(shape)) == 0:
+        return np.zeros(shape, dtype=dtype)
+    mapped = np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape, order="F" if fortran else "C")
+    return mapped.view(np.ndarray)  # a plain array over the map (the map stays open through .base)
+
+
+class Reader:
+    """Decode the JSON values written by :class:`Writer`, reading arrays on demand.
+
+    With ``mapped`` (the zip's path), arrays of ``MAP_BYTES`` or more are memory-mapped from the
+    file (copy-on-write) instead of read: processes that load the same file share one copy in memory.
+    """
+
+    def __init__(self, archive: zipfile.ZipFile, mapped: str | os.PathLike | None = None) -> None:
         self._archive = archive
+        self._mapped = mapped
         self._memo: dict[int, Any] = {}
 
     def array(self, number: int) -> np.ndarray:
         try:
+            if self._mapped is not None:
+                out = _mapped(self._mapped, self._archive.getinfo(f"arrays/{int(number)}.npy"))
+                if out is not None:
+                    return out
             with self._archive.open(f"arrays/{int(number)}.npy") as member:
                 return np.lib.format.read_array(io.BytesIO(member.read()), allow_pickle=False)
         except KeyError:
@@ -247,7 +296,20 @@ def write(handle: IO[bytes], model: Any, header: dict) -> None:
         for number, array in enumerate(writer.arrays):
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, array, allow_pickle=False)
-            archive.writestr(f"arrays/{number}.npy", buffer.getvalue())
+            info = zipfile.ZipInfo(f"arrays/{number}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.extra = _padding(archive.fp.tell() + 30 + len(info.filename))
+            archive.writestr(info, buffer.getvalue(), compress_type=zipfile.ZIP_STORED)
+
+
+#: Members' data start at a multiple of this in the file, and ``.npy`` headers are padded to it,
+#: so mapped arrays are aligned (:func:`_mapped`).
+ALIGN = 64
+
+
+def _padding(data_offset: int) -> bytes:
+    """A zip extra field (id 0xD935, as zipalign writes) that moves a member's data from ``data_offset`` to a multiple of ALIGN."""
+    size = (-(data_offset + 4)) % ALIGN
+    return struct.pack("<HH", 0xD935, size) + bytes(size)
 
 
 def read_manifest(archive: zipfile.ZipFile) -> dict:
@@ -263,6 +325,6 @@ def read_manifest(archive: zipfile.ZipFile) -> dict:
     return manifest
 
 
-def read(archive: zipfile.ZipFile, manifest: dict) -> Any:
-    """The model of an opened model zip (its manifest already checked)."""
-    return Reader(archive).decode(manifest["model"])
+def read(archive: zipfile.ZipFile, manifest: dict, mapped: str | os.PathLike | None = None) -> Any:
+    """The model of an opened model zip (its manifest already checked); ``mapped``: see :class:`Reader`."""
+    return Reader(archive, mapped).decode(manifest["model"])

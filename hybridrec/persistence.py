@@ -115,7 +115,7 @@ def save(model: Any, path: str | os.PathLike, compress: int = 3, *, format: str 
     return target
 
 
-def load(path: str | os.PathLike, *, format: str = "hybridrec") -> Any:
+def load(path: str | os.PathLike, *, format: str = "hybridrec", mmap: bool = False) -> Any:
     """Load a model written by :func:`save`, warning when library versions differ.
 
     Parameters
@@ -125,6 +125,14 @@ def load(path: str | os.PathLike, *, format: str = "hybridrec") -> Any:
         The default reads only the safe format and never unpickles: any other file is refused
         with a ``ValueError``. ``"joblib"`` reads joblib files, which execute code when loaded:
         only for files you trust.
+    mmap : bool, default=False
+        Map the model's large arrays (64 KiB or more) from the file instead of reading them
+        (the safe format stores them uncompressed): loading is quick, pages are read from disk
+        as they are used, and processes that load the same file share one copy in memory
+        (``hybridrec serve --workers``). The maps are copy-on-write: a write changes only that
+        process's copy, never the file. The file must stay in place while the model is used;
+        :func:`save` replaces files by renaming, which keeps mapped ones valid.
+        ``format="hybridrec"`` only.
 
     Raises
     ------
@@ -133,13 +141,15 @@ def load(path: str | os.PathLike, *, format: str = "hybridrec") -> Any:
         (:class:`UnsafeModelError`), or was written in a newer format.
     """
     check_choice(format, "format", FORMATS, "load")
+    if mmap and format != "hybridrec":
+        raise ValueError(f"load(mmap=True) maps the safe format's arrays; a {format!r} file cannot be mapped.")
     source = Path(path).expanduser()
     if not source.exists():
         raise FileNotFoundError(f"No model file at {source}.")
     if format == "joblib":
         payload = _load_joblib(source)
     else:
-        payload = _load_safe(source)
+        payload = _load_safe(source, mmap)
     _check_versions(source, payload)
     model = payload["model"]
     data = getattr(model, "data_", None)
@@ -148,7 +158,7 @@ def load(path: str | os.PathLike, *, format: str = "hybridrec") -> Any:
     return model
 
 
-def _load_safe(source: Path) -> dict:
+def _load_safe(source: Path, mmap: bool = False) -> dict:
     if not zipfile.is_zipfile(source):
         raise ValueError(f"{source} is not a model in hybridrec's safe format. If it is a joblib file you created or "
                          "trust, load it with hybridrec.load(path, format='joblib') (CLI: --model-format joblib): joblib files "
@@ -160,7 +170,7 @@ def _load_safe(source: Path) -> dict:
             if not isinstance(manifest.get("safe_format"), int) or manifest["safe_format"] > _safe_format.SAFE_FORMAT:
                 raise ValueError(f"{source} uses layout {manifest.get('safe_format')} of the safe format; this "
                                  f"hybridrec {__version__} reads up to {_safe_format.SAFE_FORMAT}: upgrade hybridrec.")
-            return {**manifest, "model": _safe_format.read(archive, manifest)}
+            return {**manifest, "model": _safe_format.read(archive, manifest, source if mmap else None)}
     except UnsafeModelError as exc:
         raise UnsafeModelError(f"{source}: {exc}") from None
     except RecursionError:

@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
     p.add_argument("--encoder-backend", choices=["fastest", "model", "torch", "onnx-int8"], default="fastest",
                    help="backend for text queries: fastest (onnx-int8 when onnxruntime is installed, else torch) "
                         "or the model's own")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes; with more than one they share one memory-mapped copy of the model "
+                        "and its lists (fold-in, updates and reload need one worker)")
     p.set_defaults(func=run)
 
 
@@ -34,10 +37,10 @@ def run(args: argparse.Namespace) -> int:
     import_optional("uvicorn", "hybridrec serve")
     from ..serve import Limits, serve
 
-    for name in ("max_k", "max_text", "port"):
+    for name in ("max_k", "max_text", "port", "workers"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive integer. Got {getattr(args, name)}.")
-    model = hr.load(args.model, format=args.model_format)
+    model = hr.load(args.model, format=args.model_format, mmap=args.workers > 1)
     say(f"hybridrec serve: http://{args.host}:{args.port}/ (Ctrl-C stops it)")
     if getattr(model, "encoder_", None) is not None:
         from ..serve import chosen_backend
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"hybridrec serve: text queries are encoded with the {chosen_backend(model.encoder_, args.encoder_backend)} "
             "backend")
     serve(model, host=args.host, port=args.port, model_path=args.model, model_format=args.model_format,
-          encoder_backend=args.encoder_backend,
+          encoder_backend=args.encoder_backend, workers=args.workers,
           limits=Limits(max_k=args.max_k, max_text_chars=args.max_text, allow_fold_in=args.allow_fold_in,
                         allow_reload=args.allow_reload, allow_updates=args.allow_updates))
     return 0

@@ -15,8 +15,8 @@ __all__ = ["Limits", "chosen_backend", "create_app", "serve"]
 
 def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
           log_level: str = "warning", threads: int = 1, warm: bool = True, model_path: Any = None,
-          model_format: str = "hybridrec", encoder_backend: str = "fastest") -> None:
-    """Run the API for ``model`` until interrupted (uvicorn, one process, a thread pool for requests).
+          model_format: str = "hybridrec", encoder_backend: str = "fastest", workers: int = 1) -> None:
+    """Run the API for ``model`` until interrupted (uvicorn; one process, or ``workers``).
 
     Each request's work is small (one user's state against the catalogue), so the numerical
     libraries run it on ``threads`` threads: concurrent requests use the cores, and a request's
@@ -44,9 +44,22 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
         installed (about 8x faster for one query here, ``benchmarks/results/encoder_latency.md``;
         embeddings at mean cosine 0.99 to torch's, so a query's list may differ slightly from the
         Python API's), else torch; ``"model"`` keeps the model's own. As in :func:`create_app`.
+    workers : int, default=1
+        Worker processes. With more than one, each maps the model from ``model_path`` (a file in
+        the safe format; :func:`hybridrec.load` with ``mmap=True``) and the known users' lists,
+        computed once here, so the large arrays are in memory once whatever the number
+        (:mod:`hybridrec.serve._workers`). Fold-in, live events and reload are refused then:
+        each worker would change only its own copy.
     """
     import uvicorn
     from threadpoolctl import threadpool_limits
+
+    from ._workers import check_workers, run_workers
+
+    check_workers(workers, model_path, model_format, limits or Limits())
+    if workers > 1:
+        run_workers(model, model_path, limits or Limits(), workers, host, port, log_level, threads, encoder_backend)
+        return
 
     # the encoder (loaded now, not in the first query) and the lists are computed in big batches, with every core; requests then run on ``threads``
     app = create_app(model, limits, precompute=warm, model_path=model_path, model_format=model_format,

@@ -89,7 +89,7 @@ def _frame_rows(frame: pd.DataFrame, model: Any) -> list[dict]:
 
 def create_app(model: Any, limits: Limits | None = None, precompute: bool = False,
                model_path: str | Path | None = None, model_format: str = "hybridrec",
-               encoder_backend: str = "model") -> Any:
+               encoder_backend: str = "model", lists: Any = None) -> Any:
     """A FastAPI app serving ``model``.
 
     Endpoints: ``GET /`` (the web page), ``/health``, ``/version``, ``/recommend`` (a user),
@@ -127,6 +127,10 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
         faster for one query here, ``benchmarks/results/encoder_latency.md``; its embeddings are
         at mean cosine 0.99 to torch's, so a query's list may differ slightly from the Python
         API's), else torch; ``"model"`` keeps the model's own. ``serve`` uses ``"fastest"``.
+    lists : KnownLists, optional
+        Known users' lists computed elsewhere for this model (``serve(workers=N)`` computes them
+        once and each worker maps them: :meth:`~hybridrec.serve._lists.KnownLists.mapped`); used
+        instead of computing them.
 
     Returns
     -------
@@ -138,8 +142,8 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
 
     limits = limits or Limits()
     version = "unsaved" if model_path is None else file_version(model_path)
-    prepare_encoder(model, encoder_backend, load=precompute)
-    slot = Slot(Served(model, version, limits.max_k, precompute), model_path, model_format, encoder_backend)
+    prepare_encoder(model, encoder_backend, load=precompute or lists is not None)
+    slot = Slot(Served(model, version, limits.max_k, precompute, lists), model_path, model_format, encoder_backend)
     overlay = Overlay()  # live events, kept across reloads
     # Reads share a model freely (recommend is thread-safe); with fold-in on, one call at a time.
     # Bad values (an unknown domain, item ids) are the model's to refuse: its ValueError becomes a 400.

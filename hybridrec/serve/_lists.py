@@ -10,11 +10,15 @@ rounding (a batch goes through other BLAS kernels than one row). Requests with o
 explanations) and users added after the lists were built go through the model.
 
 Memory: ``users x (domains + 1) x max_k`` entries of 12 bytes (an int32 position, a float64 score).
+Several worker processes share one copy: :meth:`KnownLists.save` writes the arrays once and
+:meth:`KnownLists.mapped` memory-maps them in each worker.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
+from pathlib import Path
 from typing import Any, Hashable
 
 import numpy as np
@@ -39,15 +43,11 @@ class KnownLists:
 
     def __init__(self, model: Any, max_k: int, batch_size: int = 2048) -> None:
         start = time.perf_counter()
-        data = model.data_
-        self.data, self.components = data, model.components_
-        self.k = min(int(max_k), data.n_items)
-        self.item_ids = np.asarray(data.item_ids, dtype=object)
-        self.item_domains = np.asarray(data.domains, dtype=object)[data.item_domain]
-        users = list(data.user_ids)
+        self._bind(model, max_k)
+        users = list(model.data_.user_ids)
         self.positions: dict[str | None, np.ndarray] = {}
         self.scores: dict[str | None, np.ndarray] = {}
-        for domain in (None, *data.domains):
+        for domain in (None, *model.data_.domains):
             positions = np.full((len(users), self.k), -1, dtype=np.int32)
             scores = np.full((len(users), self.k), np.nan, dtype=np.float64)
             for first in range(0, len(users), batch_size):
@@ -58,6 +58,41 @@ class KnownLists:
             self.positions[domain], self.scores[domain] = positions, scores
         logger.info("hybridrec serve: lists of %d known users x %d domain choices (k=%d) in %.1f s",
                     len(users), len(self.positions), self.k, time.perf_counter() - start)
+
+    def _bind(self, model: Any, max_k: int) -> None:
+        data = model.data_
+        self.data, self.components = data, model.components_
+        self.k = min(int(max_k), data.n_items)
+        self.item_ids = np.asarray(data.item_ids, dtype=object)
+        self.item_domains = np.asarray(data.domains, dtype=object)[data.item_domain]
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the lists' arrays to ``folder`` (created), to be memory-mapped by :meth:`mapped`."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        choices = list(self.positions)
+        for number, domain in enumerate(choices):
+            np.save(folder / f"positions_{number}.npy", self.positions[domain])
+            np.save(folder / f"scores_{number}.npy", self.scores[domain])
+        meta = {"k": self.k, "choices": choices, "users": self.data.n_users, "items": self.data.n_items}
+        (folder / "lists.json").write_text(json.dumps(meta))
+        return folder
+
+    @classmethod
+    def mapped(cls, model: Any, folder: str | Path) -> "KnownLists":
+        """The lists :meth:`save` wrote for ``model`` (loaded from the same file), memory-mapped read-only."""
+        folder = Path(folder)
+        meta = json.loads((folder / "lists.json").read_text())
+        if (meta["users"], meta["items"]) != (model.data_.n_users, model.data_.n_items):
+            raise ValueError(f"The lists in {folder} were computed for {meta['users']} users and {meta['items']} "
+                             f"items; this model has {model.data_.n_users} and {model.data_.n_items}.")
+        out = cls.__new__(cls)
+        out._bind(model, meta["k"])
+        out.positions, out.scores = {}, {}
+        for number, domain in enumerate(meta["choices"]):
+            out.positions[domain] = np.load(folder / f"positions_{number}.npy", mmap_mode="r")
+            out.scores[domain] = np.load(folder / f"scores_{number}.npy", mmap_mode="r")
+        return out
 
     def serves(self, model: Any, k: int) -> bool:
         """Whether these lists belong to the model as it is now (no users or items changed since) and hold ``k``."""

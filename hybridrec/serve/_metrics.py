@@ -26,30 +26,44 @@ class Metrics:
     ----------
     model_info : callable
         Returns ``{"version", "items", "users"}`` of the model now served (read at each scrape).
+
+    Notes
+    -----
+    Under ``serve(workers=N)`` each worker process counts its own requests into files of a folder
+    shared by all of them (prometheus-client's multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` is
+    set before any worker imports it), and a scrape of any worker adds them all up.
     """
 
     def __init__(self, model_info: Callable[[], dict[str, Any]]) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 
         self.registry = CollectorRegistry()
+        self.multiprocess = values.ValueClass is not values.MutexValue
         self.requests = Counter("hybridrec_requests", "Requests served", ["method", "route", "status"],
                                 registry=self.registry)
         self.latency = Histogram("hybridrec_request_seconds", "Request latency", ["method", "route"],
                                  buckets=BUCKETS, registry=self.registry)
         self.query_batches = Histogram("hybridrec_batch_size", "Requests ranked by one model call", ["kind"],
                                        buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
-        items = Gauge("hybridrec_model_items", "Items in the served model", registry=self.registry)
-        users = Gauge("hybridrec_model_users", "Users in the served model", registry=self.registry)
-        version = Gauge("hybridrec_model_info", "The served model (value 1)", ["version"], registry=self.registry)
-        items.set_function(lambda: model_info()["items"])
-        users.set_function(lambda: model_info()["users"])
-        self._version, self._model_info = version, model_info
+        mode = {"multiprocess_mode": "livemax"}
+        self._items = Gauge("hybridrec_model_items", "Items in the served model", registry=self.registry, **mode)
+        self._users = Gauge("hybridrec_model_users", "Users in the served model", registry=self.registry, **mode)
+        self._version = Gauge("hybridrec_model_info", "The served model (value 1)", ["version"],
+                              registry=self.registry, **mode)
+        if not self.multiprocess:  # read at each scrape (fold-in adds users)
+            self._items.set_function(lambda: model_info()["items"])
+            self._users.set_function(lambda: model_info()["users"])
+        self._model_info = model_info
         self.refresh()
 
     def refresh(self) -> None:
-        """Point ``hybridrec_model_info`` at the model now served (after a reload)."""
+        """Point ``hybridrec_model_info`` (and, with workers, the size gauges) at the model now served."""
+        info = self._model_info()
         self._version.clear()
-        self._version.labels(str(self._model_info()["version"])).set(1)
+        self._version.labels(str(info["version"])).set(1)
+        if self.multiprocess:  # workers never change their model, so its size is set once
+            self._items.set(info["items"])
+            self._users.set(info["users"])
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -57,9 +71,13 @@ class Metrics:
 
     def text(self) -> bytes:
         """The Prometheus text exposition of every metric."""
-        from prometheus_client import generate_latest
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
-        return generate_latest(self.registry)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
 
 
 class Instrumented:

@@ -61,12 +61,12 @@ def file_version(path: str | Path) -> str:
 
 
 class Served:
-    """One fitted model, its version label and (with ``precompute``) its known users' lists."""
+    """One fitted model, its version label and (with ``precompute``, or given) its known users' lists."""
 
-    def __init__(self, model: Any, version: str, max_k: int, precompute: bool) -> None:
+    def __init__(self, model: Any, version: str, max_k: int, precompute: bool, lists: KnownLists | None = None) -> None:
         self.model = model
         self.version = version
-        self.lists = KnownLists(model, max_k) if precompute else None
+        self.lists = lists if lists is not None else KnownLists(model, max_k) if precompute else None
 
 
 class Slot:
