@@ -9,9 +9,10 @@ less of the two cores than a Python client would; client and server still share 
 Endpoints: ``GET /recommend`` for known users (cycling through every user; all domains, or one
 domain), ``GET /search`` with 50 queries, ``POST /recommend`` with 5-item histories. Reported per
 endpoint: requests/s, p50/p95/p99 latency, errors (socket errors and non-2xx answers), and the
-server's resident memory after it.
+server's memory after it (RSS and PSS summed over its processes). ``--workers 1,2`` serves the
+same model file with each number of worker processes in turn.
 
-    python benchmarks/serve_load.py [--seconds 10] [--connections 16] [--amazon] [--quick]
+    python benchmarks/serve_load.py [--seconds 10] [--connections 16] [--amazon] [--quick] [--workers 1,2]
 
 Needs Debian's ``wrk`` (``apt-get install wrk``).
 """
@@ -85,12 +86,40 @@ end
 }
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process, from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """Resident (RSS) and proportional (PSS: shared pages split among their users) memory of one process, MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0]) / 1024
+    return fields.get("Rss", float("nan")), fields.get("Pss", float("nan"))
+
+
+def tree_memory_mb(pid: int) -> dict[str, float]:
+    """RSS and PSS summed over a server process and its descendants (workers), and their count.
+
+    RSS counts a page once per process that maps it, so shared model pages are counted once per
+    worker; PSS splits each shared page among its processes, so its sum is the memory actually used.
+    """
+    children: dict[int, list[int]] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("PPid:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(status.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo += children.get(tree[-1], [])
+    rss = pss = 0.0
+    for member in tree:
+        try:
+            r, p = _memory_mb(member)
+        except OSError:
+            continue
+        rss, pss = rss + r, pss + p
+    return {"rss_mb": rss, "pss_mb": pss, "processes": len(tree)}
 
 
 def _free_port() -> int:
@@ -121,7 +150,7 @@ def _quote(value: Any) -> str:
 
 
 def run_dataset(name: str, dataset: hr.datasets.Dataset, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    """Fit, serve and load one dataset's default model; the per-endpoint results."""
+    """Fit and save one dataset's default model, then serve and load it with each number of workers."""
     start = time.perf_counter()
     model = hr.HybridRecommender(random_state=0, show_progress=False).fit(
         dataset.interactions, items=dataset.items, users=dataset.users)
@@ -131,14 +160,23 @@ def run_dataset(name: str, dataset: hr.datasets.Dataset, args: argparse.Namespac
     values = {"GET /recommend": users, "GET /recommend?domain": users, "GET /search": [_quote(q) for q in QUERIES],
               "POST /recommend": [json.dumps(i.item() if hasattr(i, "item") else i) for i in model.data_.item_ids]}
     domains = ", ".join(f'"{_quote(d)}"' for d in model.data_.domains)
+    runs = {str(workers): run_server(name, path, workers, values, domains, args, folder) for workers in args.workers}
+    return {"items": model.data_.n_items, "users": model.data_.n_users, "components": sorted(model.components_),
+            "fit_seconds": fit_seconds, "file_mb": path.stat().st_size / 2**20, "runs": runs}
+
+
+def run_server(name: str, path: Path, workers: int, values: dict[str, list[str]], domains: str,
+               args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """Start ``hybridrec serve --workers`` on the saved model and drive each endpoint with wrk."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "hybridrec.cli", "serve", "--model", str(path), "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "hybridrec.cli", "serve", "--model", str(path), "--port", str(port),
+                               "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = {}
     try:
         start_seconds = _wait(base, server)
-        idle = rss_mb(server.pid)
+        time.sleep(2)  # every worker up
+        idle = tree_memory_mb(server.pid)
         for endpoint, script in _SCRIPTS.items():
             data_file = folder / f"{name}-{len(rows)}.txt"
             data_file.write_text("\n".join(values[endpoint]))
@@ -148,15 +186,14 @@ def run_dataset(name: str, dataset: hr.datasets.Dataset, args: argparse.Namespac
                                   "-s", str(lua), base], capture_output=True, text=True, check=True).stdout
             result = json.loads(out.split("RESULT ", 1)[1])
             result["rps"] = result["requests"] / result["seconds"]
-            result["rss_mb"] = rss_mb(server.pid)
+            result.update(tree_memory_mb(server.pid))
             rows[endpoint] = result
-            print(f"{name} {endpoint}: {result['rps']:,.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
+            print(f"{name}, {workers} worker(s), {endpoint}: {result['rps']:,.0f} req/s, p50 {result['p50_ms']:.1f} ms, "
                   f"p99 {result['p99_ms']:.1f} ms, errors {result['socket_errors'] + result['non_2xx']}", flush=True)
     finally:
         server.terminate()
-        server.wait(timeout=30)
-    return {"items": model.data_.n_items, "users": model.data_.n_users, "components": sorted(model.components_),
-            "fit_seconds": fit_seconds, "start_seconds": start_seconds, "rss_idle_mb": idle, "endpoints": rows}
+        server.wait(timeout=60)
+    return {"start_seconds": start_seconds, "idle": idle, "endpoints": rows}
 
 
 def _markdown(result: dict[str, Any]) -> str:
@@ -165,17 +202,25 @@ def _markdown(result: dict[str, Any]) -> str:
              f"- Date: {result['date']}; git commit `{result['commit']}`",
              f"- Machine: {result['machine']}; `wrk` (1 thread, {result['connections']} connections, "
              f"{result['seconds']} s per endpoint) and the server share the cores",
-             "- Server: `hybridrec serve`, one process; known users' lists computed at start; text queries and "
-             "posted histories micro-batched", ""]
+             "- Server: `hybridrec serve --workers N`; known users' lists computed at start (once, by the parent, "
+             "with several workers); text queries and posted histories micro-batched",
+             "- Memory: summed over the server's processes (the parent, its workers, multiprocessing's helper). RSS "
+             "counts a shared page once per process that maps it; PSS splits it among them, so its sum is what the "
+             "server uses", ""]
     for name, data in result["datasets"].items():
         lines += [f"## {name}: {data['items']:,} items, {data['users']:,} users ({', '.join(data['components'])})", "",
-                  f"Fit {data['fit_seconds']:.0f} s; server ready in {data['start_seconds']:.0f} s; "
-                  f"memory {data['rss_idle_mb']:,.0f} MB when ready.", "",
-                  "| endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors | server RSS MB |",
-                  "|---|---|---|---|---|---|---|"]
-        for endpoint, r in data["endpoints"].items():
-            lines.append(f"| `{endpoint}` | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-                         f"{r['p99_ms']:.1f} | {r['socket_errors'] + r['non_2xx']} | {r['rss_mb']:,.0f} |")
+                  f"Fit {data['fit_seconds']:.0f} s; model file {data['file_mb']:,.0f} MB.", "",
+                  "| workers | ready in s | processes | RSS MB when ready | PSS MB when ready |", "|---|---|---|---|---|"]
+        for workers, run in data["runs"].items():
+            idle = run["idle"]
+            lines.append(f"| {workers} | {run['start_seconds']:.0f} | {idle['processes']} | {idle['rss_mb']:,.0f} | "
+                         f"{idle['pss_mb']:,.0f} |")
+        lines += ["", "| workers | endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors | PSS MB after |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for workers, run in data["runs"].items():
+            for endpoint, r in run["endpoints"].items():
+                lines.append(f"| {workers} | `{endpoint}` | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+                             f"{r['p99_ms']:.1f} | {r['socket_errors'] + r['non_2xx']} | {r['pss_mb']:,.0f} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -187,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--amazon", action="store_true", help="also Amazon Food-Kitchen from --data")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--quick", action="store_true", help="3 s per endpoint")
+    parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")], default=[1],
+                        help="comma-separated worker counts to run, e.g. 1,2")
     parser.add_argument("--out", type=Path, default=RESULTS / "serve_load.md")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -208,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
             result["datasets"][name] = run_dataset(name.split()[0].lower(), dataset, args, Path(folder))
     write_text(args.out, _markdown(result))
     write_json(args.out.with_suffix(".json"), result)
-    errors = sum(r["socket_errors"] + r["non_2xx"] for d in result["datasets"].values() for r in d["endpoints"].values())
+    errors = sum(r["socket_errors"] + r["non_2xx"] for d in result["datasets"].values() for run in d["runs"].values()
+                 for r in run["endpoints"].values())
     return 0 if errors == 0 else 1
 
 
