@@ -113,13 +113,17 @@ def tree_memory_mb(pid: int) -> dict[str, float]:
         tree.append(todo.pop())
         todo += children.get(tree[-1], [])
     rss = pss = 0.0
+    each = []
     for member in tree:
         try:
             r, p = _memory_mb(member)
+            command = Path(f"/proc/{member}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         rss, pss = rss + r, pss + p
-    return {"rss_mb": rss, "pss_mb": pss, "processes": len(tree)}
+        kind = "worker" if "spawn_main" in command else "helper" if "resource_tracker" in command else "parent"
+        each.append({"process": kind, "rss_mb": round(r, 1), "pss_mb": round(p, 1)})
+    return {"rss_mb": rss, "pss_mb": pss, "processes": len(tree), "each": each}
 
 
 def _free_port() -> int:
