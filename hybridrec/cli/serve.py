@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import hybridrec as hr
 
@@ -40,7 +41,16 @@ def run(args: argparse.Namespace) -> int:
     for name in ("max_k", "max_text", "port", "workers"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive integer. Got {getattr(args, name)}.")
-    model = hr.load(args.model, format=args.model_format, mmap=args.workers > 1)
+    limits = Limits(max_k=args.max_k, max_text_chars=args.max_text, allow_fold_in=args.allow_fold_in,
+                    allow_reload=args.allow_reload, allow_updates=args.allow_updates)
+    if args.workers > 1:  # the workers load the file; this process only supervises them
+        if not Path(args.model).expanduser().exists():
+            raise FileNotFoundError(f"No model file at {args.model}.")
+        say(f"hybridrec serve: http://{args.host}:{args.port}/ with {args.workers} workers (Ctrl-C stops it)")
+        serve(None, host=args.host, port=args.port, model_path=args.model, model_format=args.model_format,
+              encoder_backend=args.encoder_backend, workers=args.workers, limits=limits)
+        return 0
+    model = hr.load(args.model, format=args.model_format)
     say(f"hybridrec serve: http://{args.host}:{args.port}/ (Ctrl-C stops it)")
     if getattr(model, "encoder_", None) is not None:
         from ..serve import chosen_backend
@@ -48,7 +58,5 @@ def run(args: argparse.Namespace) -> int:
         say(f"hybridrec serve: text queries are encoded with the {chosen_backend(model.encoder_, args.encoder_backend)} "
             "backend")
     serve(model, host=args.host, port=args.port, model_path=args.model, model_format=args.model_format,
-          encoder_backend=args.encoder_backend, workers=args.workers,
-          limits=Limits(max_k=args.max_k, max_text_chars=args.max_text, allow_fold_in=args.allow_fold_in,
-                        allow_reload=args.allow_reload, allow_updates=args.allow_updates))
+          encoder_backend=args.encoder_backend, limits=limits)
     return 0

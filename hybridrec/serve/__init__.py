@@ -24,8 +24,8 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
 
     Parameters
     ----------
-    model : HybridRecommender
-        Fitted.
+    model : HybridRecommender or None
+        Fitted. With ``workers > 1`` the workers load ``model_path`` instead, and ``model`` may be None.
     host : str, default="127.0.0.1"
         Only this machine can connect; "0.0.0.0" opens the server to the network.
     port : int, default=8000
@@ -48,8 +48,9 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
         Worker processes. With more than one, each maps the model from ``model_path`` (a file in
         the safe format; :func:`hybridrec.load` with ``mmap=True``) and the known users' lists,
         computed once here, so the large arrays are in memory once whatever the number
-        (:mod:`hybridrec.serve._workers`). Fold-in, live events and reload are refused then:
-        each worker would change only its own copy.
+        (:mod:`hybridrec.serve._workers`); a short-lived child process computes the lists, and
+        this process only supervises. Fold-in, live events and reload are refused then: each
+        worker would change only its own copy.
     """
     import uvicorn
     from threadpoolctl import threadpool_limits
@@ -57,8 +58,8 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
     from ._workers import check_workers, run_workers
 
     check_workers(workers, model_path, model_format, limits or Limits())
-    if workers > 1:
-        run_workers(model, model_path, limits or Limits(), workers, host, port, log_level, threads, encoder_backend)
+    if workers > 1:  # the workers load model_path themselves
+        run_workers(model_path, limits or Limits(), workers, host, port, log_level, threads, encoder_backend)
         return
 
     # the encoder (loaded now, not in the first query) and the lists are computed in big batches, with every core; requests then run on ``threads``

@@ -1,11 +1,12 @@
 """``serve(workers=N)``: N uvicorn processes over one memory-mapped model file and one copy of the lists.
 
-The parent process loads the model file with ``mmap=True``, computes every known user's lists
-once with all cores and writes them to a temporary folder (:meth:`KnownLists.save`). uvicorn then
-starts ``N`` worker processes; each calls :func:`worker_app`, which maps the same model file
-(:func:`hybridrec.load` with ``mmap=True``) and the same lists, so the large arrays are in memory
-once, shared through the page cache, whatever ``N``. Requests counts are merged across workers
-(prometheus-client's multiprocess mode, in a second temporary folder).
+A short-lived child process loads the model file, computes every known user's lists once with
+all cores, writes them to a temporary folder (:meth:`KnownLists.save`) and exits, so the memory
+that took is given back before any worker starts. uvicorn then starts ``N`` worker processes;
+each calls :func:`worker_app`, which maps the same model file (:func:`hybridrec.load` with
+``mmap=True``) and the same lists, so the large arrays are in memory once, shared through the
+page cache, whatever ``N``. The parent only supervises: it never loads the model. Request counts
+are merged across workers (prometheus-client's multiprocess mode, in a second temporary folder).
 
 A worker's model never changes: fold-in, live events and reload keep state in one process,
 which other workers would not see, so :func:`check_workers` refuses them with ``workers > 1``.
@@ -43,17 +44,31 @@ def check_workers(workers: int, model_path: Any, model_format: str, limits: Any)
                          "restart the workers on a new model file.")
 
 
-def run_workers(model: Any, model_path: str | Path, limits: Any, workers: int, host: str, port: int,
-                log_level: str, threads: int, encoder_backend: str) -> None:
-    """Compute the lists once, then run ``workers`` uvicorn processes over the mapped model (blocks)."""
-    import uvicorn
-
+def _write_lists(model_path: str, max_k: int, folder: str) -> None:
+    """In a child process: load the model, compute its known users' lists, save them to ``folder``."""
+    from .. import load
     from ._lists import KnownLists
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    KnownLists(load(model_path, mmap=True), max_k).save(folder)
+
+
+def run_workers(model_path: str | Path, limits: Any, workers: int, host: str, port: int,
+                log_level: str, threads: int, encoder_backend: str) -> None:
+    """Compute the lists once (in a child process), then run ``workers`` uvicorn processes over the mapped model (blocks)."""
+    import multiprocessing
+
+    import uvicorn
 
     scratch = Path(tempfile.mkdtemp(prefix="hybridrec-serve-"))
     try:
-        lists = KnownLists(model, limits.max_k)
-        lists.save(scratch / "lists")
+        child = multiprocessing.get_context("spawn").Process(
+            target=_write_lists, args=(str(Path(model_path).resolve()), limits.max_k, str(scratch / "lists")))
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"Computing the known users' lists of {model_path} failed (exit code {child.exitcode}); "
+                               "its error is above.")
         (scratch / "metrics").mkdir()
         config = {"model": str(Path(model_path).resolve()), "lists": str(scratch / "lists"), "threads": threads,
                   "encoder_backend": encoder_backend, "limits": vars(limits)}
