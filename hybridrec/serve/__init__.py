@@ -5,11 +5,10 @@ with uvicorn, bound to localhost unless told otherwise. ``import hybridrec`` nev
 """
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from ._app import Limits, create_app
-from ._served import chosen_backend
+from ._served import chosen_backend, pin_threads
 
 __all__ = ["Limits", "chosen_backend", "create_app", "serve"]
 
@@ -35,7 +34,8 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
         Threads of BLAS (threadpoolctl) and torch for each request.
     warm : bool, default=True
         Before accepting requests (``/health`` answers only after it), load the text encoder and
-        compute every known user's lists (``create_app(..., precompute=True)``).
+        compute every known user's lists (``create_app(..., precompute=True)``). With
+        ``workers > 1`` the lists and the encoder are always prepared before requests.
     model_path, model_format : optional
         The file ``model`` came from (its version; ``POST /admin/reload`` reads it again), as in
         :func:`create_app`.
@@ -53,7 +53,6 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
         worker would change only its own copy.
     """
     import uvicorn
-    from threadpoolctl import threadpool_limits
 
     from ._workers import check_workers, run_workers
 
@@ -65,8 +64,6 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
     # the encoder (loaded now, not in the first query) and the lists are computed in big batches, with every core; requests then run on ``threads``
     app = create_app(model, limits, precompute=warm, model_path=model_path, model_format=model_format,
                      encoder_backend=encoder_backend)
-    threadpool_limits(threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
+    pin_threads(threads)
     # uvicorn's access log would hold query strings (texts); the app writes its own (hybridrec.access)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

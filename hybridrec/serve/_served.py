@@ -51,6 +51,17 @@ def prepare_encoder(model: Any, choice: str, load: bool) -> None:
         encoder.load()
 
 
+def pin_threads(threads: int) -> None:
+    """Run BLAS (threadpoolctl) and torch on ``threads`` threads in this process (each request's work is small)."""
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def file_version(path: str | Path) -> str:
     """A model file's version: the first 12 hex digits of its SHA-256."""
     digest = hashlib.sha256()

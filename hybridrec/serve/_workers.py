@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -85,18 +84,15 @@ def run_workers(model_path: str | Path, limits: Any, workers: int, host: str, po
 
 def worker_app() -> Any:
     """The app of one worker process (uvicorn's factory): the mapped model and lists of its parent."""
-    from threadpoolctl import threadpool_limits
-
     from .. import load
     from ._app import Limits, create_app
     from ._lists import KnownLists
+    from ._served import pin_threads
 
     config = json.loads(os.environ[CONFIG_ENV])
     model = load(config["model"], mmap=True)
     lists = KnownLists.mapped(model, config["lists"])
     app = create_app(model, Limits(**config["limits"]), lists=lists, model_path=config["model"],
                      encoder_backend=config["encoder_backend"])
-    threadpool_limits(config["threads"])
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(config["threads"])
+    pin_threads(config["threads"])
     return app
