@@ -79,7 +79,7 @@ class ColdStartMixin:
         texts = [text] if isinstance(text, str) or not isinstance(text, Iterable) else list(text)
         users = query_users(self.data_, encoder, texts)
         blend = self._call_weights(weights, "recommend_for_text")  # None: query weights, row by row
-        return self._rank(users, k, domain, False, 1.0, blend, user_column="query", output=output)
+        return self.scorer_.rank(users, k, domain, False, 1.0, blend, user_column="query", output=output)
 
     # ------------------------------------------------------------------ new users
     def _new_users(self, history: pd.DataFrame, user_ids: Iterable[Hashable] | None, texts: Any, method: str):
@@ -122,7 +122,7 @@ class ColdStartMixin:
         weight = self._check_cdw(cross_domain_weight, "recommend_new")
         users = self._new_users(history, None, texts, "Texts for new users")
         blend = self._call_weights(weights, "recommend_new")
-        return self._rank(users, k, domain, exclude_seen, weight, blend, output=output)
+        return self.scorer_.rank(users, k, domain, exclude_seen, weight, blend, output=output)
 
     def score_new(
         self,
@@ -163,7 +163,7 @@ class ColdStartMixin:
         weight = self._check_cdw(cross_domain_weight, "score_new")
         users = self._new_users(history, list(user_ids), texts, "Texts for new users")
         blend = self._call_weights(weights, "score_new")
-        return self._scores(users, self._items(item_ids), weight, blend)
+        return self.scorer_.scores(users, self._items(item_ids), weight, blend)
 
     def fold_in_users(
         self,

@@ -80,14 +80,14 @@ class ExplainMixin:
         """Explanations of several items for one user, domain by domain, on the scale of ``scope``."""
         out: dict[int, dict[str, Any]] = {}
         domains = self.data_.item_domain[items]
-        for block in self._domain_scores(users, np.unique(domains), weight, whole_catalogue=scope == "catalogue"):
+        for block in self.scorer_.domain_scores(users, np.unique(domains), weight, whole_catalogue=scope == "catalogue"):
             for item in [i for i in items if self.data_.item_domain[i] == block.code]:
                 out[item] = self._explain_one(block, item, n_history, scope)
         return [out[i] for i in items]
 
     def _explain_one(self, block, item: int, n_history: int, scope: str) -> dict[str, Any]:
         col = int(np.searchsorted(block.scope, item))
-        weights, query = self._blend_weights(None)
+        weights, query = self.scorer_.blend_weights(None)
         if query is not None and block.users.text_only()[0]:
             weights = query  # a user known only by a text is ranked with the query weights
         at_item = {name: scores[:, [col]] for name, scores in block.scores.items()}

@@ -350,7 +350,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             raise ValueError(f"The 'components' parameter of component_scores names {unknown}, which are not "
                              f"fitted. Fitted components: {list(self.components_)}.")
         users = self._users(user_ids, history, texts, "component_scores")
-        return self._parts(users, self._items(item_ids), weight, names, normalization)
+        return self.scorer_.parts(users, self._items(item_ids), weight, names, normalization)
 
     def reweight(self, weights: Mapping[str, float]) -> "HybridRecommender":
         """Change the blend weights of a fitted model, without refitting anything.
@@ -426,7 +426,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             raise ValueError("recommend(explain=True) explains the model's own weights; call reweight(...) first.")
         if explain and output == "arrays":
             raise ValueError("recommend(explain=True) adds columns to the frame; it cannot return output='arrays'.")
-        frame = self._rank(users, k, domain, exclude_seen, weight, blend, candidates=candidates, output=output)
+        frame = self.scorer_.rank(users, k, domain, exclude_seen, weight, blend, candidates=candidates, output=output)
         if explain:
             scope = "catalogue" if domain is None else "domain"
             frame["contributions"], frame["explanation"] = self._explain_frame_rows(frame, users, weight, scope)
@@ -459,7 +459,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         check_is_fitted(self, "components_")
         weight = self._check_cdw(cross_domain_weight, "score_items")
         users = known_users(self.data_, user_ids, "score_items")
-        return self._scores(users, self._items(item_ids), weight)
+        return self.scorer_.scores(users, self._items(item_ids), weight)
 
     def predict(self, pairs: pd.DataFrame, cross_domain_weight: float | None = None) -> np.ndarray:
         """One blended score per (user, item) row of ``pairs`` (as :meth:`score_items` scores it).
@@ -484,4 +484,4 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         weight = self._check_cdw(cross_domain_weight, "predict")
         users = known_users(self.data_, list(pairs[ucol]), "predict")
         items = self.data_.item_index(list(pairs[icol]))
-        return self._pair_scores(users, items, weight)
+        return self.scorer_.pair_scores(users, items, weight)

@@ -59,8 +59,8 @@ def test_the_linear_path_equals_the_exact_one_in_every_mode(linear_model, sample
     args = dict(users=known, codes=list(range(len(linear_model.data_.domains))), blend_w=linear_model.weights_,
                 query=None, k=7)
     for cdw, exclude, whole in [(0.0, True, False), (1.0, False, False), (0.5, True, True)]:
-        fast = list(linear_model._top_linear(cross_domain_weight=cdw, exclude_seen=exclude, whole=whole, **args))
-        exact = list(linear_model._top_exact(cross_domain_weight=cdw, exclude_seen=exclude, whole=whole, **args))
+        fast = list(linear_model.scorer_.top_linear(cross_domain_weight=cdw, exclude_seen=exclude, whole=whole, **args))
+        exact = list(linear_model.scorer_.top_exact(cross_domain_weight=cdw, exclude_seen=exclude, whole=whole, **args))
         assert len(fast) == len(exact) == len(linear_model.data_.domains)  # one block per domain (one batch)
         for (_, _, fast_items, fast_scores), (_, _, exact_items, exact_scores) in zip(fast, exact):
             np.testing.assert_array_equal(fast_items, exact_items)
@@ -69,7 +69,7 @@ def test_the_linear_path_equals_the_exact_one_in_every_mode(linear_model, sample
 
 def test_cached_states_follow_the_call_and_the_models_changes(linear_model, sample):
     model = copy.deepcopy(linear_model)
-    assert "_fast" not in model.__dict__  # caches are never copied or saved
+    assert "_scorer" not in model.__dict__  # the scorer and its caches are never copied or saved
     users = sample.interactions["user_id"].drop_duplicates().iloc[:30].tolist()
     first = model.recommend(users, k=10, cross_domain_weight=0.0)
     other = model.recommend(users, k=10, cross_domain_weight=1.0)
@@ -127,3 +127,28 @@ def test_ann_candidates_are_refused_for_blends_it_cannot_reproduce(fitted_sample
         fitted_sample_model.recommend([user], k=5, candidates=100)
     with pytest.raises(ValueError, match="'candidates' parameter of recommend must be a positive int"):
         fitted_sample_model.recommend([user], k=5, candidates=0)
+
+
+def test_the_scorer_is_rebuilt_when_its_state_changes_and_keeps_valid_caches(linear_model, sample):
+    model = copy.deepcopy(linear_model)
+    users = sample.interactions["user_id"].drop_duplicates().iloc[:20].tolist()
+    scorer = model.scorer_
+    assert model.scorer_ is scorer  # nothing changed: the same scorer, caches and all
+    before = model.score_items(users)
+    model.reweight({"als": 1.0})
+    reweighted = model.scorer_
+    assert reweighted is not scorer and reweighted.weights == {"als": 1.0, "svd": 0.0, "lightfm": 0.0}
+    assert reweighted.states is scorer.states  # same data and components: known users' states still hold
+    np.testing.assert_allclose(model.score_items(users), model.component_scores(users, components=["als"])["als"],
+                               rtol=1e-5, atol=1e-5)
+    model.set_params(normalization="minmax")
+    assert model.scorer_.normalization == "minmax"
+    assert not np.allclose(model.score_items(users), before)
+    model.set_params(normalization="zscore").reweight(dict(linear_model.weights_))
+    np.testing.assert_allclose(model.score_items(users), before, rtol=1e-5, atol=1e-5)
+    # New data (an item added) means new caches: nothing computed for the old catalogue is served.
+    item = sample.items.iloc[[0]].assign(item_id="new-item")
+    model.add_items(item)
+    assert not model.scorer_.shares_fit(linear_model.data_, linear_model.components_)
+    assert model.scorer_.states is not scorer.states
+    assert model.score_items(users, ["new-item"]).shape == (20, 1)
