@@ -22,10 +22,51 @@ from .components.base import TEXT
 from .components.hubness import COPY_BUDGET, COPY_COSINE, copies
 from ._frames import item_table
 from .modalities import align_block
+from .screening import held_when_added
 from .text import clean_text
 from .users import encode_texts, history_users, query_users
 
 logger = logging.getLogger(__name__)
+
+
+def check_item_edits(components: Mapping[str, Any], method: str) -> None:
+    """Refuse an item edit up front when a fitted component cannot follow it without refitting."""
+    refusing = [f"{name!r} ({type(comp).__name__})" for name, comp in components.items() if not comp.edits_items()]
+    if refusing:
+        raise NotImplementedError(
+            f"{method}: the components {', '.join(refusing)} cannot add or remove items without refitting; "
+            "nothing was changed. Refit with the new catalogue, or leave those components out.")
+
+
+def warn_copies(data: Any, ids: pd.Index, embeddings: np.ndarray) -> None:
+    """Warn about new items whose text copies an item of ``data`` (text scorers rank them alike)."""
+    existing = data.item_blocks[TEXT]
+    if len(ids) * len(existing) > COPY_BUDGET:
+        logger.debug("add_items: %d new x %d items is too many to check for copied texts.", len(ids), len(existing))
+        return
+    rows, of = copies(embeddings, existing)
+    if len(rows):
+        pairs = [f"{plain(ids[r])!r} (of {plain(data.item_ids[o])!r})" for r, o in zip(rows, of)]
+        warnings.warn(f"add_items: {len(rows)} of {len(ids)} new items have a text that copies an existing "
+                      f"item's (cosine >= {COPY_COSINE}), so the text components rank them alike: "
+                      f"{preview(pairs, render=str)}.", UserWarning, stacklevel=3)
+
+
+def new_item_blocks(data: Any, item_col: str, block_encoders: Mapping[str, Any], items: pd.DataFrame, ids: pd.Index,
+                    vectors: Mapping[str, Any] | None) -> dict:
+    """New items' rows of the non-text blocks of ``data``: from ``vectors``, or encoded from their columns."""
+    vectors = dict(vectors or {})
+    fitted = set(data.item_blocks) - {TEXT}
+    unknown = sorted(set(vectors) - fitted)
+    if unknown:
+        raise ValueError(f"add_items: vectors names blocks {unknown} that the model was not fitted with "
+                         f"(its blocks: {sorted(fitted)}).")
+    out = {name: align_block(name, value, ids, kind="item", id_col=item_col, table_ids=ids)
+           for name, value in vectors.items()}
+    for name, encoder in block_encoders.items():
+        if name not in out:
+            out[name] = encoder.encode(items)  # raises, naming the columns, when they are absent
+    return out
 
 
 class ColdStartMixin:
@@ -222,7 +263,7 @@ class ColdStartMixin:
         self
         """
         check_is_fitted(self, "components_")
-        self._check_item_edits("add_items")
+        check_item_edits(self.components_, "add_items")
         encoder = self._text_encoder("add_items")
         icol, dcol = self.columns_["item"], self.columns_["domain"]
         items = require_frame(items, "items")
@@ -234,52 +275,16 @@ class ColdStartMixin:
         else:
             raise ValueError(f"items needs a {dcol!r} column: the model has domains {self.data_.domains}.")
         blocks = {TEXT: encode_texts(encoder, texts)}
-        self._warn_copies(ids, blocks[TEXT])
-        blocks.update(self._new_item_blocks(items, ids, vectors))
+        warn_copies(self.data_, ids, blocks[TEXT])
+        blocks.update(new_item_blocks(self.data_, self.columns_["item"], self.block_encoders_, items, ids, vectors))
         # plan every change on copies first, then swap them in: a failure changes nothing
         data = self.data_.appended_items(ids, domains, [clean_text(t) for t in texts], blocks)
         codes = data.item_domain[self.data_.n_items:]
         fitted = {name: comp.with_items(blocks, codes) for name, comp in self.components_.items()}
-        catalogue = self.catalogue_.appended(self._screen_added(data, len(ids)))
+        catalogue = self.catalogue_.appended(held_when_added(data, len(ids), self.screen_texts))
         self.data_, self.components_, self.catalogue_ = data, fitted, catalogue
         logger.info("Added %d items.", len(ids))
         return self
-
-    def _check_item_edits(self, method: str) -> None:
-        """Refuse an item edit up front when a fitted component cannot follow it without refitting."""
-        refusing = [f"{name!r} ({type(comp).__name__})" for name, comp in self.components_.items()
-                    if not comp.edits_items()]
-        if refusing:
-            raise NotImplementedError(
-                f"{method}: the components {', '.join(refusing)} cannot add or remove items without refitting; "
-                "nothing was changed. Refit with the new catalogue, or leave those components out.")
-
-    def _warn_copies(self, ids: pd.Index, embeddings: np.ndarray) -> None:
-        """Warn about new items whose text copies an existing item's (text scorers rank them alike)."""
-        existing = self.data_.item_blocks[TEXT]
-        if len(ids) * len(existing) > COPY_BUDGET:
-            logger.debug("add_items: %d new x %d items is too many to check for copied texts.", len(ids), len(existing))
-            return
-        rows, of = copies(embeddings, existing)
-        if len(rows):
-            pairs = [f"{plain(ids[r])!r} (of {plain(self.data_.item_ids[o])!r})" for r, o in zip(rows, of)]
-            warnings.warn(f"add_items: {len(rows)} of {len(ids)} new items have a text that copies an existing "
-                          f"item's (cosine >= {COPY_COSINE}), so the text components rank them alike: "
-                          f"{preview(pairs, render=str)}.", UserWarning, stacklevel=3)
-
-    def _new_item_blocks(self, items: pd.DataFrame, ids: pd.Index, vectors: Mapping[str, Any] | None) -> dict:
-        """New items' rows of the non-text blocks: from ``vectors``, or encoded from their columns."""
-        vectors = dict(vectors or {})
-        unknown = sorted(set(vectors) - (set(self.data_.item_blocks) - {TEXT}))
-        if unknown:
-            raise ValueError(f"add_items: vectors names blocks {unknown} that the model was not fitted with "
-                             f"(its blocks: {sorted(set(self.data_.item_blocks) - {TEXT})}).")
-        out = {name: align_block(name, value, ids, kind="item", id_col=self.columns_["item"], table_ids=ids)
-               for name, value in vectors.items()}
-        for name, encoder in self.block_encoders_.items():
-            if name not in out:
-                out[name] = encoder.encode(items)  # raises, naming the columns, when they are absent
-        return out
 
     def remove_items(self, item_ids: Iterable[Hashable] | Hashable) -> "ColdStartMixin":
         """Remove items from the catalogue: they are never recommended or scored again.
@@ -299,7 +304,7 @@ class ColdStartMixin:
         self
         """
         check_is_fitted(self, "components_")
-        self._check_item_edits("remove_items")
+        check_item_edits(self.components_, "remove_items")
         drop = self.data_.item_index(item_ids)
         keep = np.ones(self.data_.n_items, dtype=bool)
         keep[drop] = False

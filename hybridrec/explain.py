@@ -1,6 +1,7 @@
 """Explanations: what each component and each history item contributed to a score.
 
-Mixed into :class:`~hybridrec.HybridRecommender`. A blended score is
+:class:`ExplainMixin` gives :class:`~hybridrec.HybridRecommender` its ``explain``; the work is
+done by functions of the model's :class:`~hybridrec.scorer.Scorer`. A blended score is
 ``sum_c weight_c * (raw_c - centre_c) / spread_c`` (weights after deferral, see
 :func:`hybridrec.blend.effective_weights`); each component's term is reported as its
 contribution (they add up to the score). Components whose raw score is linear in the history
@@ -18,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._validation import check_choice
 from .blend import effective_weights
 from .components.base import TEXT
+from .scorer import Scorer
 from .users import Users, known_users
 
 #: Where a score is normalised: within the item's domain, or over the whole catalogue.
@@ -73,93 +75,99 @@ class ExplainMixin:
         check_choice(scope, "scope", SCOPES, "explain")
         users = known_users(self.data_, [user_id], "explain")
         item = int(self.data_.item_index([item_id])[0])
-        return self._explain_items(users, [item], weight, n_history, scope)[0]
+        return explain_items(self.scorer_, users, [item], weight, n_history, scope)[0]
 
-    def _explain_items(self, users: Users, items: list[int], weight: float, n_history: int = 3,
-                       scope: str = "domain") -> list[dict[str, Any]]:
-        """Explanations of several items for one user, domain by domain, on the scale of ``scope``."""
-        out: dict[int, dict[str, Any]] = {}
-        domains = self.data_.item_domain[items]
-        for block in self.scorer_.domain_scores(users, np.unique(domains), weight, whole_catalogue=scope == "catalogue"):
-            for item in [i for i in items if self.data_.item_domain[i] == block.code]:
-                out[item] = self._explain_one(block, item, n_history, scope)
-        return [out[i] for i in items]
 
-    def _explain_one(self, block, item: int, n_history: int, scope: str) -> dict[str, Any]:
-        col = int(np.searchsorted(block.scope, item))
-        weights, query = self.scorer_.blend_weights(None)
-        if query is not None and block.users.text_only()[0]:
-            weights = query  # a user known only by a text is ranked with the query weights
-        at_item = {name: scores[:, [col]] for name, scores in block.scores.items()}
-        effective = effective_weights(at_item, weights)
-        reference = block.scope[self.catalogue_.reference[block.scope]]
-        reference = reference if len(reference) else block.scope
-        batch = block.batch
-        components, support, text_part = {}, np.zeros(batch.history.nnz, dtype=np.float64), 0.0
-        for name, scores in at_item.items():
-            w = float(np.asarray(effective.get(name, 0.0)).reshape(-1)[0])
-            value = float(scores[0, 0])
-            normalised = 0.0 if np.isnan(value) else value
-            components[name] = {"weight": w, "normalized": normalised, "contribution": w * normalised}
-            spread = float(block.spreads[name][0, 0])
-            if spread > 0 and w:
-                comp = self.components_[name]
-                support += w * comp.history_contributions(batch, item) / spread
-                text_part += w * comp.text_contribution(batch, item, reference) / spread
-        hist = batch.history.indices
-        order = np.argsort(-support, kind="stable")[:n_history]
-        history = [
-            {
-                "item_id": _scalar(self.data_.item_ids[hist[j]]),
-                "domain": self.data_.domains[self.data_.item_domain[hist[j]]],
-                "text": self.data_.item_texts[hist[j]],
-                "support": float(support[j]),
-            }
-            for j in order
-            if support[j] > 0
-        ]
-        result = {
-            "user_id": _scalar(block.users.labels[0]),
-            "item_id": _scalar(self.data_.item_ids[item]),
-            "domain": self.data_.domains[self.data_.item_domain[item]],
-            "score": float(sum(c["contribution"] for c in components.values())),
-            "scope": scope,
-            "components": components,
-            "history": history,
-            "user_text": self._user_text(block.users, item, text_part),
+def explain_items(scorer: Scorer, users: Users, items: list[int], weight: float, n_history: int = 3,
+                   scope: str = "domain") -> list[dict[str, Any]]:
+    """Explanations of several items for one user, domain by domain, on the scale of ``scope``."""
+    out: dict[int, dict[str, Any]] = {}
+    domains = scorer.data.item_domain[items]
+    for block in scorer.domain_scores(users, np.unique(domains), weight, whole_catalogue=scope == "catalogue"):
+        for item in [i for i in items if scorer.data.item_domain[i] == block.code]:
+            out[item] = _explain_one(scorer, block, item, n_history, scope)
+    return [out[i] for i in items]
+
+
+def _explain_one(scorer: Scorer, block, item: int, n_history: int, scope: str) -> dict[str, Any]:
+    col = int(np.searchsorted(block.scope, item))
+    weights, query = scorer.blend_weights(None)
+    if query is not None and block.users.text_only()[0]:
+        weights = query  # a user known only by a text is ranked with the query weights
+    at_item = {name: scores[:, [col]] for name, scores in block.scores.items()}
+    effective = effective_weights(at_item, weights)
+    reference = block.scope[scorer.catalogue.reference[block.scope]]
+    reference = reference if len(reference) else block.scope
+    batch = block.batch
+    components, support, text_part = {}, np.zeros(batch.history.nnz, dtype=np.float64), 0.0
+    for name, scores in at_item.items():
+        w = float(np.asarray(effective.get(name, 0.0)).reshape(-1)[0])
+        value = float(scores[0, 0])
+        normalised = 0.0 if np.isnan(value) else value
+        components[name] = {"weight": w, "normalized": normalised, "contribution": w * normalised}
+        spread = float(block.spreads[name][0, 0])
+        if spread > 0 and w:
+            comp = scorer.components[name]
+            support += w * comp.history_contributions(batch, item) / spread
+            text_part += w * comp.text_contribution(batch, item, reference) / spread
+    hist = batch.history.indices
+    order = np.argsort(-support, kind="stable")[:n_history]
+    history = [
+        {
+            "item_id": _scalar(scorer.data.item_ids[hist[j]]),
+            "domain": scorer.data.domains[scorer.data.item_domain[hist[j]]],
+            "text": scorer.data.item_texts[hist[j]],
+            "support": float(support[j]),
         }
-        result["sentence"] = self._sentence(result, item)
-        return result
+        for j in order
+        if support[j] > 0
+    ]
+    result = {
+        "user_id": _scalar(block.users.labels[0]),
+        "item_id": _scalar(scorer.data.item_ids[item]),
+        "domain": scorer.data.domains[scorer.data.item_domain[item]],
+        "score": float(sum(c["contribution"] for c in components.values())),
+        "scope": scope,
+        "components": components,
+        "history": history,
+        "user_text": _user_text(scorer, block.users, item, text_part),
+    }
+    result["sentence"] = _sentence(result, scorer.data.item_texts[item])
+    return result
 
-    def _user_text(self, users: Users, item: int, text_part: float) -> dict[str, Any] | None:
-        own, items = users.blocks.get(TEXT), self.item_embeddings_
-        if own is None or items is None or not np.abs(own[0]).sum() > 0:
-            return None
-        user = None if users.index is None else int(users.index[0])
-        text = self.data_.user_texts[user] if user is not None and self.data_.user_texts else ""
-        return {"text": text, "similarity": float(own[0] @ items[item]), "contribution": float(text_part)}
 
-    def _sentence(self, result: dict[str, Any], item: int) -> str:
-        name = _short(self.data_.item_texts[item]) or repr(result["item_id"])
-        ranked = sorted(result["components"].items(), key=lambda kv: -abs(kv[1]["contribution"]))
-        parts = ", ".join(f"{n} {c['contribution']:+.2f}" for n, c in ranked if c["weight"])
-        sentence = f"'{name}' ({result['domain']}) scores {result['score']:.2f} for user {_scalar(result['user_id'])} ({parts})"
-        if result["history"]:
-            because = "; ".join(f"'{_short(h['text'], 40)}' ({h['domain']})" for h in result["history"])
-            sentence += f", mostly because of {because}"
-        if result["user_text"] and result["user_text"]["similarity"] > 0:
-            sentence += f"; their own text matches it (cosine {result['user_text']['similarity']:.2f})"
-        where = f"the '{result['domain']}' items" if result["scope"] == "domain" else "the whole catalogue"
-        return f"{sentence} (score scale: {where})."
+def _user_text(scorer: Scorer, users: Users, item: int, text_part: float) -> dict[str, Any] | None:
+    own, items = users.blocks.get(TEXT), scorer.data.item_blocks.get(TEXT)
+    if own is None or items is None or not np.abs(own[0]).sum() > 0:
+        return None
+    user = None if users.index is None else int(users.index[0])
+    text = scorer.data.user_texts[user] if user is not None and scorer.data.user_texts else ""
+    return {"text": text, "similarity": float(own[0] @ items[item]), "contribution": float(text_part)}
 
-    def _explain_frame_rows(self, frame: pd.DataFrame, users: Users, weight: float, scope: str) -> tuple[list, list]:
-        """Per-row component contributions and sentences for a recommend() result."""
-        position = {label: i for i, label in enumerate(users.labels)}
-        contributions, sentences = [None] * len(frame), [None] * len(frame)
-        item_index = self.data_.item_index(frame[self.columns_["item"]].tolist())
-        for label, rows in frame.groupby(self.columns_["user"], sort=False).indices.items():
-            one = users.take([position[label]])
-            for row, result in zip(rows, self._explain_items(one, item_index[rows].tolist(), weight, 3, scope)):
-                contributions[row] = {n: c["contribution"] for n, c in result["components"].items()}
-                sentences[row] = result["sentence"]
-        return contributions, sentences
+
+def _sentence(result: dict[str, Any], item_text: str) -> str:
+    name = _short(item_text) or repr(result["item_id"])
+    ranked = sorted(result["components"].items(), key=lambda kv: -abs(kv[1]["contribution"]))
+    parts = ", ".join(f"{n} {c['contribution']:+.2f}" for n, c in ranked if c["weight"])
+    sentence = f"'{name}' ({result['domain']}) scores {result['score']:.2f} for user {_scalar(result['user_id'])} ({parts})"
+    if result["history"]:
+        because = "; ".join(f"'{_short(h['text'], 40)}' ({h['domain']})" for h in result["history"])
+        sentence += f", mostly because of {because}"
+    if result["user_text"] and result["user_text"]["similarity"] > 0:
+        sentence += f"; their own text matches it (cosine {result['user_text']['similarity']:.2f})"
+    where = f"the '{result['domain']}' items" if result["scope"] == "domain" else "the whole catalogue"
+    return f"{sentence} (score scale: {where})."
+
+
+def explain_frame_rows(scorer: Scorer, frame: pd.DataFrame, users: Users, weight: float, scope: str
+                       ) -> tuple[list, list]:
+    """Per-row component contributions and sentences for a recommend() result."""
+    position = {label: i for i, label in enumerate(users.labels)}
+    contributions, sentences = [None] * len(frame), [None] * len(frame)
+    item_index = scorer.data.item_index(frame[scorer.columns["item"]].tolist())
+    for label, rows in frame.groupby(scorer.columns["user"], sort=False).indices.items():
+        one = users.take([position[label]])
+        for row, result in zip(rows, explain_items(scorer, one, item_index[rows].tolist(), weight, 3, scope)):
+            contributions[row] = {n: c["contribution"] for n, c in result["components"].items()}
+            sentences[row] = result["sentence"]
+    return contributions, sentences

@@ -24,9 +24,9 @@ from .catalogue import Catalogue
 from .coldstart import ColdStartMixin
 from .components import TEXT, Component
 from .data import InteractionData
-from .explain import ExplainMixin
+from .explain import ExplainMixin, explain_frame_rows
 from .modalities import encode_columns
-from .screening import ScreeningMixin
+from .screening import ScreeningMixin, held_at_fit
 from .users import known_users
 
 __all__ = ["HybridRecommender", "default_components"]
@@ -285,7 +285,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         self.encoder_ = encoder
         self.components_ = fitted
         self.weights_ = {name: weights[name] for name in fitted}
-        self.catalogue_ = Catalogue.fitted(data.matrix, self._screen_fit(data))
+        self.catalogue_ = Catalogue.fitted(data.matrix, held_at_fit(data, self.screen_texts))
         self.columns_ = columns
         self.block_encoders_ = block_encoders
         return self
@@ -429,7 +429,7 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         frame = self.scorer_.rank(users, k, domain, exclude_seen, weight, blend, candidates=candidates, output=output)
         if explain:
             scope = "catalogue" if domain is None else "domain"
-            frame["contributions"], frame["explanation"] = self._explain_frame_rows(frame, users, weight, scope)
+            frame["contributions"], frame["explanation"] = explain_frame_rows(self.scorer_, frame, users, weight, scope)
         return frame
 
     def score_items(

@@ -114,6 +114,39 @@ def screen_cold_items(counts: np.ndarray, item_texts: Sequence[str]) -> np.ndarr
     return held
 
 
+def _flag(flagged: np.ndarray, ids: Any, where: str, of: int, screen_texts: str) -> np.ndarray:
+    """Warn about the ``flagged`` items; return the mask to hold (all False unless ``"hold"``)."""
+    if not flagged.any():
+        return flagged
+    held = screen_texts == "hold"
+    warnings.warn(
+        f"{where}: {int(flagged.sum())} of {of} items scored from text alone have a text that borrows "
+        f"{STUFFED_WORDS} or more words from listings other than its closest one (keyword stuffing?)"
+        + ("; they are held out of recommendation lists until release_items(...) or a refit with "
+           "interactions" if held else "") + f": {preview(ids[flagged], render=str)}. "
+        "See hybridrec.screening; screen_texts='warn' or 'off' changes this.",
+        UserWarning, stacklevel=external_stacklevel())
+    return flagged if held else np.zeros_like(flagged)
+
+
+def held_at_fit(data: Any, screen_texts: str) -> np.ndarray:
+    """The held mask of a fit on ``data`` under ``screen_texts``: its items without interactions, screened."""
+    if screen_texts == "off":
+        return np.zeros(data.n_items, dtype=bool)
+    counts = np.diff(data.matrix.tocsc().indptr)
+    flagged = screen_cold_items(counts, data.item_texts)
+    return _flag(flagged, data.item_ids, "fit", int((counts == 0).sum()), screen_texts)
+
+
+def held_when_added(data: Any, n_new: int, screen_texts: str) -> np.ndarray:
+    """The held mask of the last ``n_new`` items of ``data``, just added (screened against the others)."""
+    before = data.n_items - n_new
+    if screen_texts == "off":
+        return np.zeros(n_new, dtype=bool)
+    flagged = stuffed(data.item_texts[before:], data.item_texts[:before])
+    return _flag(flagged, data.item_ids[before:], "add_items", n_new, screen_texts)
+
+
 class ScreeningMixin:
     """``screen_texts`` for :class:`~hybridrec.HybridRecommender`: screen, hold and release items.
 
@@ -123,36 +156,6 @@ class ScreeningMixin:
 
     screen_texts: str
     catalogue_: Catalogue
-
-    def _screen(self, flagged: np.ndarray, ids: Any, where: str, of: int) -> np.ndarray:
-        """Warn about the ``flagged`` items; return the mask to hold (all False unless ``"hold"``)."""
-        if not flagged.any():
-            return flagged
-        held = self.screen_texts == "hold"
-        warnings.warn(
-            f"{where}: {int(flagged.sum())} of {of} items scored from text alone have a text that borrows "
-            f"{STUFFED_WORDS} or more words from listings other than its closest one (keyword stuffing?)"
-            + ("; they are held out of recommendation lists until release_items(...) or a refit with "
-               "interactions" if held else "") + f": {preview(ids[flagged], render=str)}. "
-            "See hybridrec.screening; screen_texts='warn' or 'off' changes this.",
-            UserWarning, stacklevel=external_stacklevel())
-        return flagged if held else np.zeros_like(flagged)
-
-    def _screen_fit(self, data: Any) -> np.ndarray:
-        """The held mask of a fit on ``data``: its items without interactions, screened."""
-        if self.screen_texts == "off":
-            return np.zeros(data.n_items, dtype=bool)
-        counts = np.diff(data.matrix.tocsc().indptr)
-        flagged = screen_cold_items(counts, data.item_texts)
-        return self._screen(flagged, data.item_ids, "fit", int((counts == 0).sum()))
-
-    def _screen_added(self, data: Any, n_new: int) -> np.ndarray:
-        """The held mask of the last ``n_new`` items of ``data``, just added (screened against the others)."""
-        before = data.n_items - n_new
-        if self.screen_texts == "off":
-            return np.zeros(n_new, dtype=bool)
-        flagged = stuffed(data.item_texts[before:], data.item_texts[:before])
-        return self._screen(flagged, data.item_ids[before:], "add_items", n_new)
 
     def release_items(self, item_ids: Iterable[Hashable]) -> "ScreeningMixin":
         """Let held items (see ``screen_texts``) into recommendation lists again.
