@@ -199,7 +199,14 @@ OURS = {
                             lambda: [("tower", _tower(text=False, **TUNED))]),
     "default": ("default model: HybridRecommender()", lambda: None),
     "auto": ("auto model: weights, cdw and normalization 'auto'", lambda: None),
+    "auto_tuned": ("auto model, the default set with the tower at its tuned settings", lambda: _defaults(**TUNED)),
 }
+
+
+def _defaults(**tower: Any) -> list:
+    """The default components, the tower's parameters set to ``tower``."""
+    return [(name, comp.set_params(**tower) if name == "tower" else comp)
+            for name, comp in hr.HybridRecommender().named_components()]
 
 
 def _tower(**params: Any) -> Any:
@@ -212,7 +219,7 @@ def run_ours(split: Any, keys: list[str]) -> dict[str, Any]:
     out = json.loads((WORK / "ours.json").read_text()) if (WORK / "ours.json").exists() else {}
     for key in keys:
         label, components = OURS[key]
-        extra = {"weights": "auto", "cross_domain_weight": "auto", "normalization": "auto"} if key == "auto" else {}
+        extra = {"weights": "auto", "cross_domain_weight": "auto", "normalization": "auto"} if key.startswith("auto") else {}
         model = hr.HybridRecommender(components=components(), random_state=SEED, batch_size=2048, **extra)
         start = time.perf_counter()
         model.fit(split.train, items=split.items)
