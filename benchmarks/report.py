@@ -1,0 +1,89 @@
+"""Tables generated from the committed results, never typed: the README's and the docs' benchmark blocks.
+
+A generated block sits between two markers in a Markdown file::
+
+    <!-- generated: peers -->
+    ...
+    <!-- end generated -->
+
+``python benchmarks/report.py`` rewrites every block from the JSON results under
+``benchmarks/results/``, stamping each with the file, the command and the commit it comes from;
+``python benchmarks/report.py --check`` rewrites nothing and exits 1 (naming the blocks) when a
+file differs from what the results give. ``tests/test_generated_tables.py`` runs the check.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+#: The Markdown files that hold generated blocks.
+FILES = (ROOT / "README.md", ROOT / "docs" / "benchmarks.md")
+_BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def peers_table() -> str:
+    """Warm next-item on Amazon: the strongest outside peer against our models (``results/peers.json``)."""
+    result = _load("peers.json")
+    strongest = next(p for p in result["peers"] if p["name"] == result["strongest_peer"])
+    base = strongest["test"]["ndcg"]
+    rows = [(f"SASRec (RecTools, item ids; `{strongest['name']}`, epoch {strongest['best_epoch']})",
+             strongest["valid"]["ndcg"], base, strongest["fit_seconds_to_best"], strongest["config"]["commit"])]
+    for entry in result["ours"].values():
+        rows.append((entry["label"], entry["valid"]["ndcg"], entry["test"]["ndcg"], entry["fit_seconds"], entry["commit"]))
+    lines = [f"From `benchmarks/results/peers.json` (`{result['command']}`; {result['split']}); "
+             "NDCG@10, test users; each row's commit is the one its model was fitted at.", "",
+             "| model | valid | test | vs the strongest peer | fit (s) | commit |", "|---|---|---|---|---|---|"]
+    for label, valid, test, seconds, commit in rows:
+        lines.append(f"| {label} | {valid:.4f} | {test:.4f} | {test / base:.2f}x | {seconds:,.0f} | `{commit.split()[0]}` |")
+    return "\n".join(lines) + "\n"
+
+
+#: Block name -> the function that renders it.
+BLOCKS: dict[str, Callable[[], str]] = {"peers": peers_table}
+
+
+def render(text: str) -> str:
+    """``text`` with every generated block rendered from the results (unknown block names raise)."""
+    def one(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in BLOCKS:
+            raise ValueError(f"Unknown generated block {name!r}; known: {sorted(BLOCKS)}.")
+        return match.group(1) + BLOCKS[name]() + match.group(4)
+    return _BLOCK.sub(one, text)
+
+
+def stale() -> list[str]:
+    """The files whose generated blocks differ from what the results give."""
+    return [str(path.relative_to(ROOT)) for path in FILES if render(path.read_text()) != path.read_text()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="rewrite nothing; exit 1 when a block is stale")
+    args = parser.parse_args(argv)
+    if args.check:
+        out = stale()
+        if out:
+            print(f"stale generated blocks in {out}: run python benchmarks/report.py", file=sys.stderr)
+        return 1 if out else 0
+    for path in FILES:
+        text = path.read_text()
+        new = render(text)
+        if new != text:
+            path.write_text(new)
+            print(f"rewrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
