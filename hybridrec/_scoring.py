@@ -1,4 +1,4 @@
-"""How HybridRecommender reaches its :class:`~hybridrec.scorer.Scorer`, and the checks its scoring calls share.
+"""HybridRecommender's scoring calls: component_scores, score_items, predict, reweight, and its scorer.
 
 Mixed into :class:`~hybridrec.HybridRecommender`: ``scorer_`` is built from the fitted state and
 the blend settings in use, and rebuilt whenever one of them changes, so no cache outlives the
@@ -7,14 +7,14 @@ the scorer.
 """
 from __future__ import annotations
 
-from typing import Any, Hashable, Iterable, Mapping
+from typing import Any, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_fraction
-from .blend import call_weights, query_weights
+from ._validation import check_choice, check_fraction, require_frame
+from .blend import NORMALIZATIONS, call_weights, query_weights
 from .catalogue import legacy_catalogue
 from .scorer import Scorer, TopItems
 from .users import Users, history_users, known_users, query_users
@@ -23,7 +23,7 @@ __all__ = ["ScoringMixin", "TopItems"]
 
 
 class ScoringMixin:
-    """The fitted model's scorer, the blend settings in use, and the argument checks of scoring calls."""
+    """Scores of known users, the blend settings in use, the fitted model's scorer and the checks of scoring calls."""
 
     @property
     def cross_domain_weight_(self) -> float:
@@ -66,6 +66,126 @@ class ScoringMixin:
                         self.batch_size, bool(self.show_progress), caches)
         self.__dict__["_scorer"] = (settings, scorer)
         return scorer
+
+    def component_scores(
+        self,
+        user_ids: Iterable[Hashable] | None = None,
+        *,
+        history: pd.DataFrame | None = None,
+        texts: Mapping[Hashable, Any] | Sequence[str] | None = None,
+        item_ids: Iterable[Hashable] | None = None,
+        cross_domain_weight: float | None = None,
+        normalization: str | None = None,
+        components: Iterable[str] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Every fitted component's normalised scores of users x items: the blend's inputs.
+
+        ``blend.blend(model.component_scores(...), model.weights_)`` equals
+        :meth:`score_items` for users with a history. Each item is scored as it ranks in its own
+        domain (the profile for that domain, normalised over the domain's items).
+
+        Parameters
+        ----------
+        user_ids : iterable of user ids, optional
+            Known users; with ``history``, the new users' order (default: order of appearance).
+        history : DataFrame, optional
+            Interactions of new users (columns as in fit), scored without refitting.
+        texts : mapping of user id -> text, or list of str, optional
+            With ``history``: the new users' own texts. Alone: query texts, one user each.
+        item_ids : iterable of item ids, optional
+            Defaults to the whole catalogue in inner order (``data_.item_ids``).
+        cross_domain_weight : float in [0, 1], optional
+            Overrides the fitted value.
+        normalization : {"zscore", "minmax", "none"}, optional
+            Overrides the fitted value.
+        components : iterable of str, optional
+            Score only these fitted components.
+
+        Returns
+        -------
+        dict of str -> ndarray of shape (n_users, n_items)
+            Float32; NaN where the component has no signal for the item (the blend defers).
+        """
+        check_is_fitted(self, "components_")
+        weight = self._check_cdw(cross_domain_weight, "component_scores")
+        if normalization is not None:
+            check_choice(normalization, "normalization", NORMALIZATIONS, "component_scores")
+        names = list(self.components_) if components is None else list(components)
+        unknown = [n for n in names if n not in self.components_]
+        if unknown:
+            raise ValueError(f"The 'components' parameter of component_scores names {unknown}, which are not "
+                             f"fitted. Fitted components: {list(self.components_)}.")
+        users = self._users(user_ids, history, texts, "component_scores")
+        return self.scorer_.parts(users, self._items(item_ids), weight, names, normalization)
+
+    def reweight(self, weights: Mapping[str, float]) -> "ScoringMixin":
+        """Change the blend weights of a fitted model, without refitting anything.
+
+        Only fitted components (weight > 0 at fit time) can be weighted; components not named
+        get weight 0. Sets both the ``weights`` parameter and ``weights_``.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "components_")
+        self.weights_ = self._call_weights(weights, "reweight")
+        self.weights = dict(self.weights_)
+        return self
+
+    def score_items(
+        self,
+        user_ids: Iterable[Hashable],
+        item_ids: Iterable[Hashable] | None = None,
+        cross_domain_weight: float | None = None,
+    ) -> np.ndarray:
+        """Blended scores of users x items as a dense array (seen items are not masked).
+
+        Each item is scored as it ranks in its own domain (the profile for that domain,
+        normalised over the domain's items), so a score does not depend on which other items
+        were asked for, and equals the score ``recommend(..., domain=that domain)`` reports.
+
+        Parameters
+        ----------
+        user_ids : iterable of user ids
+        item_ids : iterable of item ids, optional
+            Defaults to the whole catalogue in inner order (``data_.item_ids``).
+        cross_domain_weight : float in [0, 1], optional
+            Overrides the fitted value.
+
+        Returns
+        -------
+        ndarray of shape (n_users, n_items)
+        """
+        check_is_fitted(self, "components_")
+        weight = self._check_cdw(cross_domain_weight, "score_items")
+        users = known_users(self.data_, user_ids, "score_items")
+        return self.scorer_.scores(users, self._items(item_ids), weight)
+
+    def predict(self, pairs: pd.DataFrame, cross_domain_weight: float | None = None) -> np.ndarray:
+        """One blended score per (user, item) row of ``pairs`` (as :meth:`score_items` scores it).
+
+        Parameters
+        ----------
+        pairs : DataFrame
+            Columns named as in fit (``user_id`` and ``item_id`` by default).
+        cross_domain_weight : float in [0, 1], optional
+            Overrides the fitted value.
+
+        Returns
+        -------
+        ndarray of shape (len(pairs),)
+        """
+        check_is_fitted(self, "components_")
+        pairs = require_frame(pairs, "pairs")
+        ucol, icol = self.columns_["user"], self.columns_["item"]
+        for column in (ucol, icol):
+            if column not in pairs.columns:
+                raise ValueError(f"pairs has no column {column!r}. Its columns are {list(pairs.columns)}.")
+        weight = self._check_cdw(cross_domain_weight, "predict")
+        users = known_users(self.data_, list(pairs[ucol]), "predict")
+        items = self.data_.item_index(list(pairs[icol]))
+        return self.scorer_.pair_scores(users, items, weight)
 
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())
