@@ -1,4 +1,4 @@
-"""The contract every scorer implements, and the two data objects it is given.
+"""The contract every scorer implements (the two data objects it is given are in :mod:`~hybridrec.components.inputs`).
 
 A component is fitted once on :class:`TrainingData`. At recommendation time it turns a
 :class:`UserBatch` (histories, cross-domain item weights, user-side blocks such as the user's
@@ -15,153 +15,15 @@ product is the score, for candidate retrieval).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from .._frozen import binary
-from ..sequences import Sequences
 from ._registry import register
+from .inputs import TEXT, TrainingData, UserBatch
 
-#: Name of the block that holds text embeddings, on items and on users.
-TEXT = "text"
-
-
-@dataclass
-class TrainingData:
-    """What components are fitted on; inner indices throughout.
-
-    Attributes
-    ----------
-    matrix : csr_matrix of shape (n_users, n_items)
-        Interaction weights.
-    item_domain : ndarray of int
-        Domain code per item.
-    item_blocks : dict of str -> ndarray of shape (n_items, dim)
-        Named dense item representations: ``"text"`` (L2-normalised text embeddings, zero
-        rows for items without text) when a component reads text, plus any block given to
-        ``fit(..., item_vectors=...)``.
-    user_blocks : dict of str -> ndarray of shape (n_users, dim)
-        The same for users (``"text"`` when users have text).
-    item_ids, user_ids : pandas.Index or None
-        Raw ids in inner order, so a component can align side data of its own.
-    sequences : Sequences or None
-        Every user's events in order (repeats kept), for components that read order.
-    random_state : int or None
-        Seed for the component's own randomness.
-    show_progress : bool
-        Whether to draw progress bars.
-
-    Notes
-    -----
-    Components never write into ``matrix``: it is the recommender's stored histories, read
-    again at scoring time (a fitted model's arrays are read-only). A component that learns from
-    0/1 interactions calls :meth:`binary`.
-    """
-
-    matrix: sp.csr_matrix
-    item_domain: np.ndarray
-    item_blocks: Mapping[str, np.ndarray] = field(default_factory=dict)
-    user_blocks: Mapping[str, np.ndarray] = field(default_factory=dict)
-    item_ids: pd.Index | None = None
-    user_ids: pd.Index | None = None
-    sequences: Sequences | None = None
-    random_state: int | None = None
-    show_progress: bool = False
-    _binary: sp.csr_matrix | None = field(default=None, init=False, repr=False, compare=False)
-
-    def binary(self) -> sp.csr_matrix:
-        """The interactions as 0/1 (a 1 for every (user, item) pair with weight > 0), float32 CSR.
-
-        Built once and shared by the components that ignore weights; read-only.
-        """
-        if self._binary is None:
-            self._binary = binary(self.matrix)
-        return self._binary
-
-
-@dataclass
-class UserBatch:
-    """Users to score, described by what every component can use.
-
-    Attributes
-    ----------
-    history : csr_matrix of shape (n_users, n_items)
-        Raw interaction weights over the current catalogue.
-    item_weights : ndarray of shape (n_items,) or None
-        Cross-domain weight of each history item for the target domain (1 for the target
-        domain's items, ``cross_domain_weight`` for the others). None means all ones.
-    blocks : dict of str -> ndarray of shape (n_users, dim)
-        User-side blocks; ``"text"`` holds the users' text embeddings (zero rows for users
-        without text).
-    sequences : Sequences or None
-        The same users' events in order (oldest first, repeats kept), when known.
-    """
-
-    history: sp.csr_matrix
-    item_weights: np.ndarray | None = None
-    blocks: Mapping[str, np.ndarray] = field(default_factory=dict)
-    sequences: Sequences | None = None
-
-    def __len__(self) -> int:
-        return self.history.shape[0]
-
-    @property
-    def text_embeddings(self) -> np.ndarray | None:
-        """The users' text embeddings, or None when no user has text."""
-        return self.blocks.get(TEXT)
-
-    def text_only(self, history: sp.csr_matrix | None = None) -> np.ndarray:
-        """Users with no usable history (rows of ``history``, default this batch's) but a non-empty text.
-
-        Such users are served through text maps by the components, and with the query
-        weights by the blend.
-        """
-        history = self.history if history is None else history
-        texts = self.text_embeddings
-        if texts is None:
-            return np.zeros(history.shape[0], dtype=bool)
-        return (np.diff(history.indptr) == 0) & (np.abs(texts).sum(axis=1) > 0)
-
-    def weighted_history(self) -> sp.csr_matrix:
-        """History with every column scaled by its cross-domain weight (zeros removed)."""
-        if self.item_weights is None:
-            return self.history
-        weighted = self.history @ sp.diags(self.item_weights.astype(np.float32))
-        weighted = sp.csr_matrix(weighted, dtype=np.float32)
-        weighted.eliminate_zeros()
-        return weighted
-
-    def history_weights(self) -> np.ndarray:
-        """Cross-domain weighted value of every stored history entry (aligned with ``history.data``)."""
-        if self.item_weights is None:
-            return self.history.data.astype(np.float32)
-        return (self.history.data * self.item_weights[self.history.indices]).astype(np.float32)
-
-    def mass(self) -> np.ndarray:
-        """Total raw history weight per user (before cross-domain weighting), shape (n_users, 1)."""
-        return np.asarray(self.history.sum(axis=1), dtype=np.float32)
-
-    def weighted_mean(self, item_matrix: np.ndarray | sp.spmatrix) -> np.ndarray:
-        """Cross-domain weighted mean of ``item_matrix`` rows over each user's history.
-
-        A user with history in the target domain gets the weighted mean (so at weight 0 the
-        profile is exactly that of their same-domain history). A user with history only in
-        other domains gets ``cross_domain_weight`` times the plain mean: the profile shrinks
-        towards zero as the weight goes to 0 instead of being rescaled back.
-        """
-        weighted = self.weighted_history()
-        out = weighted @ item_matrix
-        out = out.toarray() if sp.issparse(out) else np.asarray(out)
-        mass = self.mass()
-        if self.item_weights is not None:
-            same = np.asarray(self.history @ (self.item_weights >= 1).astype(np.float32)).reshape(-1, 1)
-            mass = np.where(same > 0, np.asarray(weighted.sum(axis=1)).reshape(-1, 1), mass)
-        return np.divide(out, mass, out=np.zeros_like(out, dtype=np.float32), where=mass > 0).astype(np.float32)
+__all__ = ["TEXT", "Component", "TrainingData", "UserBatch"]
 
 
 class Component(BaseEstimator):
@@ -196,21 +58,66 @@ class Component(BaseEstimator):
             register(cls)
 
     def modalities(self) -> tuple[str, ...]:
-        """The item blocks :meth:`fit` needs (``"text"`` makes the recommender encode item texts)."""
+        """The item blocks :meth:`fit` needs (``"text"`` makes the recommender encode item texts).
+
+        Returns
+        -------
+        tuple of str
+            Block names; empty for a component that reads behaviour only.
+        """
         return ()
 
     def check_params(self) -> None:
         """Validate the parameters; called by fit, and by the recommender before any encoding."""
 
     def fit(self, data: TrainingData) -> "Component":  # pragma: no cover - interface
+        """Learn from the training data; the recommender calls it once per fit.
+
+        Parameters
+        ----------
+        data : TrainingData
+            The read-only interaction matrix, item domains, blocks and (when ordered) sequences.
+            A component that needs a binary matrix calls ``data.binary()``; nothing may write
+            into ``data``.
+
+        Returns
+        -------
+        self
+        """
         raise NotImplementedError
 
     def user_state(self, users: UserBatch) -> Any:  # pragma: no cover - interface
-        """Whatever :meth:`score` needs about a batch of users (usually an array of vectors)."""
+        """Whatever :meth:`score` needs about a batch of users (usually an array of vectors).
+
+        Parameters
+        ----------
+        users : UserBatch
+            The users' histories (with the cross-domain item weights of the domain being
+            ranked), their own text blocks, and whether each is known only by a text.
+
+        Returns
+        -------
+        object
+            Passed unchanged to :meth:`score`; known users' states may be cached by the scorer
+            when they are arrays with one row per user.
+        """
         raise NotImplementedError
 
     def score(self, state: Any, items: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
-        """Raw scores of shape ``(n_users, len(items))`` (float32, finite)."""
+        """Raw scores of a batch of users for some items.
+
+        Parameters
+        ----------
+        state : object
+            What :meth:`user_state` returned for the batch.
+        items : ndarray of int
+            Inner item ids (rows of the fitted catalogue).
+
+        Returns
+        -------
+        ndarray of shape (n_users, len(items))
+            Float32 and finite; the recommender normalises them per user before blending.
+        """
         raise NotImplementedError
 
     def knows(self, items: np.ndarray) -> np.ndarray:
@@ -219,6 +126,15 @@ class Component(BaseEstimator):
         The blend leaves a component out for the items it does not know: their normalised
         score is NaN, and the other components' weights are scaled up to the full total for
         those items (see :func:`hybridrec.blend.blend`).
+
+        Parameters
+        ----------
+        items : ndarray of int
+            Inner item ids.
+
+        Returns
+        -------
+        ndarray of bool, shape (len(items),)
         """
         return np.ones(len(items), dtype=bool)
 
@@ -227,6 +143,10 @@ class Component(BaseEstimator):
 
         Such a component gets no default weight on unordered interactions (see
         :func:`hybridrec.blend.default_weights`).
+
+        Returns
+        -------
+        bool
         """
         return False
 
@@ -242,6 +162,16 @@ class Component(BaseEstimator):
 
     def with_params(self, **params: Any) -> "Component":
         """A copy of this fitted component with new values of its ``scoring_params`` (no refit).
+
+        Parameters
+        ----------
+        **params
+            New values, by parameter name.
+
+        Returns
+        -------
+        Component
+            The copy; ``self`` is unchanged.
 
         Raises
         ------
@@ -262,13 +192,34 @@ class Component(BaseEstimator):
         """A copy of this fitted component that also scores ``len(domains)`` appended items.
 
         ``self`` is left as it was, so a failure (here or in another component) changes nothing.
+
+        Parameters
+        ----------
+        blocks : dict of str -> ndarray
+            One row per new item for each block the component reads.
+        domains : ndarray of int
+            The new items' domain codes.
+
+        Returns
+        -------
+        Component
         """
         out = copy.copy(self)
         out.add_items(blocks, domains)
         return out
 
     def without_items(self, keep: np.ndarray) -> "Component":
-        """A copy of this fitted component without the items where ``keep`` is False; ``self`` is unchanged."""
+        """A copy of this fitted component without the items where ``keep`` is False; ``self`` is unchanged.
+
+        Parameters
+        ----------
+        keep : ndarray of bool, shape (n_items,)
+            Over the current items.
+
+        Returns
+        -------
+        Component
+        """
         out = copy.copy(self)
         out.remove_items(keep)
         return out
@@ -279,6 +230,13 @@ class Component(BaseEstimator):
         ``blocks`` maps block names (``"text"``, ...) to one row per new item. Called on a
         shallow copy (:meth:`with_items`): assign new arrays to the fitted attributes, never
         write into the existing ones.
+
+        Parameters
+        ----------
+        blocks : dict of str -> ndarray
+            One row per new item for each block.
+        domains : ndarray of int
+            The new items' domain codes.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot add items without refitting.")
 
@@ -286,14 +244,28 @@ class Component(BaseEstimator):
         """Drop items from the catalogue; ``keep`` is a boolean mask over the current items.
 
         Called on a shallow copy (:meth:`without_items`), like :meth:`add_items`.
+
+        Parameters
+        ----------
+        keep : ndarray of bool, shape (n_items,)
         """
         raise NotImplementedError(f"{type(self).__name__} cannot remove items without refitting.")
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """Share of the raw score of ``item`` owed to each history item of a one-user batch.
 
-        Returns an array aligned with ``users.history.indices`` (the user's history items);
-        zeros when the component cannot split its score.
+        Parameters
+        ----------
+        users : UserBatch
+            One user.
+        item : int
+            The inner id of the item explained.
+
+        Returns
+        -------
+        ndarray of float32
+            Aligned with ``users.history.indices`` (the user's history items); zeros when the
+            component cannot split its score.
         """
         return np.zeros(users.history.nnz, dtype=np.float32)
 
@@ -303,13 +275,46 @@ class Component(BaseEstimator):
         Centred like the normalised score: minus the text's mean share over the ``reference``
         items (those the score is normalised over). 0 for components that do not read the
         user's text.
+
+        Parameters
+        ----------
+        users : UserBatch
+            One user.
+        item : int
+            The inner id of the item explained.
+        reference : ndarray of int
+            The items the score is normalised over.
+
+        Returns
+        -------
+        float
         """
         return 0.0
 
     def user_vectors(self, state: Any) -> np.ndarray:
-        """User vectors ``U`` with ``score(state, items) == U @ item_vectors(items).T`` (``can_retrieve``)."""
+        """User vectors ``U`` with ``score(state, items) == U @ item_vectors(items).T`` (``can_retrieve``).
+
+        Parameters
+        ----------
+        state : object
+            What :meth:`user_state` returned.
+
+        Returns
+        -------
+        ndarray of shape (n_users, dim)
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot nominate candidates (can_retrieve is False).")
 
     def item_vectors(self, items: np.ndarray) -> np.ndarray:
-        """Item vectors matching :meth:`user_vectors` (``can_retrieve``)."""
+        """Item vectors matching :meth:`user_vectors` (``can_retrieve``).
+
+        Parameters
+        ----------
+        items : ndarray of int
+            Inner item ids.
+
+        Returns
+        -------
+        ndarray of shape (len(items), dim)
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot nominate candidates (can_retrieve is False).")
