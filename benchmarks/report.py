@@ -48,8 +48,36 @@ def peers_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The full ``quality.py`` runs the headline quality table comes from (one run split in two parts).
+QUALITY_RUNS = ("tower/quality_amazon.json", "tower/quality_movielens_goodbooks.json")
+
+
+def quality_table() -> str:
+    """Every protocol x candidate set of the full ``quality.py`` runs: the hybrid against its best single component."""
+    lines, stamps = [], []
+    for name in QUALITY_RUNS:
+        result = _load(name)
+        head = result["header"]
+        stamps.append(f"`benchmarks/results/{name}` (`{head['command']}`, commit `{head['commit']}`, {head['date']})")
+        for protocol in result["protocols"]:
+            for group in protocol["sets"]:
+                rows = group["rows"]
+                hybrid = next(r for r in rows if r["component"] == "hybrid")
+                singles = [r for r in rows if not str(r["component"]).startswith("hybrid")]
+                best = max(singles, key=lambda r: r["metrics"]["ndcg"])
+                tower = next((r for r in rows if r["component"] == "tower"), None)
+                ratio = hybrid["metrics"]["ndcg"] / best["metrics"]["ndcg"] if best["metrics"]["ndcg"] else float("nan")
+                lines.append(f"| {protocol['task']['title']} ({group['label']}) | {hybrid['metrics']['ndcg']:.4f} | "
+                             f"{best['method']} {best['metrics']['ndcg']:.4f} | {ratio:.2f}x | "
+                             + (f"{tower['metrics']['ndcg']:.4f} |" if tower else "- |"))
+    intro = ("From " + " and ".join(stamps) + "; NDCG@10 on each protocol's test users. The best single "
+             "component is the highest of the rows that are not a hybrid (the tower included).")
+    return "\n".join([intro, "", "| protocol (candidates) | hybrid | best single component | ratio | tower alone |",
+                      "|---|---|---|---|---|", *lines]) + "\n"
+
+
 #: Block name -> the function that renders it.
-BLOCKS: dict[str, Callable[[], str]] = {"peers": peers_table}
+BLOCKS: dict[str, Callable[[], str]] = {"peers": peers_table, "quality": quality_table}
 
 
 def render(text: str) -> str:
