@@ -71,7 +71,7 @@ def encode_texts(data: InteractionData, active: list[tuple[str, Component]], enc
     encoder = fit_encoder(encoder, show_progress) if readers else None
     if encoder is not None:
         if TEXT not in data.item_blocks:
-            data.item_blocks = {TEXT: encoder.encode(data.item_texts), **data.item_blocks}
+            data.catalogue = data.catalogue.with_blocks({TEXT: encoder.encode(data.item_texts), **data.item_blocks})
         if TEXT not in data.user_blocks and data.user_texts is not None and any(data.user_texts):
             data.user_blocks = {TEXT: encoder.encode(data.user_texts), **data.user_blocks}
     return encoder

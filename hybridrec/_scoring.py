@@ -47,21 +47,21 @@ class ScoringMixin:
     def scorer_(self) -> Scorer:
         """The :class:`~hybridrec.scorer.Scorer` of the fitted state and the blend settings in use.
 
-        Built on first use and rebuilt whenever the data, catalogue, components, weights,
+        Built on first use and rebuilt whenever the data (its catalogue included), components, weights,
         normalisation, column names, ``text_weights``, ``batch_size`` or ``show_progress``
         change (nothing is edited in place, so a change is a new object or value). The caches of
         known users' states pass to the new scorer only when the data and components are the same
         objects. Never copied or saved.
         """
         check_is_fitted(self, "components_")
-        settings = (self.catalogue_, dict(self.weights_), repr(self.text_weights), self.normalization_,
+        settings = (dict(self.weights_), repr(self.text_weights), self.normalization_,
                     dict(self.columns_), self.batch_size, bool(self.show_progress))
         cached = self.__dict__.get("_scorer")
         if cached is not None and cached[0] == settings and cached[1].shares_fit(self.data_, self.components_):
             return cached[1]
         caches = (cached[1].states, cached[1].ranker) if cached and cached[1].shares_fit(self.data_, self.components_) \
             else None
-        scorer = Scorer(self.data_, self.catalogue_, self.components_, dict(self.weights_),
+        scorer = Scorer(self.data_, self.components_, dict(self.weights_),
                         query_weights(self.text_weights, self.components_), self.normalization_, dict(self.columns_),
                         self.batch_size, bool(self.show_progress), caches)
         self.__dict__["_scorer"] = (settings, scorer)

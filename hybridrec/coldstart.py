@@ -278,11 +278,12 @@ class ColdStartMixin:
         warn_copies(self.data_, ids, blocks[TEXT])
         blocks.update(new_item_blocks(self.data_, self.columns_["item"], self.block_encoders_, items, ids, vectors))
         # plan every change on copies first, then swap them in: a failure changes nothing
-        data = self.data_.appended_items(ids, domains, [clean_text(t) for t in texts], blocks)
+        texts = [clean_text(t) for t in texts]
+        held = held_when_added(self.data_, ids, texts, self.screen_texts)
+        data = self.data_.appended_items(ids, domains, texts, blocks, held)
         codes = data.item_domain[self.data_.n_items:]
         fitted = {name: comp.with_items(blocks, codes) for name, comp in self.components_.items()}
-        catalogue = self.catalogue_.appended(held_when_added(data, len(ids), self.screen_texts))
-        self.data_, self.components_, self.catalogue_ = data, fitted, catalogue
+        self.data_, self.components_ = data, fitted
         logger.info("Added %d items.", len(ids))
         return self
 
@@ -310,6 +311,6 @@ class ColdStartMixin:
         keep[drop] = False
         data = self.data_.kept_items(keep)
         fitted = {name: comp.without_items(keep) for name, comp in self.components_.items()}
-        self.data_, self.components_, self.catalogue_ = data, fitted, self.catalogue_.kept(keep)
+        self.data_, self.components_ = data, fitted
         logger.info("Removed %d items.", len(drop))
         return self

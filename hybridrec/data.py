@@ -1,9 +1,11 @@
-"""InteractionData: raw ids <-> inner indices, domains, the users x items matrix, texts and blocks.
+"""InteractionData: raw ids <-> inner indices, the users x items matrix, user texts and the item catalogue.
 
 Everything outside the library speaks raw ids (any hashable: ints, strings, tuples); everything
 inside speaks inner indices ``0..n-1``. This module is the only place that converts between them.
 Named dense blocks (text embeddings, image vectors, encoded columns) ride along, one row per
-item (user), and stay aligned as items and users are added and removed.
+item (user), and stay aligned as items and users are added and removed. Everything per item
+lives in one :class:`~hybridrec.catalogue.Catalogue` (``data.catalogue``); ``item_ids``,
+``item_domain``, ``domains``, ``item_texts`` and ``item_blocks`` read from it.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._frozen import read_only
+from .catalogue import Catalogue
 from ._ids import as_index, id_list
 from ._frames import (check_interactions, event_weights, interaction_matrix, item_table, unique_ids,
                       unknown_items_error, user_table)
@@ -50,6 +53,13 @@ class InteractionData:
         text embeddings) when a component reads text.
     sequences : Sequences, optional
         Every user's events in order (repeats kept); default: none.
+
+    Attributes
+    ----------
+    catalogue : Catalogue
+        The items: ids, domains, texts, blocks and (once a recommender is fitted) its priors.
+        ``item_ids``, ``item_domain``, ``domains``, ``item_texts`` and ``item_blocks`` are
+        read-only views of it.
     """
 
     def __init__(
@@ -66,15 +76,18 @@ class InteractionData:
         sequences: Sequences | None = None,
     ) -> None:
         self.user_ids = user_ids
-        self.item_ids = item_ids
+        self.catalogue = Catalogue(item_ids, item_domain, domains, item_texts, item_blocks)
         self.matrix = matrix
-        self.item_domain = item_domain
-        self.domains = domains
-        self.item_texts = item_texts
         self.user_texts = user_texts
-        self.item_blocks = dict(item_blocks or {})
         self.user_blocks = dict(user_blocks or {})
         self.sequences = Sequences.empty(len(user_ids)) if sequences is None else sequences
+
+    def __setstate__(self, state: dict) -> None:
+        if "item_ids" in state:  # saved before the catalogue held the items
+            state = dict(state)
+            state["catalogue"] = Catalogue(state.pop("item_ids"), state.pop("item_domain"), state.pop("domains"),
+                                           state.pop("item_texts"), state.pop("item_blocks", None))
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -197,12 +210,40 @@ class InteractionData:
                        items: pd.DataFrame | None, users: pd.DataFrame | None, item_col: str,
                        user_col: str) -> "InteractionData":
         """Align the named vector blocks given to fit with the id maps; return self."""
-        for blocks, specs, ids, table, col, kind in ((self.item_blocks, item_vectors, self.item_ids, items, item_col, "item"),
+        item_blocks = dict(self.item_blocks)
+        for blocks, specs, ids, table, col, kind in ((item_blocks, item_vectors, self.item_ids, items, item_col, "item"),
                                                      (self.user_blocks, user_vectors, self.user_ids, users, user_col, "user")):
             table_ids = None if table is None else as_index(table[col].to_numpy())
             for name, value in (specs or {}).items():
                 blocks[name] = align_block(name, value, ids, kind=kind, id_col=col, table_ids=table_ids)
+        self.catalogue = self.catalogue.with_blocks(item_blocks)
         return self
+
+    # ------------------------------------------------------------------ the items, read from the catalogue
+    @property
+    def item_ids(self) -> pd.Index:
+        """Raw item ids in inner-index order."""
+        return self.catalogue.ids
+
+    @property
+    def item_domain(self) -> np.ndarray:
+        """Domain code of every item (read-only)."""
+        return self.catalogue.domain
+
+    @property
+    def domains(self) -> list[str]:
+        """Domain names."""
+        return self.catalogue.domains
+
+    @property
+    def item_texts(self) -> list[str]:
+        """One text per item (empty string when missing)."""
+        return self.catalogue.texts
+
+    @property
+    def item_blocks(self) -> Mapping[str, np.ndarray]:
+        """Named dense item blocks (a read-only mapping)."""
+        return self.catalogue.blocks
 
     # ------------------------------------------------------------------ lookups
     @property
@@ -248,7 +289,8 @@ class InteractionData:
         that needs a changed copy must build one (see ``TrainingData.binary``).
         """
         read_only(self.matrix)
-        for block in (*self.item_blocks.values(), *self.user_blocks.values()):
+        self.catalogue.freeze()
+        for block in self.user_blocks.values():
             read_only(block)
         return self
 
@@ -258,37 +300,25 @@ class InteractionData:
         out.__dict__.update(attributes)
         return out.freeze()
 
-    def appended_items(self, item_ids: pd.Index, domains: Sequence[str], texts: list[str],
-                       blocks: Mapping[str, np.ndarray] | None = None) -> "InteractionData":
-        """A copy with new items (no interactions) appended, with their rows of the blocks.
+    def with_catalogue(self, catalogue: Catalogue) -> "InteractionData":
+        """A copy whose items are ``catalogue`` (the same items: only their state may differ)."""
+        if len(catalogue) != self.n_items:
+            raise ValueError(f"with_catalogue needs a catalogue of the {self.n_items} items; got {len(catalogue)}.")
+        return self._changed(catalogue=catalogue)
 
-        Blocks the new items do not bring get zero rows for them; a block that is not among the
-        catalogue's blocks is an error. New domain names are appended to ``domains``.
-        """
-        clash = item_ids.intersection(self.item_ids)
-        if len(clash):
-            raise ValueError(f"Items {preview(clash)} already exist; remove them first to replace them.")
-        names = list(self.domains)
-        for name in pd.unique(np.asarray(domains, dtype=object)):
-            if str(name) not in names:
-                names.append(str(name))
-        codes = np.array([names.index(str(d)) for d in domains], dtype=np.int32)
+    def appended_items(self, item_ids: pd.Index, domains: Sequence[str], texts: list[str],
+                       blocks: Mapping[str, np.ndarray] | None = None,
+                       held: np.ndarray | None = None) -> "InteractionData":
+        """A copy with new items (no interactions) appended; see :meth:`Catalogue.appended`."""
         padding = sp.csr_matrix((self.n_users, len(item_ids)), dtype=np.float32)
-        return self._changed(
-            item_ids=self.item_ids.append(item_ids), domains=names,
-            item_domain=np.concatenate([self.item_domain, codes]),
-            item_texts=list(self.item_texts) + list(texts),
-            item_blocks=grow_blocks(self.item_blocks, blocks, len(item_ids), "item"),
-            matrix=sp.hstack([self.matrix, padding]).tocsr(),
-        )
+        return self._changed(catalogue=self.catalogue.appended(item_ids, domains, texts, blocks, held),
+                             matrix=sp.hstack([self.matrix, padding]).tocsr())
 
     def kept_items(self, keep: np.ndarray) -> "InteractionData":
         """A copy without the items where the boolean mask ``keep`` is False (their interactions go too)."""
         return self._changed(
-            item_ids=self.item_ids[keep], item_domain=self.item_domain[keep],
-            item_texts=[t for t, k in zip(self.item_texts, keep) if k],
+            catalogue=self.catalogue.kept(keep),
             matrix=self.matrix[:, np.flatnonzero(keep)].tocsr(),
-            item_blocks={name: block[keep] for name, block in self.item_blocks.items()},
             sequences=self.sequences.keep_items(keep),
         )
 

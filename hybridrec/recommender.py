@@ -115,10 +115,11 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         (``heldout_ndcg@10``), each component's alone (``single``), and the seconds of the
         trial fit and the search. None otherwise.
     catalogue_ : Catalogue
-        The per-item state beside ``data_`` (:class:`~hybridrec.catalogue.Catalogue`): each
-        item's popularity (the tie-break), whether it is a reference item of the per-user
-        normalisation (those fitted; not items added later), and whether it is held out of the
-        lists (``screen_texts="hold"``, ``hold_items``; ``held_item_ids_`` names them).
+        The items, ``data_.catalogue`` (:class:`~hybridrec.catalogue.Catalogue`): their ids,
+        domains, texts and blocks, and each item's popularity (the tie-break), whether it is a
+        reference item of the per-user normalisation (those fitted; not items added later), and
+        whether it is held out of the lists (``screen_texts="hold"``, ``hold_items``;
+        ``held_item_ids_`` names them). Every item edit builds a new one with the new ``data_``.
 
     Notes
     -----
@@ -280,14 +281,19 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
             active = [(name, comp) for name, comp in active if weights[name] > 0]
         fitted, encoder = fit_components(data, active, encoder, self.random_state, self.show_progress)
         self.auto_report_ = report
-        self.data_ = data
+        self.data_ = data.with_catalogue(data.catalogue.fitted(data.matrix, held_at_fit(data, self.screen_texts)))
         self.encoder_ = encoder
         self.components_ = fitted
         self.weights_ = {name: weights[name] for name in fitted}
-        self.catalogue_ = Catalogue.fitted(data.matrix, held_at_fit(data, self.screen_texts))
         self.columns_ = columns
         self.block_encoders_ = block_encoders
         return self
+
+    @property
+    def catalogue_(self) -> Catalogue:
+        """The items (:class:`~hybridrec.catalogue.Catalogue`): the one owner of per-item state, ``data_.catalogue``."""
+        check_is_fitted(self, "components_")
+        return self.data_.catalogue
 
     @property
     def item_embeddings_(self) -> np.ndarray | None:

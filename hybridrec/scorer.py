@@ -1,6 +1,6 @@
 """The one per-domain scoring loop behind every score and ranking of a fitted HybridRecommender.
 
-A :class:`Scorer` is built from what a fit produced (the training data, the
+A :class:`Scorer` is built from what a fit produced (the training data with its
 :class:`~hybridrec.catalogue.Catalogue`, the fitted components) and the blend settings in use (the
 weights, the normalisation). :meth:`Scorer.domain_scores` yields the normalised component scores
 of user batches x domains; :meth:`Scorer.parts` (behind ``component_scores``),
@@ -26,7 +26,6 @@ from tqdm import tqdm
 from ._linear import LinearRanker, StateCache
 from ._ranking import mask_seen, merge_top_k, top_k_block
 from .blend import blend_users, cross_domain_item_weights, normalize_with_stats, row_weights, scored_names
-from .catalogue import Catalogue
 from .components import UserBatch
 from .data import InteractionData
 from .users import Users
@@ -97,9 +96,9 @@ class Scorer:
     Parameters
     ----------
     data : InteractionData
-        The fitted training data (``data_``): item ids, domains, users' histories.
-    catalogue : Catalogue
-        Popularity (tie-breaks), reference items (normalisation) and held items (never ranked).
+        The fitted training data (``data_``): users' histories and the items' catalogue, whose
+        popularity breaks ties, reference items fit the normalisation and held items are never
+        ranked (``catalogue``, the same object as ``data.catalogue``).
     components : dict of str -> Component
         The fitted components (``components_``).
     weights : dict of str -> float
@@ -118,11 +117,11 @@ class Scorer:
         Caches built for the same ``data`` and ``components`` (new empty ones by default).
     """
 
-    def __init__(self, data: InteractionData, catalogue: Catalogue, components: Mapping[str, Any],
+    def __init__(self, data: InteractionData, components: Mapping[str, Any],
                  weights: Mapping[str, float], query: Mapping[str, float] | None, normalization: str,
                  columns: Mapping[str, Any], batch_size: int, show_progress: bool,
                  caches: tuple[StateCache, LinearRanker] | None = None) -> None:
-        self.data, self.catalogue, self.components = data, catalogue, components
+        self.data, self.catalogue, self.components = data, data.catalogue, components
         self.weights, self.query, self.normalization = weights, query, normalization
         self.columns, self.batch_size, self.show_progress = columns, batch_size, show_progress
         self.states, self.ranker = caches if caches is not None else (StateCache(), LinearRanker())

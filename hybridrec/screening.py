@@ -138,13 +138,12 @@ def held_at_fit(data: Any, screen_texts: str) -> np.ndarray:
     return _flag(flagged, data.item_ids, "fit", int((counts == 0).sum()), screen_texts)
 
 
-def held_when_added(data: Any, n_new: int, screen_texts: str) -> np.ndarray:
-    """The held mask of the last ``n_new`` items of ``data``, just added (screened against the others)."""
-    before = data.n_items - n_new
+def held_when_added(data: Any, ids: pd.Index, texts: list[str], screen_texts: str) -> np.ndarray:
+    """The held mask of new items ``ids`` with ``texts``, about to be added to ``data`` (screened against its items)."""
     if screen_texts == "off":
-        return np.zeros(n_new, dtype=bool)
-    flagged = stuffed(data.item_texts[before:], data.item_texts[:before])
-    return _flag(flagged, data.item_ids[before:], "add_items", n_new, screen_texts)
+        return np.zeros(len(ids), dtype=bool)
+    flagged = stuffed(texts, data.item_texts)
+    return _flag(flagged, ids, "add_items", len(ids), screen_texts)
 
 
 class ScreeningMixin:
@@ -155,7 +154,7 @@ class ScreeningMixin:
     """
 
     screen_texts: str
-    catalogue_: Catalogue
+    catalogue_: Catalogue  # the data's
 
     def release_items(self, item_ids: Iterable[Hashable]) -> "ScreeningMixin":
         """Let held items (see ``screen_texts``) into recommendation lists again.
@@ -172,7 +171,7 @@ class ScreeningMixin:
         """
         check_is_fitted(self, "components_")
         codes = self.data_.item_index(item_ids)  # type: ignore[attr-defined]
-        self.catalogue_ = self.catalogue_.holding(codes, False)
+        self.data_ = self.data_.with_catalogue(self.catalogue_.holding(codes, False))  # type: ignore[attr-defined]
         return self
 
     def hold_items(self, item_ids: Iterable[Hashable] | Hashable) -> "ScreeningMixin":
@@ -192,7 +191,7 @@ class ScreeningMixin:
         """
         check_is_fitted(self, "components_")
         codes = self.data_.item_index(item_ids)  # type: ignore[attr-defined]
-        self.catalogue_ = self.catalogue_.holding(codes, True)
+        self.data_ = self.data_.with_catalogue(self.catalogue_.holding(codes, True))  # type: ignore[attr-defined]
         return self
 
     @property
