@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_choice, check_fraction, require_frame
-from .blend import NORMALIZATIONS, call_weights, query_weights
+from ._validation import check_choice, require_frame
+from .blend import NORMALIZATIONS, query_weights
 from .catalogue import legacy_catalogue
 from .scorer import Scorer, TopItems
 from .users import Users, history_users, known_users, query_users
@@ -48,14 +48,15 @@ class ScoringMixin:
         """The :class:`~hybridrec.scorer.Scorer` of the fitted state and the blend settings in use.
 
         Built on first use and rebuilt whenever the data (its catalogue included), components, weights,
-        normalisation, column names, ``text_weights``, ``batch_size`` or ``show_progress``
-        change (nothing is edited in place, so a change is a new object or value). The caches of
+        normalisation, cross-domain weight, declared components, column names, ``text_weights``,
+        ``batch_size`` or ``show_progress`` change (nothing is edited in place, so a change is a new object or value). The caches of
         known users' states pass to the new scorer only when the data and components are the same
         objects. Never copied or saved.
         """
         check_is_fitted(self, "components_")
-        settings = (dict(self.weights_), repr(self.text_weights), self.normalization_,
-                    dict(self.columns_), self.batch_size, bool(self.show_progress))
+        declared = [name for name, _ in self.named_components()]
+        settings = (dict(self.weights_), repr(self.text_weights), self.normalization_, self.cross_domain_weight_,
+                    declared, dict(self.columns_), self.batch_size, bool(self.show_progress))
         cached = self.__dict__.get("_scorer")
         if cached is not None and cached[0] == settings and cached[1].shares_fit(self.data_, self.components_):
             return cached[1]
@@ -63,7 +64,7 @@ class ScoringMixin:
             else None
         scorer = Scorer(self.data_, self.components_, dict(self.weights_),
                         query_weights(self.text_weights, self.components_), self.normalization_, dict(self.columns_),
-                        self.batch_size, bool(self.show_progress), caches)
+                        self.batch_size, bool(self.show_progress), self.cross_domain_weight_, declared, caches)
         self.__dict__["_scorer"] = (settings, scorer)
         return scorer
 
@@ -107,7 +108,7 @@ class ScoringMixin:
             Float32; NaN where the component has no signal for the item (the blend defers).
         """
         check_is_fitted(self, "components_")
-        weight = self._check_cdw(cross_domain_weight, "component_scores")
+        weight = self.scorer_.call_cross_domain_weight(cross_domain_weight, "component_scores")
         if normalization is not None:
             check_choice(normalization, "normalization", NORMALIZATIONS, "component_scores")
         names = list(self.components_) if components is None else list(components)
@@ -116,7 +117,7 @@ class ScoringMixin:
             raise ValueError(f"The 'components' parameter of component_scores names {unknown}, which are not "
                              f"fitted. Fitted components: {list(self.components_)}.")
         users = self._users(user_ids, history, texts, "component_scores")
-        return self.scorer_.parts(users, self._items(item_ids), weight, names, normalization)
+        return self.scorer_.parts(users, self.scorer_.positions(item_ids), weight, names, normalization)
 
     def reweight(self, weights: Mapping[str, float]) -> "ScoringMixin":
         """Change the blend weights of a fitted model, without refitting anything.
@@ -129,7 +130,7 @@ class ScoringMixin:
         self
         """
         check_is_fitted(self, "components_")
-        self.weights_ = self._call_weights(weights, "reweight")
+        self.weights_ = self.scorer_.call_weights(weights, "reweight")
         self.weights = dict(self.weights_)
         return self
 
@@ -158,9 +159,9 @@ class ScoringMixin:
         ndarray of shape (n_users, n_items)
         """
         check_is_fitted(self, "components_")
-        weight = self._check_cdw(cross_domain_weight, "score_items")
+        weight = self.scorer_.call_cross_domain_weight(cross_domain_weight, "score_items")
         users = known_users(self.data_, user_ids, "score_items")
-        return self.scorer_.scores(users, self._items(item_ids), weight)
+        return self.scorer_.scores(users, self.scorer_.positions(item_ids), weight)
 
     def predict(self, pairs: pd.DataFrame, cross_domain_weight: float | None = None) -> np.ndarray:
         """One blended score per (user, item) row of ``pairs`` (as :meth:`score_items` scores it).
@@ -182,7 +183,7 @@ class ScoringMixin:
         for column in (ucol, icol):
             if column not in pairs.columns:
                 raise ValueError(f"pairs has no column {column!r}. Its columns are {list(pairs.columns)}.")
-        weight = self._check_cdw(cross_domain_weight, "predict")
+        weight = self.scorer_.call_cross_domain_weight(cross_domain_weight, "predict")
         users = known_users(self.data_, list(pairs[ucol]), "predict")
         items = self.data_.item_index(list(pairs[icol]))
         return self.scorer_.pair_scores(users, items, weight)
@@ -194,15 +195,6 @@ class ScoringMixin:
 
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(legacy_catalogue(state))  # type: ignore[misc]
-
-    def _check_cdw(self, value: float | None, method: str) -> float:
-        return self.cross_domain_weight_ if value is None else check_fraction(value, "cross_domain_weight", method)
-
-    def _call_weights(self, weights: Mapping[str, float] | None, method: str) -> dict[str, float] | None:
-        return call_weights(weights, list(self.components_), [n for n, _ in self.named_components()], method)
-
-    def _items(self, item_ids: Iterable[Hashable] | None) -> np.ndarray:
-        return np.arange(self.data_.n_items) if item_ids is None else self.data_.item_index(list(item_ids))
 
     def _users(self, user_ids: Any, history: pd.DataFrame | None, texts: Any, method: str) -> Users:
         """Resolve the users of a call: known ids, new users from a history table, or query texts."""

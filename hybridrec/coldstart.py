@@ -119,7 +119,7 @@ class ColdStartMixin:
         encoder = self._text_encoder("recommend_for_text")
         texts = [text] if isinstance(text, str) or not isinstance(text, Iterable) else list(text)
         users = query_users(self.data_, encoder, texts)
-        blend = self._call_weights(weights, "recommend_for_text")  # None: query weights, row by row
+        blend = self.scorer_.call_weights(weights, "recommend_for_text")  # None: query weights, row by row
         return self.scorer_.rank(users, k, domain, False, 1.0, blend, user_column="query", output=output)
 
     # ------------------------------------------------------------------ new users
@@ -160,9 +160,9 @@ class ColdStartMixin:
         """
         check_is_fitted(self, "components_")
         k = check_positive_int(k, "k", "recommend_new")
-        weight = self._check_cdw(cross_domain_weight, "recommend_new")
+        weight = self.scorer_.call_cross_domain_weight(cross_domain_weight, "recommend_new")
         users = self._new_users(history, None, texts, "Texts for new users")
-        blend = self._call_weights(weights, "recommend_new")
+        blend = self.scorer_.call_weights(weights, "recommend_new")
         return self.scorer_.rank(users, k, domain, exclude_seen, weight, blend, output=output)
 
     def score_new(
@@ -201,10 +201,10 @@ class ColdStartMixin:
         ndarray of shape (len(user_ids), n_items)
         """
         check_is_fitted(self, "components_")
-        weight = self._check_cdw(cross_domain_weight, "score_new")
+        weight = self.scorer_.call_cross_domain_weight(cross_domain_weight, "score_new")
         users = self._new_users(history, list(user_ids), texts, "Texts for new users")
-        blend = self._call_weights(weights, "score_new")
-        return self.scorer_.scores(users, self._items(item_ids), weight, blend)
+        blend = self.scorer_.call_weights(weights, "score_new")
+        return self.scorer_.scores(users, self.scorer_.positions(item_ids), weight, blend)
 
     def fold_in_users(
         self,

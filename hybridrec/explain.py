@@ -71,7 +71,7 @@ class ExplainMixin:
             score, when the user has text); and ``sentence``, the same as one readable sentence.
         """
         check_is_fitted(self, "components_")
-        weight = self._check_cdw(cross_domain_weight, "explain")
+        weight = self.scorer_.call_cross_domain_weight(cross_domain_weight, "explain")
         check_choice(scope, "scope", SCOPES, "explain")
         users = known_users(self.data_, [user_id], "explain")
         item = int(self.data_.item_index([item_id])[0])

@@ -358,9 +358,9 @@ class HybridRecommender(ColdStartMixin, ScreeningMixin, ExplainMixin, ScoringMix
         k = check_positive_int(k, "k", "recommend")
         if candidates is not None:
             candidates = check_positive_int(candidates, "candidates", "recommend")
-        weight = self._check_cdw(cross_domain_weight, "recommend")
+        weight = self.scorer_.call_cross_domain_weight(cross_domain_weight, "recommend")
         users = known_users(self.data_, user_ids, "recommend")
-        blend = self._call_weights(weights, "recommend")
+        blend = self.scorer_.call_weights(weights, "recommend")
         if explain and blend is not None:
             raise ValueError("recommend(explain=True) explains the model's own weights; call reweight(...) first.")
         if explain and output == "arrays":

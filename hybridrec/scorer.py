@@ -25,7 +25,8 @@ from tqdm import tqdm
 
 from ._linear import LinearRanker, StateCache
 from ._ranking import mask_seen, merge_top_k, top_k_block
-from .blend import blend_users, cross_domain_item_weights, normalize_with_stats, row_weights, scored_names
+from ._validation import check_fraction
+from .blend import blend_users, call_weights, cross_domain_item_weights, normalize_with_stats, row_weights, scored_names
 from .components import UserBatch
 from .data import InteractionData
 from .users import Users
@@ -113,18 +114,39 @@ class Scorer:
         Users scored at once by the exact path.
     show_progress : bool
         A progress bar over batches when there are several.
+    cross_domain_weight : float, default=1.0
+        The cross-domain weight in use (``cross_domain_weight_``), for calls that give none.
+    declared : list of str, optional
+        The recommender's component names, fitted or not (a per-call weight may name an unfitted
+        one with weight 0); default: the fitted ones.
     caches : tuple of (StateCache, LinearRanker), optional
         Caches built for the same ``data`` and ``components`` (new empty ones by default).
     """
 
     def __init__(self, data: InteractionData, components: Mapping[str, Any],
                  weights: Mapping[str, float], query: Mapping[str, float] | None, normalization: str,
-                 columns: Mapping[str, Any], batch_size: int, show_progress: bool,
+                 columns: Mapping[str, Any], batch_size: int, show_progress: bool, cross_domain_weight: float = 1.0,
+                 declared: Sequence[str] | None = None,
                  caches: tuple[StateCache, LinearRanker] | None = None) -> None:
         self.data, self.catalogue, self.components = data, data.catalogue, components
         self.weights, self.query, self.normalization = weights, query, normalization
         self.columns, self.batch_size, self.show_progress = columns, batch_size, show_progress
+        self.cross_domain_weight = cross_domain_weight
+        self.declared = list(components) if declared is None else list(declared)
         self.states, self.ranker = caches if caches is not None else (StateCache(), LinearRanker())
+
+    # ------------------------------------------------------------------ a call's arguments
+    def positions(self, item_ids: Iterable[Hashable] | None) -> np.ndarray:
+        """Catalogue positions of raw item ids (a tuple is one id); every item for None. Unknown ids raise."""
+        return np.arange(self.data.n_items) if item_ids is None else self.data.item_index(list(item_ids))
+
+    def call_cross_domain_weight(self, value: float | None, method: str) -> float:
+        """A call's cross-domain weight: ``value`` checked to be in [0, 1], or the one in use for None."""
+        return self.cross_domain_weight if value is None else check_fraction(value, "cross_domain_weight", method)
+
+    def call_weights(self, weights: Mapping[str, float] | None, method: str) -> dict[str, float] | None:
+        """A call's blend weights, checked against the components (None: the weights in use)."""
+        return call_weights(weights, list(self.components), self.declared, method)
 
     def shares_fit(self, data: InteractionData, components: Mapping[str, Any]) -> bool:
         """Whether this scorer was built from these very objects (its caches then hold for them)."""
