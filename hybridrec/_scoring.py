@@ -47,11 +47,11 @@ class ScoringMixin:
     def scorer_(self) -> Scorer:
         """The :class:`~hybridrec.scorer.Scorer` of the fitted state and the blend settings in use.
 
-        Built on first use and rebuilt whenever the data (its catalogue included), components, weights,
-        normalisation, cross-domain weight, declared components, column names, ``text_weights``,
-        ``batch_size`` or ``show_progress`` change (nothing is edited in place, so a change is a new object or value). The caches of
-        known users' states pass to the new scorer only when the data and components are the same
-        objects. Never copied or saved.
+        Built on first use and rebuilt whenever the data (its catalogue included), components,
+        weights, normalisation, cross-domain weight, declared components, column names,
+        ``text_weights``, ``batch_size`` or ``show_progress`` change (nothing is edited in place,
+        so a change is a new object or value). The caches of known users' states pass to the new
+        scorer only when the data and components are the same objects. Never copied or saved.
         """
         check_is_fitted(self, "components_")
         declared = [name for name, _ in self.named_components()]

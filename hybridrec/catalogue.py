@@ -103,15 +103,17 @@ class Catalogue:
 
     # ------------------------------------------------------------------ new catalogues
     def _replaced(self, **parts: Any) -> "Catalogue":
-        state = {"ids": self.ids, "domain": self.domain, "domains": self.domains, "texts": self.texts,
-                 "blocks": self._blocks, "popularity": self.popularity, "reference": self.reference,
-                 "held": self.held, **parts}
-        out = Catalogue(state.pop("ids"), state.pop("domain"), state.pop("domains"), state.pop("texts"),
-                        state.pop("blocks"), **state)
-        return out
+        """A new catalogue with some parts replaced (the names of :meth:`__getstate__`)."""
+        new = Catalogue.__new__(Catalogue)
+        new.__setstate__({**self.__getstate__(), **parts})
+        return new
 
     def fitted(self, matrix: sp.spmatrix, held: np.ndarray | None = None) -> "Catalogue":
-        """The catalogue of a model fitted on ``matrix`` (users x items): popularity from it, every item a reference item."""
+        """The catalogue of a model fitted on ``matrix`` (users x items).
+
+        Popularity comes from ``matrix``, every item is a reference item, and ``held`` (default
+        none) are held.
+        """
         return self._replaced(popularity=item_popularity(matrix), reference=None, held=held)
 
     def with_blocks(self, blocks: Mapping[str, np.ndarray]) -> "Catalogue":
