@@ -24,7 +24,7 @@ from ._frames import item_table
 from .modalities import align_block
 from .screening import held_when_added
 from .text import clean_text
-from .users import encode_texts, history_users, query_users
+from .users import check_history, encode_texts, history_users, query_users
 
 logger = logging.getLogger(__name__)
 
@@ -221,15 +221,71 @@ class ColdStartMixin:
         self
         """
         check_is_fitted(self, "components_")
+        data = self._folded_in(self.data_, history, texts, "fold_in_users")
+        logger.info("Folded in %d users.", data.n_users - self.data_.n_users)
+        self.data_ = data
+        return self
+
+    def _folded_in(self, data: Any, history: pd.DataFrame, texts: Any, method: str) -> Any:
+        """``data`` with the users of ``history`` (and ``texts``) appended; users it stores raise."""
         users = self._new_users(history, None, texts, "Texts for new users")
-        known = self.data_.user_index(users.labels, missing="ignore")
+        known = data.user_index(users.labels, missing="ignore")
         if (known >= 0).any():
             clash = [label for label, i in zip(users.labels, known) if i >= 0]
-            raise ValueError(f"fold_in_users got user ids that the model already knows: {preview(clash)}.")
+            raise ValueError(f"{method} got user ids that the model already knows: {preview(clash)}.")
         raw_texts = None if texts is None else [clean_text(dict(texts.items()).get(label, "")) for label in users.labels]
-        self.data_ = self.data_.appended_users(as_index(users.labels), users.history, raw_texts, users.blocks,
-                                               users.sequences)
-        logger.info("Folded in %d users.", len(users))
+        return data.appended_users(as_index(users.labels), users.history, raw_texts, users.blocks, users.sequences)
+
+    def add_interactions(
+        self,
+        history: pd.DataFrame,
+        texts: Mapping[Hashable, Any] | pd.Series | None = None,
+    ) -> "ColdStartMixin":
+        """Add interactions to the model's users (and users it does not store), no refit.
+
+        A user the model stores keeps their history and gains the new rows: an item they already
+        have combines with the stored weight by the fitted ``duplicates`` rule, and the new events
+        come after the stored ones (ordered among themselves by the fitted timestamp column when
+        ``history`` has it, else by row), so the sequence tower reads the newest last. Every
+        component builds a user's state from the stored history, so ``recommend``, ``predict``
+        and ``explain`` reflect the new interactions at once; what fit learned (factors, networks,
+        popularity) is unchanged. Users the model does not store are folded in, as by
+        :meth:`fold_in_users`. The model changes in one assignment, after every check passed.
+
+        Parameters
+        ----------
+        history : DataFrame
+            The interactions, with the columns named as in fit; every item must be in the catalogue.
+        texts : mapping or Series of user id -> text, optional
+            Texts of users the model does not store yet (a stored user's text is kept: a text for
+            one raises ``ValueError``).
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> model.add_interactions(pd.DataFrame({"user_id": [7], "item_id": [42]}))  # doctest: +SKIP
+        """
+        check_is_fitted(self, "components_")
+        history = check_history(history, self.columns_)
+        rows = self.data_.user_index(history[self.columns_["user"]].tolist(), missing="ignore")
+        labels = list(pd.unique(history[self.columns_["user"]].to_numpy()[rows >= 0]))
+        told = set() if texts is None or not hasattr(texts, "items") else set(dict(texts.items()))
+        if told & set(labels):
+            raise ValueError("add_interactions: texts are for users the model does not store yet; it keeps the "
+                             f"texts of {preview(sorted(told & set(labels), key=str))}.")
+        data = self.data_
+        if labels:
+            users = self._new_users(history[rows >= 0], labels, None, "add_interactions")
+            data = data.with_events(self.data_.user_index(labels), users.history, users.sequences,
+                                    self.columns_.get("duplicates", "sum"))
+        if (rows < 0).any() or texts is not None:
+            data = self._folded_in(data, history[rows < 0], texts, "add_interactions")
+        logger.info("Added %d interactions: %d stored users, %d new.", len(history), len(labels),
+                    data.n_users - self.data_.n_users)
+        self.data_ = data
         return self
 
     # ------------------------------------------------------------------ items

@@ -344,6 +344,22 @@ class InteractionData:
             matrix=sp.vstack([self.matrix, matrix.astype(np.float32)]).tocsr(),
         )
 
+    def with_events(self, rows: np.ndarray, matrix: sp.csr_matrix, sequences: Sequences,
+                    duplicates: str = "sum") -> "InteractionData":
+        """A copy where the users at ``rows`` gain ``matrix``'s interactions and ``sequences``' events.
+
+        A repeated item combines with the stored weight by ``duplicates`` (``"sum"`` or ``"max"``,
+        the fitted rule); the new events come after each user's stored ones.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        place = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, np.arange(len(rows)))),
+                              shape=(self.n_users, len(rows)))
+        extra = (place @ matrix.astype(np.float32)).tocsr()
+        grown = self.matrix.maximum(extra) if duplicates == "max" else self.matrix + extra
+        stored = self.sequences
+        ordered = stored.extended(rows, sequences) if len(stored) == self.n_users else stored
+        return self._changed(matrix=sp.csr_matrix(grown, dtype=np.float32), sequences=ordered)
+
     def without_last(self, users: np.ndarray) -> tuple["InteractionData", np.ndarray]:
         """A copy without each of ``users``' last item (its every event), and those items.
 

@@ -76,6 +76,13 @@ class Sequences:
         return Sequences(np.concatenate([self.indptr, other.indptr[1:] + self.indptr[-1]]),
                          np.concatenate([self.items, other.items]))
 
+    def extended(self, rows: np.ndarray, other: "Sequences") -> "Sequences":
+        """A copy where user ``rows[j]`` gains ``other``'s user ``j``'s events after its own (order kept)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        users = np.concatenate([self.owners(), rows[other.owners()]])
+        later = np.concatenate([np.zeros(len(self.items), np.int8), np.ones(len(other.items), np.int8)])
+        return Sequences.from_events(users, np.concatenate([self.items, other.items]), len(self), later)
+
     def keep_events(self, live: np.ndarray) -> "Sequences":
         """Only the events where the mask ``live`` (one entry per event) is True, order kept."""
         counts = np.bincount(self.owners()[live], minlength=len(self))

@@ -75,3 +75,33 @@ def test_bad_events_are_refused_and_change_nothing(client, fitted_sample_model, 
     # user 1 has no events: still the stored list
     assert _ids(client.get("/recommend", params={"user": 1, "k": 5})) == fitted_sample_model.recommend(1, k=5)[
         "item_id"].tolist()
+
+
+def test_a_snapshot_saves_the_live_events_and_a_reload_serves_it_without_counting_them_twice(
+        fitted_sample_model, tmp_path):
+    import hybridrec as hr
+
+    path = tmp_path / "model.hybridrec"
+    hr.save(fitted_sample_model, path)
+    limits = Limits(allow_updates=True, allow_reload=True, snapshot=path)
+    client = TestClient(create_app(hr.load(path), limits, precompute=True, model_path=path))
+    refused = TestClient(create_app(fitted_sample_model, Limits(allow_updates=True)))
+    assert refused.post("/admin/snapshot").status_code == 403
+    model = fitted_sample_model
+    user, items = int(model.data_.user_ids[7]), [int(i) for i in model.data_.item_ids[[15, 300, 1200]]]
+    client.post("/events", json={"user_id": user, "events": [{"item_id": items[0], "weight": 2.0}]})
+    client.post("/events", json={"user_id": "visitor", "events": [{"item_id": i} for i in items]})
+    served = {u: _ids(client.get("/recommend", params={"user": u, "k": 10})) for u in (user, "visitor")}
+    saved = client.post("/admin/snapshot").json()
+    assert saved["users"] == 2 and saved["events"] == 4 and saved["path"] == str(path)
+    later = [{"item_id": items[1]}]  # posted after the snapshot: it must survive the reload
+    client.post("/events", json={"user_id": user, "events": later})
+    snapshot = hr.load(path)
+    assert "visitor" in set(snapshot.data_.user_ids) and snapshot.data_.n_users == model.data_.n_users + 1
+    for u in (user, "visitor"):  # the saved model ranks as the server did from its overlay
+        assert snapshot.recommend(u, k=10)["item_id"].tolist() == served[u]
+    assert client.post("/admin/reload").json()["model_version"] == saved["model_version"]
+    assert _ids(client.get("/recommend", params={"user": "visitor", "k": 10})) == served["visitor"]
+    expected = snapshot.add_interactions(pd.DataFrame({"user_id": [user], "item_id": [items[1]]}))
+    assert _ids(client.get("/recommend", params={"user": user, "k": 10})) == expected.recommend(user, k=10)[
+        "item_id"].tolist()

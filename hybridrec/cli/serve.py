@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
                    help="let POST /admin/reload load --model again and swap it in (requests in flight finish on the old)")
     p.add_argument("--allow-updates", action="store_true",
                    help="let POST /events record users' new interactions (reflected in their next requests)")
+    p.add_argument("--snapshot", metavar="PATH",
+                   help="with --allow-updates: POST /admin/snapshot saves the model with the live events added to "
+                        "PATH, atomically (PATH may be --model: a reload then serves it)")
     p.add_argument("--encoder-backend", choices=["fastest", "model", "torch", "onnx-int8"], default="fastest",
                    help="backend for text queries: fastest (onnx-int8 when onnxruntime is installed, else torch) "
                         "or the model's own")
@@ -42,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive integer. Got {getattr(args, name)}.")
     limits = Limits(max_k=args.max_k, max_text_chars=args.max_text, allow_fold_in=args.allow_fold_in,
-                    allow_reload=args.allow_reload, allow_updates=args.allow_updates)
+                    allow_reload=args.allow_reload, allow_updates=args.allow_updates, snapshot=args.snapshot)
+    if args.snapshot and not args.allow_updates:
+        raise ValueError("--snapshot saves live events, so it needs --allow-updates.")
     if args.workers > 1:  # the workers load the file; this process only supervises them
         if not Path(args.model).expanduser().exists():
             raise FileNotFoundError(f"No model file at {args.model}.")

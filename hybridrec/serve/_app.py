@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .._io import json_ready
+from ..persistence import save
 from .._version import __version__
 from ._batching import Batcher
-from ._events import Overlay, stored_events
+from ._events import Overlay, events_frame, stored_events, with_events
 from ._served import Served, Slot, file_version, prepare_encoder
 from ._metrics import Instrumented, Metrics
 from ._page import PAGE
@@ -40,28 +41,34 @@ class Limits:
     allow_updates : bool, default=False
         Whether ``POST /events`` may record a user's new interactions (reflected in their next
         requests; the model itself is not changed).
+    snapshot : str or Path, optional
+        Where ``POST /admin/snapshot`` (with ``allow_updates``) saves the model with the live
+        events added, atomically (None: snapshots are refused). It may be the served model's file:
+        ``POST /admin/reload`` then serves it, and drops the events it holds from the overlay.
     """
 
     def __init__(self, max_k: int = 100, max_text_chars: int = 2000, max_history: int = 1000,
-                 allow_fold_in: bool = False, allow_reload: bool = False, allow_updates: bool = False) -> None:
+                 allow_fold_in: bool = False, allow_reload: bool = False, allow_updates: bool = False,
+                 snapshot: str | Path | None = None) -> None:
         self.max_k = max_k
         self.max_text_chars = max_text_chars
         self.max_history = max_history
         self.allow_fold_in = allow_fold_in
         self.allow_reload = allow_reload
         self.allow_updates = allow_updates
+        self.snapshot = None if snapshot is None else str(snapshot)
 
 
 def _parse_id(raw: Any, index: pd.Index) -> Hashable:
     """A request's id (a string in a URL, a number or string in JSON) as the model stores it."""
-    if raw in index:
+    if raw in index or not isinstance(raw, str):
         return raw
-    if isinstance(raw, str) and pd.api.types.is_integer_dtype(index.dtype):
-        try:
-            return int(raw)
-        except ValueError:
-            return raw
-    return raw
+    try:
+        number = int(raw)
+    except ValueError:
+        return raw
+    # integer ids, also among others (a model that folded in string ids keeps its integer ones)
+    return number if number in index or pd.api.types.is_integer_dtype(index.dtype) else raw
 
 
 def _rows(top: Any, texts: list[str]) -> list[dict]:
@@ -242,12 +249,9 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
     def rank_histories(posted: list[tuple[Any, list[tuple], str | None]], k: int, options: tuple) -> tuple[Any, Any]:
         """One ``recommend_new`` for posted histories: visitor ``i`` is the ``i``-th request."""
         model = slot.served.model
-        cols = model.columns_
         domain, cross_domain_weight = options
-        weight = cols.get("weight") or "weight"  # the fitted weight column (ignored by a model fitted without)
-        rows = pd.DataFrame([{cols["user"]: i, cols["item"]: _parse_id(item, model.data_.item_ids), weight: value}
-                             for i, (history, _) in enumerate(posted) for item, value in history],
-                            columns=[cols["user"], cols["item"], weight])
+        rows = events_frame(model, [(i, _parse_id(item, model.data_.item_ids), value)
+                                    for i, (history, _) in enumerate(posted) for item, value in history])
         texts = {i: text for i, (_, text) in enumerate(posted) if text}
         with guard:
             return model, model.recommend_new(rows, texts=texts or None, k=k, domain=domain,
@@ -335,11 +339,30 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
             raise HTTPException(400, f"Event weights must be finite numbers >= 0. Got {weights[:5]}.")
         return {"user": json_ready(user), "events": overlay.add(user, list(zip(items, map(float, weights))))}
 
+    snapshots: dict[str, dict] = {}  # version of a saved snapshot -> the overlay's events it holds
+
+    @app.post("/admin/snapshot")
+    def snapshot() -> dict:
+        if not limits.allow_updates or limits.snapshot is None:
+            raise HTTPException(403, "This server saves no snapshots; start it with --allow-updates and "
+                                     "--snapshot PATH.")
+        taken = overlay.copy()
+        model = slot.served.model
+        save(with_events(model, taken), limits.snapshot)  # atomic: a temporary file renamed into place
+        version = file_version(limits.snapshot)
+        snapshots[version] = taken
+        logger.info("hybridrec serve: saved %d users' live events to %s (version %s)", len(taken),
+                    limits.snapshot, version)
+        return {"path": limits.snapshot, "model_version": version, "users": len(taken),
+                "events": sum(len(events) for events in taken.values())}
+
     @app.post("/admin/reload")
     def reload() -> dict:
         if not limits.allow_reload:
             raise HTTPException(403, "This server does not reload its model; start it with --allow-reload.")
         served = slot.reload(limits.max_k, precompute)  # a file that fails to load leaves the old model serving
+        if served.version in snapshots:  # the model now holds those events: the overlay must not add them again
+            overlay.drop(snapshots.pop(served.version))
         metrics.refresh()
         return {"model_version": served.version, "items": int(served.model.data_.n_items),
                 "users": int(served.model.data_.n_users)}
