@@ -72,3 +72,40 @@ def test_a_bad_file_leaves_the_model_serving_and_reload_needs_the_flag(sample, t
     assert locked.post("/admin/reload").status_code == 403
     unsaved = TestClient(create_app(model, Limits(allow_reload=True)))
     assert unsaved.post("/admin/reload").status_code == 400
+
+
+@pytest.mark.integration  # a server process
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGHUP"), reason="the platform has no SIGHUP")
+def test_sighup_reloads_the_file_and_sigterm_stops_the_server(sample, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_serve import _free_port, _wait_for
+
+    old, new = _model(sample, 8, 0), _model(sample, 24, 1)
+    path = tmp_path / "model.hybridrec"
+    hr.save(old, path)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([sys.executable, "-m", "hybridrec.cli", "serve", "--model", str(path), "--port",
+                                str(port), "--allow-reload"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for(f"{url}/health", process)
+        user = old.data_.user_ids[0]
+        first = httpx.get(f"{url}/version").json()["model_version"]
+        assert _ids(httpx.get(f"{url}/recommend", params={"user": user})) == old.recommend(user)["item_id"].tolist()
+        hr.save(new, path)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{url}/version").json()["model_version"] == first:  # the old model answers meanwhile
+            assert time.monotonic() < deadline, "SIGHUP did not reload the model within 60 s"
+            time.sleep(0.2)
+        assert _ids(httpx.get(f"{url}/recommend", params={"user": user})) == new.recommend(user)["item_id"].tolist()
+        process.send_signal(signal.SIGTERM)  # uvicorn finishes in-flight requests, then re-raises the signal
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._app import Limits, create_app
-from ._served import chosen_backend, pin_threads
+from ._served import chosen_backend, pin_threads, reload_on_hangup
 
 __all__ = ["Limits", "chosen_backend", "create_app", "serve"]
 
@@ -44,6 +44,9 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
         installed (about 8x faster for one query here, ``benchmarks/results/encoder_latency.md``;
         embeddings at mean cosine 0.99 to torch's, so a query's list may differ slightly from the
         Python API's), else torch; ``"model"`` keeps the model's own. As in :func:`create_app`.
+    With ``limits.allow_reload``, SIGHUP reloads the model file as ``POST /admin/reload`` does
+    (in a background thread; requests in flight finish on the old model). SIGINT and SIGTERM
+    stop the server after the requests in flight (uvicorn's graceful shutdown).
     workers : int, default=1
         Worker processes. With more than one, each maps the model from ``model_path`` (a file in
         the safe format; :func:`hybridrec.load` with ``mmap=True``) and the known users' lists,
@@ -65,5 +68,7 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
     app = create_app(model, limits, precompute=warm, model_path=model_path, model_format=model_format,
                      encoder_backend=encoder_backend)
     pin_threads(threads)
+    if (limits or Limits()).allow_reload:
+        reload_on_hangup(app.state.reload)
     # uvicorn's access log would hold query strings (texts); the app writes its own (hybridrec.access)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

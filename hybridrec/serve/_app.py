@@ -356,14 +356,21 @@ def create_app(model: Any, limits: Limits | None = None, precompute: bool = Fals
         return {"path": limits.snapshot, "model_version": version, "users": len(taken),
                 "events": sum(len(events) for events in taken.values())}
 
-    @app.post("/admin/reload")
-    def reload() -> dict:
-        if not limits.allow_reload:
-            raise HTTPException(403, "This server does not reload its model; start it with --allow-reload.")
+    def reload_model() -> Served:
+        """Load the model file again and swap it in (``POST /admin/reload``, and SIGHUP under ``serve``)."""
         served = slot.reload(limits.max_k, precompute)  # a file that fails to load leaves the old model serving
         if served.version in snapshots:  # the model now holds those events: the overlay must not add them again
             overlay.drop(snapshots.pop(served.version))
         metrics.refresh()
+        return served
+
+    app.state.reload = reload_model
+
+    @app.post("/admin/reload")
+    def reload() -> dict:
+        if not limits.allow_reload:
+            raise HTTPException(403, "This server does not reload its model; start it with --allow-reload.")
+        served = reload_model()
         return {"model_version": served.version, "items": int(served.model.data_.n_items),
                 "users": int(served.model.data_.n_users)}
 

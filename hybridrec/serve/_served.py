@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ._lists import KnownLists
 
@@ -117,3 +118,22 @@ class Slot:
             logger.info("hybridrec serve: reloaded %s (version %s) in %.1f s", self.path, served.version,
                         time.perf_counter() - start)
             return served
+
+
+def reload_on_hangup(reload: Callable[[], Any]) -> None:
+    """Run ``reload`` in a background thread on each SIGHUP (where the platform has it).
+
+    A failed reload is logged and leaves the old model serving; a SIGHUP during a reload waits
+    for it (:meth:`Slot.reload` takes one at a time).
+    """
+    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        return  # Windows has no SIGHUP; only the main thread may set a handler
+
+    def run() -> None:
+        try:
+            served = reload()
+            logger.info("hybridrec serve: SIGHUP reloaded the model (version %s)", served.version)
+        except Exception:  # noqa: BLE001 - a bad file must not stop the server
+            logger.exception("hybridrec serve: SIGHUP reload failed; the old model keeps serving")
+
+    signal.signal(signal.SIGHUP, lambda signum, frame: threading.Thread(target=run, daemon=True).start())
