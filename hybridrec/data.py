@@ -5,11 +5,11 @@ inside speaks inner indices ``0..n-1``. This module is the only place that conve
 Named dense blocks (text embeddings, image vectors, encoded columns) ride along, one row per
 item (user), and stay aligned as items and users are added and removed. Everything per item
 lives in one :class:`~hybridrec.catalogue.Catalogue` (``data.catalogue``); ``item_ids``,
-``item_domain``, ``domains``, ``item_texts`` and ``item_blocks`` read from it.
+``item_domain``, ``domains``, ``item_texts`` and ``item_blocks`` read from it. The copies with
+users, items or events changed come from :mod:`hybridrec._data_changes`.
 """
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any, Hashable, Iterable, Mapping, Sequence
 
@@ -17,18 +17,19 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._data_changes import DataChanges
 from ._frozen import read_only
 from .catalogue import Catalogue
 from ._ids import as_index, id_list
 from ._frames import (check_interactions, event_weights, interaction_matrix, item_table, unique_ids,
                       unknown_items_error, user_table)
 from ._validation import check_choice, preview
-from .modalities import align_block, grow_blocks
+from .modalities import align_block
 from .sequences import Sequences, order_codes
 
 logger = logging.getLogger(__name__)
 
-class InteractionData:
+class InteractionData(DataChanges):
     """Users x items interactions with id maps, item domains and item/user texts.
 
     Build it with :meth:`from_frames`. Raw ids map to inner indices with :meth:`user_index`
@@ -255,11 +256,37 @@ class InteractionData:
         return len(self.item_ids)
 
     def user_index(self, ids: Iterable[Hashable], missing: str = "raise") -> np.ndarray:
-        """Inner indices of raw user ids; unknown ids raise, or map to -1 with ``missing="ignore"``."""
+        """Inner indices of raw user ids; unknown ids raise, or map to -1 with ``missing="ignore"``.
+
+        Parameters
+        ----------
+        ids : hashable or iterable of hashable
+            Raw user ids (a str or tuple is one id).
+        missing : {"raise", "ignore"}, default="raise"
+            What an unknown id does: raise ``ValueError``, or map to -1.
+
+        Returns
+        -------
+        ndarray of int64
+            One inner index per id, in order.
+        """
         return self._lookup(self.user_ids, ids, "user", missing)
 
     def item_index(self, ids: Iterable[Hashable], missing: str = "raise") -> np.ndarray:
-        """Inner indices of raw item ids; unknown ids raise, or map to -1 with ``missing="ignore"``."""
+        """Inner indices of raw item ids; unknown ids raise, or map to -1 with ``missing="ignore"``.
+
+        Parameters
+        ----------
+        ids : hashable or iterable of hashable
+            Raw item ids (a str or tuple is one id).
+        missing : {"raise", "ignore"}, default="raise"
+            What an unknown id does: raise ``ValueError``, or map to -1.
+
+        Returns
+        -------
+        ndarray of int64
+            One inner index per id, in order.
+        """
         return self._lookup(self.item_ids, ids, "item", missing)
 
     @staticmethod
@@ -272,13 +299,35 @@ class InteractionData:
         return idx.astype(np.int64)
 
     def domain_code(self, domain: str) -> int:
-        """Index of a domain name; raises ``ValueError`` listing the known domains."""
+        """Index of a domain name; raises ``ValueError`` listing the known domains.
+
+        Parameters
+        ----------
+        domain : str
+            A domain name.
+
+        Returns
+        -------
+        int
+            Its position in ``domains`` (the code ``item_domain`` holds).
+        """
         if domain not in self.domains:
             raise ValueError(f"Unknown domain {domain!r}. Known domains: {self.domains}.")
         return self.domains.index(domain)
 
     def items_in_domain(self, code: int) -> np.ndarray:
-        """Inner indices of the items of domain ``code``."""
+        """Inner indices of the items of domain ``code``.
+
+        Parameters
+        ----------
+        code : int
+            A domain code (see :meth:`domain_code`).
+
+        Returns
+        -------
+        ndarray of int
+            Sorted inner item indices.
+        """
         return np.flatnonzero(self.item_domain == code)
 
     # ------------------------------------------------------------------ read-only, growth
@@ -293,96 +342,6 @@ class InteractionData:
         for block in self.user_blocks.values():
             read_only(block)
         return self
-
-    def _changed(self, **attributes: Any) -> "InteractionData":
-        """A new (frozen) InteractionData with some attributes replaced; self is unchanged."""
-        out = copy.copy(self)
-        out.__dict__.update(attributes)
-        return out.freeze()
-
-    def with_catalogue(self, catalogue: Catalogue) -> "InteractionData":
-        """A copy whose items are ``catalogue`` (the same items: only their state may differ)."""
-        if len(catalogue) != self.n_items:
-            raise ValueError(f"with_catalogue needs a catalogue of the {self.n_items} items; got {len(catalogue)}.")
-        return self._changed(catalogue=catalogue)
-
-    def appended_items(self, item_ids: pd.Index, domains: Sequence[str], texts: list[str],
-                       blocks: Mapping[str, np.ndarray] | None = None,
-                       held: np.ndarray | None = None) -> "InteractionData":
-        """A copy with new items (no interactions) appended; see :meth:`Catalogue.appended`."""
-        padding = sp.csr_matrix((self.n_users, len(item_ids)), dtype=np.float32)
-        return self._changed(catalogue=self.catalogue.appended(item_ids, domains, texts, blocks, held),
-                             matrix=sp.hstack([self.matrix, padding]).tocsr())
-
-    def kept_items(self, keep: np.ndarray) -> "InteractionData":
-        """A copy without the items where the boolean mask ``keep`` is False (their interactions go too)."""
-        return self._changed(
-            catalogue=self.catalogue.kept(keep),
-            matrix=self.matrix[:, np.flatnonzero(keep)].tocsr(),
-            sequences=self.sequences.keep_items(keep),
-        )
-
-    def appended_users(self, user_ids: pd.Index, matrix: sp.csr_matrix, texts: list[str] | None,
-                       blocks: Mapping[str, np.ndarray] | None = None,
-                       sequences: Sequences | None = None) -> "InteractionData":
-        """A copy with new users appended: their interaction rows, texts, blocks and ordered events.
-
-        A block the new users bring that the others lack gets zero rows for the others.
-        """
-        clash = user_ids.intersection(self.user_ids)
-        if len(clash):
-            raise ValueError(f"Users {preview(clash)} already exist.")
-        start = self.n_users
-        user_texts = self.user_texts
-        if texts is not None or user_texts is not None:
-            old = user_texts if user_texts is not None else [""] * start
-            user_texts = list(old) + (list(texts) if texts is not None else [""] * len(user_ids))
-        return self._changed(
-            user_ids=self.user_ids.append(user_ids), user_texts=user_texts,
-            user_blocks=grow_blocks(self.user_blocks, blocks, len(user_ids), "user", start, allow_new=True),
-            sequences=self.sequences.append(Sequences.empty(len(user_ids)) if sequences is None else sequences),
-            matrix=sp.vstack([self.matrix, matrix.astype(np.float32)]).tocsr(),
-        )
-
-    def with_events(self, rows: np.ndarray, matrix: sp.csr_matrix, sequences: Sequences,
-                    duplicates: str = "sum") -> "InteractionData":
-        """A copy where the users at ``rows`` gain ``matrix``'s interactions and ``sequences``' events.
-
-        A repeated item combines with the stored weight by ``duplicates`` (``"sum"`` or ``"max"``,
-        the fitted rule); the new events come after each user's stored ones.
-        """
-        rows = np.asarray(rows, dtype=np.int64)
-        place = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, np.arange(len(rows)))),
-                              shape=(self.n_users, len(rows)))
-        extra = (place @ matrix.astype(np.float32)).tocsr()
-        grown = self.matrix.maximum(extra) if duplicates == "max" else self.matrix + extra
-        stored = self.sequences
-        ordered = stored.extended(rows, sequences) if len(stored) == self.n_users else stored
-        return self._changed(matrix=sp.csr_matrix(grown, dtype=np.float32), sequences=ordered)
-
-    def without_last(self, users: np.ndarray) -> tuple["InteractionData", np.ndarray]:
-        """A copy without each of ``users``' last item (its every event), and those items.
-
-        The last item is the user's last event in ``sequences`` (time order, or row order).
-        The users keep their other items, so they remain known users with a history.
-        """
-        users = np.asarray(users, dtype=np.int64)
-        seq = self.sequences
-        if len(users) and (seq.lengths()[users] == 0).any():
-            raise ValueError("without_last: every user needs at least one event.")
-        last = seq.items[seq.indptr[users + 1] - 1]
-        return self.without_pairs(users, last), last
-
-    def without_pairs(self, users: np.ndarray, items: np.ndarray) -> "InteractionData":
-        """A copy without every event of the (user, item) pairs ``zip(users, items)`` (row indices)."""
-        seq = self.sequences
-        held = sp.csr_matrix((np.ones(len(users), np.float32), (np.asarray(users), np.asarray(items))),
-                             shape=self.matrix.shape)
-        coo = self.matrix.tocoo()
-        keep = np.asarray(held[coo.row, coo.col]).ravel() == 0
-        matrix = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=self.matrix.shape)
-        live = np.asarray(held[seq.owners(), seq.items]).ravel() == 0
-        return self._changed(matrix=matrix, sequences=seq.keep_events(live))
 
     def __repr__(self) -> str:
         blocks = f", item_blocks={sorted(self.item_blocks)}" if self.item_blocks else ""

@@ -147,7 +147,17 @@ class ColumnEncoder(BaseEstimator):
         return [[] if pd.isna(v) else [t.strip() for t in str(v).split(self.sep) if t.strip()] for v in values]
 
     def fit(self, frame: pd.DataFrame) -> "ColumnEncoder":
-        """Learn the values of the categorical and multi-label columns and the numeric bin edges."""
+        """Learn the values of the categorical and multi-label columns and the numeric bin edges.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            A table with every configured column (one row per item or user).
+
+        Returns
+        -------
+        self
+        """
         frame = self._check(frame)
         check_positive_int(self.n_bins, "n_bins", "ColumnEncoder")
         check_positive_int(self.min_count, "min_count", "ColumnEncoder")
@@ -175,7 +185,18 @@ class ColumnEncoder(BaseEstimator):
         return "columns:" + hashlib.sha1(json.dumps(state, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """The block of every row of ``frame``, shape ``(len(frame), dim)``, float32."""
+        """The block of every row of ``frame``, shape ``(len(frame), dim)``, float32.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            A table with every configured column; values unseen in :meth:`fit` add nothing.
+
+        Returns
+        -------
+        ndarray of float32 of shape (len(frame), dim)
+            Unit-length rows (zero rows for rows with nothing known).
+        """
         frame = self._check(frame)
         parts = []
         for column, vocabulary in self.vocabulary_.items():

@@ -48,9 +48,10 @@ class TopItems:
     """Top-k lists as arrays, one row per user or query (``recommend(..., output="arrays")``).
 
     The same lists and scores as the tidy frame, without building it: what the server turns
-    into JSON. Rows with fewer than ``k`` candidates are padded.
+    into JSON. Rows with fewer than ``k`` candidates are padded. Every parameter is kept as a
+    (read-only) attribute of the same name.
 
-    Attributes
+    Parameters
     ----------
     users : ndarray of shape (n,), dtype object
         The user ids (or the query texts).

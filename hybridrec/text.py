@@ -160,7 +160,20 @@ class TextEncoder(BaseEstimator):
     def fine_tune(self, pairs: Any, output_dir: str | os.PathLike, **params: Any) -> "TextEncoder":
         """Train this encoder's model on text pairs and save it; see :func:`hybridrec.finetune.fine_tune`.
 
-        Returns a new ``TextEncoder(model=output_dir)``; this encoder is not changed.
+        Parameters
+        ----------
+        pairs : sequence of (str, str)
+            Texts that belong together (see :func:`hybridrec.finetune.text_pairs`).
+        output_dir : path
+            Folder for the tuned model.
+        **params
+            ``epochs``, ``batch_size``, ``learning_rate``, ``max_seconds``, ``overwrite``,
+            ``random_state`` and ``show_progress``, as :func:`hybridrec.finetune.fine_tune` takes them.
+
+        Returns
+        -------
+        TextEncoder
+            A new ``TextEncoder(model=output_dir)``; this encoder is not changed.
         """
         from .finetune import fine_tune
 

@@ -58,7 +58,18 @@ def available() -> list[str]:
 
 
 def get(name: str) -> type["Component"]:
-    """The class registered under ``name``; ``ValueError`` lists the known names otherwise."""
+    """The class registered under ``name``; ``ValueError`` lists the known names otherwise.
+
+    Parameters
+    ----------
+    name : str
+        A registered component name (see :func:`available`).
+
+    Returns
+    -------
+    type
+        The component class.
+    """
     _discover()
     if name not in _REGISTRY:
         raise ValueError(f"Unknown component {name!r}. Known components: {available()}.")
@@ -68,6 +79,20 @@ def get(name: str) -> type["Component"]:
 def create(name: str, **params: Any) -> "Component":
     """A new component of the class registered under ``name``, with ``params``.
 
+    Parameters
+    ----------
+    name : str
+        A registered component name (see :func:`available`).
+    **params
+        Constructor parameters of that class; ones it does not take raise ``ValueError``.
+
+    Returns
+    -------
+    Component
+        The new, unfitted component.
+
+    Examples
+    --------
     >>> from hybridrec import components
     >>> components.create("als", factors=32)
     ALSComponent(factors=32)

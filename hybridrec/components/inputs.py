@@ -19,25 +19,27 @@ TEXT = "text"
 class TrainingData:
     """What components are fitted on; inner indices throughout.
 
-    Attributes
+    Every parameter is kept as an attribute of the same name.
+
+    Parameters
     ----------
     matrix : csr_matrix of shape (n_users, n_items)
         Interaction weights.
     item_domain : ndarray of int
         Domain code per item.
-    item_blocks : dict of str -> ndarray of shape (n_items, dim)
+    item_blocks : dict of str -> ndarray of shape (n_items, dim), default {}
         Named dense item representations: ``"text"`` (L2-normalised text embeddings, zero
         rows for items without text) when a component reads text, plus any block given to
         ``fit(..., item_vectors=...)``.
-    user_blocks : dict of str -> ndarray of shape (n_users, dim)
+    user_blocks : dict of str -> ndarray of shape (n_users, dim), default {}
         The same for users (``"text"`` when users have text).
-    item_ids, user_ids : pandas.Index or None
+    item_ids, user_ids : pandas.Index or None, default None
         Raw ids in inner order, so a component can align side data of its own.
-    sequences : Sequences or None
+    sequences : Sequences or None, default None
         Every user's events in order (repeats kept), for components that read order.
-    random_state : int or None
+    random_state : int or None, default None
         Seed for the component's own randomness.
-    show_progress : bool
+    show_progress : bool, default False
         Whether to draw progress bars.
 
     Notes
@@ -72,17 +74,19 @@ class TrainingData:
 class UserBatch:
     """Users to score, described by what every component can use.
 
-    Attributes
+    Every parameter is kept as an attribute of the same name.
+
+    Parameters
     ----------
     history : csr_matrix of shape (n_users, n_items)
         Raw interaction weights over the current catalogue.
-    item_weights : ndarray of shape (n_items,) or None
+    item_weights : ndarray of shape (n_items,) or None, default None
         Cross-domain weight of each history item for the target domain (1 for the target
         domain's items, ``cross_domain_weight`` for the others). None means all ones.
-    blocks : dict of str -> ndarray of shape (n_users, dim)
+    blocks : dict of str -> ndarray of shape (n_users, dim), default {}
         User-side blocks; ``"text"`` holds the users' text embeddings (zero rows for users
         without text).
-    sequences : Sequences or None
+    sequences : Sequences or None, default None
         The same users' events in order (oldest first, repeats kept), when known.
     """
 
@@ -104,6 +108,16 @@ class UserBatch:
 
         Such users are served through text maps by the components, and with the query
         weights by the blend.
+
+        Parameters
+        ----------
+        history : csr_matrix of shape (n_users, n_items), optional
+            The rows to test, aligned with this batch's users; default ``self.history``.
+
+        Returns
+        -------
+        ndarray of bool of shape (n_users,)
+            True for the text-only users; all False when the batch has no text embeddings.
         """
         history = self.history if history is None else history
         texts = self.text_embeddings
@@ -137,6 +151,16 @@ class UserBatch:
         profile is exactly that of their same-domain history). A user with history only in
         other domains gets ``cross_domain_weight`` times the plain mean: the profile shrinks
         towards zero as the weight goes to 0 instead of being rescaled back.
+
+        Parameters
+        ----------
+        item_matrix : ndarray or sparse matrix of shape (n_items, dim)
+            One row per item of the current catalogue.
+
+        Returns
+        -------
+        ndarray of float32 of shape (n_users, dim)
+            Zero rows for users without history.
         """
         weighted = self.weighted_history()
         out = weighted @ item_matrix

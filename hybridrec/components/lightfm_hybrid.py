@@ -189,9 +189,19 @@ class LightFMComponent(Component):
     def training_inputs(self, data: TrainingData) -> dict:
         """Fit the block compressors and build what LightFM trains on (no training).
 
-        Returns ``interactions`` (binary COO), ``sample_weight``, ``item_features`` and
-        ``user_text`` (compressed user-text rows or None): the matrices a raw LightFM fit of
-        the same model would take.
+        Sets ``compressors_``; the matrices are those a raw LightFM fit of the same model would take.
+
+        Parameters
+        ----------
+        data : TrainingData
+            The training data, as given to :meth:`fit`.
+
+        Returns
+        -------
+        dict
+            ``interactions`` (binary COO), ``sample_weight`` (the weights as COO, None for the
+            ``warp-kos`` loss), ``item_features`` (CSR) and ``user_text`` (compressed user-text
+            rows or None).
         """
         seed = self.random_state if self.random_state is not None else data.random_state
         self.compressors_ = {name: self._compressor(weight, seed).fit(data.item_blocks[name])
@@ -217,7 +227,17 @@ class LightFMComponent(Component):
                 "sample_weight": None if self.loss == "warp-kos" else weights}
 
     def lightfm_model(self, seed: int | None) -> "LightFM":
-        """The untrained ``lightfm.LightFM`` with this component's parameters."""
+        """The untrained ``lightfm.LightFM`` with this component's parameters.
+
+        Parameters
+        ----------
+        seed : int or None
+            Its ``random_state``.
+
+        Returns
+        -------
+        lightfm.LightFM
+        """
         from lightfm import LightFM
 
         return LightFM(no_components=self.no_components, loss=self.loss, learning_rate=self.learning_rate,
@@ -291,7 +311,17 @@ class LightFMComponent(Component):
         return vectors @ self.item_vectors_[items].T + self.item_biases_[items] + bias[:, None]
 
     def user_vectors(self, state: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """``[vector, 1, bias]``: with :meth:`item_vectors` ``[vector, bias, 1]`` the dot product is the score."""
+        """``[vector, 1, bias]``: with :meth:`item_vectors` ``[vector, bias, 1]`` the dot product is the score.
+
+        Parameters
+        ----------
+        state : tuple of (ndarray, ndarray)
+            What :meth:`user_state` returned: the user vectors and the user biases.
+
+        Returns
+        -------
+        ndarray of float32 of shape (n_users, no_components + 2)
+        """
         vectors, bias = state
         return np.hstack([vectors, np.ones((len(bias), 1), np.float32), bias[:, None]]).astype(np.float32)
 
@@ -322,7 +352,21 @@ class LightFMComponent(Component):
         self.catalogue_ = self.catalogue_.kept(keep)
 
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
-        """Each history feature's share of the interaction term ``user . item`` (biases excluded)."""
+        """Each history feature's share of the interaction term ``user . item`` (biases excluded).
+
+        Parameters
+        ----------
+        users : UserBatch
+            One user.
+        item : int
+            The inner id of the item explained.
+
+        Returns
+        -------
+        ndarray of float32
+            Aligned with ``users.history.indices`` (the user's history items); zeros for history
+            items fit did not train on.
+        """
         n_trained = self.catalogue_.n_trained
         trained = self.catalogue_.trained_index[users.history.indices]
         weights = users.history_weights()

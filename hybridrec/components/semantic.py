@@ -70,13 +70,33 @@ class SemanticComponent(HubnessCorrection, ItemBlockVectors, Component):
         return scores
 
     def user_vectors(self, state: np.ndarray) -> np.ndarray:
-        """The profile; with the hubness correction ``[profile, -|profile|]`` (see :meth:`item_vectors`)."""
+        """The profile; with the hubness correction ``[profile, -|profile|]`` (see :meth:`item_vectors`).
+
+        Parameters
+        ----------
+        state : ndarray of shape (n_users, dim)
+            What :meth:`user_state` returned: the users' profiles.
+
+        Returns
+        -------
+        ndarray of shape (n_users, dim) or (n_users, dim + 1)
+        """
         if not self._hub_on():
             return state
         return np.hstack([state, -np.linalg.norm(state, axis=1, keepdims=True)]).astype(np.float32)
 
     def item_vectors(self, items: np.ndarray) -> np.ndarray:
-        """The embeddings; with the hubness correction ``[embedding, hubness_correction * offset]``."""
+        """The embeddings; with the hubness correction ``[embedding, hubness_correction * offset]``.
+
+        Parameters
+        ----------
+        items : ndarray of int
+            Inner item ids.
+
+        Returns
+        -------
+        ndarray of shape (len(items), dim) or (len(items), dim + 1)
+        """
         penalty = self._hub_penalty(items)
         if penalty is None:
             return self.item_embeddings_[items]

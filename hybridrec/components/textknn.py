@@ -144,6 +144,18 @@ class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
 
         The user's own text takes its share too, so the history's shares add up to the score
         only for users without text.
+
+        Parameters
+        ----------
+        users : UserBatch
+            One user.
+        item : int
+            The inner id of the item explained.
+
+        Returns
+        -------
+        ndarray of float32
+            Aligned with ``users.history.indices`` (the user's history items).
         """
         t = float(self.temperature)
         weights = users.history_weights()

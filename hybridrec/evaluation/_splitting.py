@@ -1,17 +1,20 @@
-"""Checks and row arithmetic shared by the splitters of :mod:`hybridrec.evaluation.splits`."""
+"""The :class:`Split` that the splitters of :mod:`hybridrec.evaluation.splits` return, and their shared checks."""
 from __future__ import annotations
 
 import logging
 import numbers
+from dataclasses import dataclass
 from typing import Any, Hashable, Iterable
 
 import numpy as np
 import pandas as pd
 
 from .._ids import as_index
-from .._validation import check_fraction, preview, require_columns, require_frame, require_ids
+from .._validation import check_choice, check_fraction, preview, require_columns, require_frame, require_ids
 
 logger = logging.getLogger("hybridrec.evaluation.splits")
+
+PROTOCOLS = ("random", "leave_last", "cold_item", "cold_user", "cross_domain")
 
 
 def check_interactions(interactions: Any, method: str, **columns: str) -> pd.DataFrame:
@@ -96,3 +99,84 @@ def check_domain(value: Any, name: str, domains: np.ndarray, method: str) -> Non
     known = sorted(pd.unique(domains).tolist())
     if value not in known:
         raise ValueError(f"The {name!r} parameter of {method} must be one of the item domains {known}. Got {value!r} instead.")
+
+
+@dataclass(repr=False)
+class Split:
+    """A train/held-out split of interactions, as produced by the splitters of this module.
+
+    Every parameter is kept as an attribute of the same name.
+
+    Parameters
+    ----------
+    train : DataFrame
+        Interactions to fit on.
+    test : DataFrame
+        Held-out interactions (the relevant items), same columns as ``train``.
+    valid : DataFrame or None
+        Held-out interactions for tuning; never shares a row with ``test``.
+    items, users : DataFrame or None
+        The catalogue and user table, passed through unchanged (fit needs the item texts).
+    protocol : str
+        One of :data:`PROTOCOLS`.
+    seed : int or None
+        The seed the split was drawn with.
+    target_domain : str or None, default None
+        The evaluated domain (cross_domain; cold_item with a domain).
+    candidates : ndarray or None, default None
+        Item ids eligible for ranking; None means all items of the held-out item's domain.
+    cold_items : ndarray or None, default None
+        cold_item protocol: the items removed from training.
+    fold_in, fold_in_valid : DataFrame or None, default None
+        cold_user protocol: revealed interactions of the test (valid) users, given to the model
+        at inference and never trained on.
+    user_col, item_col, domain_col : str
+        Column names of the frames above (default ``"user_id"``, ``"item_id"``, ``"domain"``).
+    """
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    valid: pd.DataFrame | None
+    items: pd.DataFrame | None
+    users: pd.DataFrame | None
+    protocol: str
+    seed: int | None
+    target_domain: str | None = None
+    candidates: np.ndarray | None = None
+    cold_items: np.ndarray | None = None
+    fold_in: pd.DataFrame | None = None
+    fold_in_valid: pd.DataFrame | None = None
+    user_col: str = "user_id"
+    item_col: str = "item_id"
+    domain_col: str = "domain"
+
+    def __post_init__(self) -> None:
+        check_choice(self.protocol, "protocol", PROTOCOLS, "Split")
+
+    def __repr__(self) -> str:
+        def size(frame: pd.DataFrame | None) -> str:
+            return "None" if frame is None else f"{len(frame)} rows/{frame[self.user_col].nunique()} users"
+
+        extra = "".join(
+            f", {name}={size(getattr(self, name))}" for name in ("fold_in", "fold_in_valid") if getattr(self, name) is not None
+        )
+        if self.cold_items is not None:
+            extra += f", cold_items={len(self.cold_items)}"
+        if self.candidates is not None:
+            extra += f", candidates={len(self.candidates)}"
+        return (
+            f"Split({self.protocol!r}, seed={self.seed}, target_domain={self.target_domain!r}, "
+            f"train={size(self.train)}, test={size(self.test)}, valid={size(self.valid)}{extra})"
+        )
+
+
+def split_from_parts(frame: pd.DataFrame, part: np.ndarray, **kwargs: Any) -> Split:
+    """Split from a per-row part code: 0 train, 1 test, 2 valid, 3 dropped, 4 fold_in, 5 fold_in_valid."""
+    def rows(code: int) -> pd.DataFrame | None:
+        mask = part == code
+        return frame[mask] if mask.any() else None
+
+    test = rows(1)
+    if test is None:
+        raise ValueError(f"The {kwargs['protocol']} split holds out nothing: check the sizes and the users asked for.")
+    return Split(train=frame[part == 0], test=test, valid=rows(2), fold_in=rows(4), fold_in_valid=rows(5), **kwargs)

@@ -34,7 +34,19 @@ _DATA_ARGS = {"interactions", "items", "users", "seed", "user_col", "item_col", 
 
 
 def protocol_defaults(protocol: str) -> dict[str, Any]:
-    """The parameters of a protocol's splitter and their defaults (the one place they are set)."""
+    """The parameters of a protocol's splitter and their defaults (the one place they are set).
+
+    Parameters
+    ----------
+    protocol : str
+        One of :data:`~hybridrec.evaluation.splits.PROTOCOLS`.
+
+    Returns
+    -------
+    dict of str -> object
+        The splitter's parameters with a default, less the data arguments (``interactions``,
+        ``items``, ``users``, ``seed`` and the column names).
+    """
     check_choice(protocol, "protocol", PROTOCOLS, "protocol_defaults")
     signature = inspect.signature(SPLITTERS[protocol])
     return {name: p.default for name, p in signature.parameters.items()
@@ -51,6 +63,20 @@ def make_split(
     **params: Any,
 ) -> tuple[Split, dict[str, Any]]:
     """Split ``interactions`` with the named protocol; parameters not given take the splitter's defaults.
+
+    Parameters
+    ----------
+    protocol : str
+        One of :data:`~hybridrec.evaluation.splits.PROTOCOLS`.
+    interactions : DataFrame
+        One row per event, with ``user_id`` and ``item_id``.
+    items, users : DataFrame, optional
+        The catalogue and user table, passed to the splitter (cold_item and cross_domain need
+        ``items``).
+    seed : int or None, default=0
+        The split's seed.
+    **params
+        Protocol parameters (see :func:`protocol_defaults`); others raise ``ValueError``.
 
     Returns
     -------

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import numbers
-from dataclasses import dataclass
-from typing import Any, Hashable, Iterable
+from typing import Hashable, Iterable
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_fraction, preview
+from .._validation import check_fraction, preview
 from ..sequences import order_codes
 from ._splitting import (
+    PROTOCOLS,
+    Split,
     check_domain,
     check_interactions,
     check_sizes,
@@ -26,90 +27,14 @@ from ._splitting import (
     make_rng,
     positions,
     round_half_up,
+    split_from_parts,
 )
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = ("random", "leave_last", "cold_item", "cold_user", "cross_domain")
+__all__ = ["PROTOCOLS", "Split", "cold_item_split", "cold_user_split", "cross_domain_split", "leave_last_split",
+           "random_split"]
 
-
-@dataclass(repr=False)
-class Split:
-    """A train/held-out split of interactions, as produced by the splitters of this module.
-
-    Attributes
-    ----------
-    train : DataFrame
-        Interactions to fit on.
-    test : DataFrame
-        Held-out interactions (the relevant items), same columns as ``train``.
-    valid : DataFrame or None
-        Held-out interactions for tuning; never shares a row with ``test``.
-    items, users : DataFrame or None
-        The catalogue and user table, passed through unchanged (fit needs the item texts).
-    protocol : str
-        One of :data:`PROTOCOLS`.
-    seed : int or None
-        The seed the split was drawn with.
-    target_domain : str or None
-        The evaluated domain (cross_domain; cold_item with a domain).
-    candidates : ndarray or None
-        Item ids eligible for ranking; None means all items of the held-out item's domain.
-    cold_items : ndarray or None
-        cold_item protocol: the items removed from training.
-    fold_in, fold_in_valid : DataFrame or None
-        cold_user protocol: revealed interactions of the test (valid) users, given to the model
-        at inference and never trained on.
-    user_col, item_col, domain_col : str
-        Column names of the frames above.
-    """
-
-    train: pd.DataFrame
-    test: pd.DataFrame
-    valid: pd.DataFrame | None
-    items: pd.DataFrame | None
-    users: pd.DataFrame | None
-    protocol: str
-    seed: int | None
-    target_domain: str | None = None
-    candidates: np.ndarray | None = None
-    cold_items: np.ndarray | None = None
-    fold_in: pd.DataFrame | None = None
-    fold_in_valid: pd.DataFrame | None = None
-    user_col: str = "user_id"
-    item_col: str = "item_id"
-    domain_col: str = "domain"
-
-    def __post_init__(self) -> None:
-        check_choice(self.protocol, "protocol", PROTOCOLS, "Split")
-
-    def __repr__(self) -> str:
-        def size(frame: pd.DataFrame | None) -> str:
-            return "None" if frame is None else f"{len(frame)} rows/{frame[self.user_col].nunique()} users"
-
-        extra = "".join(
-            f", {name}={size(getattr(self, name))}" for name in ("fold_in", "fold_in_valid") if getattr(self, name) is not None
-        )
-        if self.cold_items is not None:
-            extra += f", cold_items={len(self.cold_items)}"
-        if self.candidates is not None:
-            extra += f", candidates={len(self.candidates)}"
-        return (
-            f"Split({self.protocol!r}, seed={self.seed}, target_domain={self.target_domain!r}, "
-            f"train={size(self.train)}, test={size(self.test)}, valid={size(self.valid)}{extra})"
-        )
-
-
-def _split(frame: pd.DataFrame, part: np.ndarray, **kwargs: Any) -> Split:
-    """Split from a per-row part code: 0 train, 1 test, 2 valid, 3 dropped, 4 fold_in, 5 fold_in_valid."""
-    def rows(code: int) -> pd.DataFrame | None:
-        mask = part == code
-        return frame[mask] if mask.any() else None
-
-    test = rows(1)
-    if test is None:
-        raise ValueError(f"The {kwargs['protocol']} split holds out nothing: check the sizes and the users asked for.")
-    return Split(train=frame[part == 0], test=test, valid=rows(2), fold_in=rows(4), fold_in_valid=rows(5), **kwargs)
 
 
 # ---------------------------------------------------------------------------- splitters
@@ -157,7 +82,7 @@ def random_split(
     n_test = np.minimum(round_half_up(test_size * n), n - 1)
     n_valid = np.clip(np.minimum(round_half_up(valid_size * n), n - 1 - n_test), 0, None)
     pair_part = np.where(position < n_test, 1, np.where(position < n_test + n_valid, 2, 0))
-    return _split(frame, pair_part[pair], items=items, users=users, protocol="random", seed=seed,
+    return split_from_parts(frame, pair_part[pair], items=items, users=users, protocol="random", seed=seed,
                   user_col=user_col, item_col=item_col)
 
 
@@ -189,6 +114,23 @@ def leave_last_split(
     ``valid_users`` = those of split ``"valid"``. An earlier interaction with the held-out item
     (repeat consumption) stays in train, so that target is excluded at evaluation.
 
+    Parameters
+    ----------
+    interactions : DataFrame
+        ``user_col``, ``item_col`` and any other columns (kept).
+    timestamp_col : str or None, default="timestamp"
+        The column that orders each user's interactions.
+    test_users, valid_users : iterable of user ids, optional
+        The users evaluated on test (default all) and on valid (default the test users); ids
+        without interactions are ignored with a warning.
+    valid : bool, default=True
+        Whether to hold out valid rows.
+    seed : int or None, default=0
+        Recorded only.
+    items, users : DataFrame, optional
+        Passed through to the Split.
+    user_col, item_col : str
+
     Returns
     -------
     Split
@@ -212,7 +154,7 @@ def leave_last_split(
         both = is_valid_user & is_test_user & (from_end == 1) & (n >= 3)
         only = is_valid_user & ~is_test_user & (from_end == 0) & (n >= 2)
         part[both | only] = 2
-    return _split(frame, part, items=items, users=users, protocol="leave_last", seed=seed,
+    return split_from_parts(frame, part, items=items, users=users, protocol="leave_last", seed=seed,
                   user_col=user_col, item_col=item_col)
 
 
@@ -236,6 +178,22 @@ def cold_user_split(
     their first ``n_given`` interactions (earliest by ``timestamp_col``, ties by row order; a
     seeded random order when the column is absent) go to ``fold_in`` (``fold_in_valid``) and
     the rest to ``test`` (``valid``). Score them with the model's ``score_new``.
+
+    Parameters
+    ----------
+    interactions : DataFrame
+        ``user_col``, ``item_col`` and any other columns (kept).
+    test_size, valid_size : float
+        Fractions of the eligible users (default 0.1 and 0.0); ``test_size > 0`` and
+        ``test_size + valid_size < 1``.
+    n_given : int, default=3
+        Interactions revealed per test (valid) user.
+    seed : int or None, default=0
+    timestamp_col : str or None, default="timestamp"
+        The column that orders each user's interactions.
+    items, users : DataFrame, optional
+        Passed through to the Split.
+    user_col, item_col : str
 
     Returns
     -------
@@ -266,7 +224,7 @@ def cold_user_split(
     row_role = role[codes]
     given = position < n_given
     part = np.select([row_role == 0, given & (row_role == 1), given & (row_role == 2)], [0, 4, 5], row_role)
-    return _split(frame, part, items=items, users=users, protocol="cold_user", seed=seed,
+    return split_from_parts(frame, part, items=items, users=users, protocol="cold_user", seed=seed,
                   user_col=user_col, item_col=item_col)
 
 
@@ -290,6 +248,22 @@ def cold_item_split(
     through cold items) are dropped and counted in the log. ``Split.cold_items`` holds the cold
     item ids; ``candidates`` stays None (rank all items of the domain) and ``evaluate`` can be
     told ``candidates=split.cold_items`` to rank the cold items only.
+
+    Parameters
+    ----------
+    interactions : DataFrame
+        ``user_col``, ``item_col`` and any other columns (kept).
+    items : DataFrame
+        The catalogue (one row per item, with ``domain_col`` when ``domain`` is given); every
+        interacted item must be in it.
+    domain : str, optional
+        The domain whose items are drawn; default all items.
+    frac : float, default=0.1
+        Fraction of the pool drawn as cold items, in (0, 1].
+    seed : int or None, default=0
+    users : DataFrame, optional
+        Passed through to the Split.
+    user_col, item_col, domain_col : str
 
     Returns
     -------
@@ -315,7 +289,7 @@ def cold_item_split(
     if (part == 3).any():
         logger.info("%s: dropped %d interactions of %d users who interacted only with cold items.",
                     method, int((part == 3).sum()), frame[user_col][part == 3].nunique())
-    return _split(frame, part, items=items, users=users, protocol="cold_item", seed=seed, target_domain=domain,
+    return split_from_parts(frame, part, items=items, users=users, protocol="cold_item", seed=seed, target_domain=domain,
                   cold_items=cold, user_col=user_col, item_col=item_col, domain_col=domain_col)
 
 
@@ -344,6 +318,23 @@ def cross_domain_split(
     everything else, including their other-domain history. ``candidates`` = every item of
     ``target_domain`` in ``items``. For Amazon Food-Kitchen pass the users of split ``"test"``
     and ``"valid"``.
+
+    Parameters
+    ----------
+    interactions : DataFrame
+        ``user_col``, ``item_col`` and any other columns (kept).
+    items : DataFrame
+        The catalogue, with ``domain_col``; every interacted item must be in it.
+    target_domain : str
+        The domain held out and evaluated.
+    test_users, valid_users : iterable of user ids, optional
+        The users evaluated; default drawn from the overlap users.
+    test_size, valid_size : float, default=0.1
+        Fractions of the overlap users drawn when the users are not given; sum at most 1.
+    seed : int or None, default=0
+    users : DataFrame, optional
+        Passed through to the Split.
+    user_col, item_col, domain_col : str
 
     Returns
     -------
@@ -384,6 +375,6 @@ def cross_domain_split(
     part[in_target & user_values.isin(chosen["test_users"]).to_numpy()] = 1
     part[in_target & user_values.isin(chosen["valid_users"]).to_numpy()] = 2
     candidates = items[item_col].to_numpy()[items[domain_col].to_numpy() == target_domain]
-    return _split(frame, part, items=items, users=users, protocol="cross_domain", seed=seed,
+    return split_from_parts(frame, part, items=items, users=users, protocol="cross_domain", seed=seed,
                   target_domain=target_domain, candidates=candidates, user_col=user_col,
                   item_col=item_col, domain_col=domain_col)

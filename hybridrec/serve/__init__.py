@@ -21,6 +21,10 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
     libraries run it on ``threads`` threads: concurrent requests use the cores, and a request's
     BLAS and torch threads never wait on each other's.
 
+    With ``limits.allow_reload``, SIGHUP reloads the model file as ``POST /admin/reload`` does
+    (in a background thread; requests in flight finish on the old model). SIGINT and SIGTERM
+    stop the server after the requests in flight (uvicorn's graceful shutdown).
+
     Parameters
     ----------
     model : HybridRecommender or None
@@ -44,9 +48,6 @@ def serve(model: Any, host: str = "127.0.0.1", port: int = 8000, limits: Limits 
         installed (about 8x faster for one query here, ``benchmarks/results/encoder_latency.md``;
         embeddings at mean cosine 0.99 to torch's, so a query's list may differ slightly from the
         Python API's), else torch; ``"model"`` keeps the model's own. As in :func:`create_app`.
-    With ``limits.allow_reload``, SIGHUP reloads the model file as ``POST /admin/reload`` does
-    (in a background thread; requests in flight finish on the old model). SIGINT and SIGTERM
-    stop the server after the requests in flight (uvicorn's graceful shutdown).
     workers : int, default=1
         Worker processes. With more than one, each maps the model from ``model_path`` (a file in
         the safe format; :func:`hybridrec.load` with ``mmap=True``) and the known users' lists,

@@ -27,7 +27,20 @@ ENCODER_BACKENDS = ("fastest", "model", "torch", "onnx-int8")
 
 def chosen_backend(encoder: Any, choice: str) -> str:
     """The text backend ``encoder_backend=choice`` means for ``encoder``: ``"fastest"`` is onnx-int8 when
-    onnxruntime is installed, else torch; ``"model"`` is the encoder's own."""
+    onnxruntime is installed, else torch; ``"model"`` is the encoder's own.
+
+    Parameters
+    ----------
+    encoder : TextEncoder
+        The model's text encoder (its ``backend`` is read for ``"model"``).
+    choice : str
+        One of :data:`ENCODER_BACKENDS`; another raises ``ValueError``.
+
+    Returns
+    -------
+    str
+        The backend name.
+    """
     from ..onnx_backend import installed
 
     if choice not in ENCODER_BACKENDS:

@@ -31,7 +31,21 @@ logger = logging.getLogger(__name__)
 
 
 def spark_als_params(params: ALSParams, matrix: sp.csr_matrix) -> dict:
-    """pyspark ``ALS`` keyword arguments equivalent to hybridrec's (see the module docstring)."""
+    """pyspark ``ALS`` keyword arguments equivalent to hybridrec's (see the module docstring).
+
+    Parameters
+    ----------
+    params : ALSParams
+        hybridrec's ALS parameters.
+    matrix : csr_matrix of shape (n_users, n_items)
+        The training interactions; ``regParam`` is scaled by their mean count per active user.
+
+    Returns
+    -------
+    dict
+        ``rank``, ``maxIter``, ``alpha``, ``regParam``, ``implicitPrefs``, ``nonnegative`` and
+        ``seed`` (0 when ``params.random_state`` is None).
+    """
     per_user = matrix.nnz / max(int((np.diff(matrix.indptr) > 0).sum()), 1)
     return {"rank": params.factors, "maxIter": params.iterations, "alpha": max(params.alpha - 1.0, 0.0),
             "regParam": params.regularization / per_user, "implicitPrefs": True, "nonnegative": False,
@@ -81,6 +95,24 @@ class SparkALSComponent(ALSComponent):
     module docstring describes. Training runs on the active SparkSession (or a new
     ``hybridrec.spark.session()``); the item factors are then collected to the driver, and
     users are served by the same numpy algebra as ``ALSComponent``.
+
+    Parameters
+    ----------
+    factors : int, default=64
+        Latent dimensions (Spark's ``rank``).
+    regularization : float, default=0.1
+        L2 penalty in implicit's meaning (Spark's ``regParam`` is this over the mean
+        interactions per user).
+    alpha : float, default=10.0
+        Confidence scale in implicit's meaning (Spark's ``alpha`` is ``alpha - 1``).
+    iterations : int, default=15
+        ALS sweeps (Spark's ``maxIter``).
+    text_ridge : float, default=10.0
+        Ridge penalty of the text maps, as in ``ALSComponent``.
+    random_state : int or None, default=None
+        Seed (Spark's ``seed``); ``None`` takes the recommender's ``random_state``, 0 when that is None.
+    num_threads : int, default=0
+        Kept for ``ALSComponent``'s interface; Spark's own settings size the training.
     """
 
     name = "spark_als"
