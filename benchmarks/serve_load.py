@@ -40,7 +40,7 @@ QUERIES = [f"{mood} {kind}" for mood in ("a funny", "a dark", "a gentle", "an ep
                         "animated comedy", "horror night", "musical", "road movie")]
 
 #: Lua pieces: a request generator per endpoint, and a summary line wrk prints at the end.
-_DONE = """
+DONE = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('RESULT {"requests": %d, "seconds": %.3f, "p50_ms": %.3f, "p95_ms": %.3f, "p99_ms": %.3f, '
@@ -49,7 +49,7 @@ done = function(summary, latency, requests)
     e.connect + e.read + e.write + e.timeout, e.status))
 end
 """
-_LINES = """
+LINES = """
 local values = {}
 for line in io.lines("%s") do values[#values + 1] = line end
 local i = 0
@@ -126,13 +126,13 @@ def tree_memory_mb(pid: int) -> dict[str, float]:
     return {"rss_mb": rss, "pss_mb": pss, "processes": len(tree), "each": each}
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def _wait(base: str, server: subprocess.Popen, seconds: float = 900) -> float:
+def wait_ready(base: str, server: subprocess.Popen, seconds: float = 900) -> float:
     """Seconds until ``/health`` answers (the server warms up first)."""
     import httpx
 
@@ -147,7 +147,7 @@ def _wait(base: str, server: subprocess.Popen, seconds: float = 900) -> float:
             time.sleep(0.5)
 
 
-def _quote(value: Any) -> str:
+def quote_value(value: Any) -> str:
     from urllib.parse import quote
 
     return quote(json.dumps(value) if not isinstance(value, str) else value, safe="")
@@ -160,10 +160,10 @@ def run_dataset(name: str, dataset: hr.datasets.Dataset, args: argparse.Namespac
         dataset.interactions, items=dataset.items, users=dataset.users)
     fit_seconds = time.perf_counter() - start
     path = hr.save(model, folder / f"{name}.hybridrec")
-    users = [_quote(u) for u in model.data_.user_ids]
-    values = {"GET /recommend": users, "GET /recommend?domain": users, "GET /search": [_quote(q) for q in QUERIES],
+    users = [quote_value(u) for u in model.data_.user_ids]
+    values = {"GET /recommend": users, "GET /recommend?domain": users, "GET /search": [quote_value(q) for q in QUERIES],
               "POST /recommend": [json.dumps(i.item() if hasattr(i, "item") else i) for i in model.data_.item_ids]}
-    domains = ", ".join(f'"{_quote(d)}"' for d in model.data_.domains)
+    domains = ", ".join(f'"{quote_value(d)}"' for d in model.data_.domains)
     runs = {str(workers): run_server(name, path, workers, values, domains, args, folder) for workers in args.workers}
     return {"items": model.data_.n_items, "users": model.data_.n_users, "components": sorted(model.components_),
             "fit_seconds": fit_seconds, "file_mb": path.stat().st_size / 2**20, "runs": runs}
@@ -172,20 +172,20 @@ def run_dataset(name: str, dataset: hr.datasets.Dataset, args: argparse.Namespac
 def run_server(name: str, path: Path, workers: int, values: dict[str, list[str]], domains: str,
                args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """Start ``hybridrec serve --workers`` on the saved model and drive each endpoint with wrk."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "hybridrec.cli", "serve", "--model", str(path), "--port", str(port),
                                "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = {}
     try:
-        start_seconds = _wait(base, server)
+        start_seconds = wait_ready(base, server)
         time.sleep(2)  # every worker up
         idle = tree_memory_mb(server.pid)
         for endpoint, script in _SCRIPTS.items():
             data_file = folder / f"{name}-{len(rows)}.txt"
             data_file.write_text("\n".join(values[endpoint]))
             lua = folder / f"{name}-{len(rows)}.lua"
-            lua.write_text(_LINES % data_file + script % {"domains": domains} + _DONE)
+            lua.write_text(LINES % data_file + script % {"domains": domains} + DONE)
             out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--timeout", "10s",
                                   "-s", str(lua), base], capture_output=True, text=True, check=True).stdout
             result = json.loads(out.split("RESULT ", 1)[1])
