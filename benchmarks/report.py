@@ -23,7 +23,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 #: The Markdown files that hold generated blocks.
-FILES = (ROOT / "README.md", ROOT / "docs" / "benchmarks.md")
+FILES = (ROOT / "README.md", ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "guide" / "serving.md")
 _BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end generated -->)", re.S)
 
 
@@ -77,7 +77,45 @@ def quality_table() -> str:
 
 
 #: Block name -> the function that renders it.
-BLOCKS: dict[str, Callable[[], str]] = {"peers": peers_table, "quality": quality_table}
+def _stamp(name: str, result: dict) -> str:
+    return f"From `benchmarks/results/{name}` (`{result['command']}`, commit `{result['commit']}`, {result['date']})"
+
+
+def serve_load_table(name: str = "serve_load.json") -> str:
+    """Requests/s and latency per endpoint and number of workers (``results/serve_load.json``)."""
+    result = _load(name)
+    lines = [_stamp(name, result) + f"; wrk, {result['connections']} connections, {result['seconds']} s per endpoint, "
+             "client and server on the same 2 cores.", "",
+             "| data | workers | endpoint | requests/s | p50 ms | p99 ms | errors | memory, PSS MB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for data, entry in result["datasets"].items():
+        for workers, run in entry["runs"].items():
+            for endpoint, r in run["endpoints"].items():
+                lines.append(f"| {data} | {workers} | `{endpoint}` | {r['rps']:,.0f} | {r['p50_ms']:.1f} | "
+                             f"{r['p99_ms']:.1f} | {r['socket_errors'] + r['non_2xx']} | {r['pss_mb']:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def serve_soak_table() -> str:
+    """Reads and live events under load with snapshots and reloads (``results/serve_soak.json``)."""
+    result = _load("serve_soak.json")
+    load = result["load"]
+    failed = sum(e["snapshot_status"] != 200 or e["reload_status"] != 200 for e in result["admin"])
+    lines = [_stamp("serve_soak.json", result) + f"; {result['seconds']} s, {result['connections']} connections; "
+             f"every {result['every']:g} s a snapshot into the served file, then a reload (POST and SIGHUP in turn).", "",
+             "| requests | requests/s | p50 ms | p99 ms | errors | snapshots + reloads (failed) | users before, after "
+             "| memory before, after (PSS MB) |", "|---|---|---|---|---|---|---|---|",
+             f"| {load['requests']:,} | {load['rps']:,.0f} | {load['p50_ms']:.1f} | {load['p99_ms']:.1f} | "
+             f"{load['socket_errors'] + load['non_2xx']} | {len(result['admin'])} ({failed}) | "
+             f"{result['model_users_before']:,}, {result['model_users_after']:,} | "
+             f"{result['memory_before']['pss_mb']:,.0f}, {result['memory_after']['pss_mb']:,.0f} |"]
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS: dict[str, Callable[[], str]] = {"peers": peers_table, "quality": quality_table, "serve-load": serve_load_table,
+                                        "serve-load-workers": lambda: serve_load_table("serve_load_workers.json"),
+                                        "serve-load-workers2": lambda: serve_load_table("serve_load_workers2.json"),
+                                        "serve-soak": serve_soak_table}
 
 
 def render(text: str) -> str:
