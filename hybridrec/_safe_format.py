@@ -43,6 +43,7 @@ ALLOWED = frozenset({
     "hybridrec.components.catalogue.CatalogueMap",
     "hybridrec.components.textknn._TextKNNState",
     "hybridrec.spark._als.SparkALSComponent",
+    "hybridrec.spark._itemknn.SparkItemKNNComponent",
     "lightfm.lightfm.LightFM",
     "sklearn.decomposition._pca.PCA",
     "sklearn.cluster._kmeans.KMeans",

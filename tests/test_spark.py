@@ -272,3 +272,34 @@ def test_import_hybridrec_stays_spark_free():
     code = "import sys, hybridrec, hybridrec.cli; print('pyspark' in sys.modules, 'py4j' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
     assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("params", [{}, {"k": 20, "shrink": 10.0, "alpha": 0.7},
+                                    {"k": 30, "per_domain": False}])
+def test_spark_itemknn_keeps_the_local_neighbours(spark, sample, params, tmp_path):
+    from hybridrec.spark import SparkItemKNNComponent
+
+    local = hr.HybridRecommender(components=[("itemknn", hr.components.ItemKNNComponent(**params))],
+                                 random_state=0).fit(sample.interactions, items=sample.items)
+    remote = hr.HybridRecommender(components=[("itemknn", SparkItemKNNComponent(**params))],
+                                  random_state=0).fit(sample.interactions, items=sample.items)
+    ours, theirs = local.components_["itemknn"].similarity_.tocsr(), remote.components_["itemknn"].similarity_.tocsr()
+    assert ours.shape == theirs.shape and ours.nnz == theirs.nnz > 0
+    domain = local.data_.item_domain if params.get("per_domain", True) else np.zeros(ours.shape[0], int)
+    swapped = 0
+    for row in range(ours.shape[0]):
+        a, b = ours[row], theirs[row]
+        for code in np.unique(domain):
+            ka, kb = domain[a.indices] == code, domain[b.indices] == code
+            va, vb = np.sort(a.data[ka]), np.sort(b.data[kb])
+            np.testing.assert_allclose(va, vb, rtol=1e-5, atol=1e-7)  # the same similarities are kept
+            only = set(a.indices[ka]) ^ set(b.indices[kb])
+            if only:  # a neighbour kept by one side only ties with the weakest one kept
+                swapped += 1
+                values = dict(zip(a.indices, a.data)) | dict(zip(b.indices, b.data))
+                assert all(abs(values[j] - va[0]) <= 1e-5 * va[0] for j in only), (row, code)
+    assert swapped < ours.shape[0]  # most rows agree item for item
+    path = hr.save(remote, tmp_path / "spark_itemknn.hybridrec")
+    loaded = hr.load(path)
+    users = list(local.data_.user_ids[:5])
+    pd.testing.assert_frame_equal(loaded.recommend(users, k=10), remote.recommend(users, k=10))

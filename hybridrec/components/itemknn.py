@@ -110,6 +110,27 @@ class ItemKNNComponent(TrainedItemsOnly, Component):
 
     def fit(self, data: TrainingData) -> "ItemKNNComponent":
         self.check_params()
+        similarity = self.neighbours(data)
+        self.similarity_ = similarity.tocsc()
+        self.similarity_rows_ = similarity if self.hops == 2 else None
+        logger.info("item-kNN: %d neighbour pairs", similarity.nnz)
+        self.catalogue_ = CatalogueMap(data.matrix.shape[1])
+        self.observed_ = np.diff(data.binary().tocsc().indptr) > 0
+        return self
+
+    def neighbours(self, data: TrainingData) -> sp.csr_matrix:
+        """The pruned similarity: row ``h`` holds item ``h``'s ``k`` neighbours (in each domain).
+
+        Parameters
+        ----------
+        data : TrainingData
+            The training interactions (read as binary: who interacted with what).
+
+        Returns
+        -------
+        csr_matrix of float32, shape (n_items, n_items)
+            ``co(h, j) / (n_h**alpha * n_j**(1 - alpha) + shrink)``, no diagonal.
+        """
         k, shrink = int(self.k), float(self.shrink)
         X = data.binary()
         XT = X.T.tocsr()
@@ -122,13 +143,7 @@ class ItemKNNComponent(TrainedItemsOnly, Component):
             row, col = coo.row[off], coo.col[off]
             values = coo.data[off] / (np.power(counts[row + start], alpha) * np.power(counts[col], 1 - alpha) + shrink)
             blocks.append(prune_rows(sp.csr_matrix((values, (row, col)), shape=(stop - start, X.shape[1])), k, groups))
-        similarity = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix(X.T @ X, dtype=np.float32)
-        self.similarity_ = similarity.tocsc()
-        self.similarity_rows_ = similarity if self.hops == 2 else None
-        logger.info("item-kNN: %d neighbour pairs", similarity.nnz)
-        self.catalogue_ = CatalogueMap(data.matrix.shape[1])
-        self.observed_ = counts > 0
-        return self
+        return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix(X.T @ X, dtype=np.float32)
 
     def user_state(self, users: UserBatch) -> sp.csr_matrix | np.ndarray:
         history = self.catalogue_.to_trained(users.weighted_history())
