@@ -45,6 +45,20 @@ class ComponentsMixin:
         return comps
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Get parameters for this estimator.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            If True, will return the parameters for this estimator and contained subobjects that are
+            estimators: each component under its name, its parameters as ``<name>__<parameter>``, and
+            the encoder's as ``encoder__<parameter>``.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         params = super().get_params(deep=False)  # type: ignore[misc]
         if deep:
             if self.encoder is not None and hasattr(self.encoder, "get_params"):
@@ -56,6 +70,23 @@ class ComponentsMixin:
         return params
 
     def set_params(self, **params: Any) -> Any:
+        """Set the parameters of this estimator.
+
+        Works on nested objects as in a scikit-learn Pipeline: ``<name>__<parameter>`` reaches a
+        component, ``<name>=Component(...)`` replaces one and ``encoder__<parameter>`` reaches the text
+        encoder. On a fitted model a component's ``scoring_params`` apply at once (to a copy, see
+        :meth:`Component.with_params`); other parameters apply from the next ``fit``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator instance
+            Estimator instance.
+        """
         if "components" in params:
             self.components = params.pop("components")
         nested: dict[str, dict[str, Any]] = {}

@@ -125,6 +125,11 @@ class ScoringMixin:
         Only fitted components (weight > 0 at fit time) can be weighted; components not named
         get weight 0. Sets both the ``weights`` parameter and ``weights_``.
 
+        Parameters
+        ----------
+        weights : dict of str -> float
+            Blend weight per component name (fitted components only).
+
         Returns
         -------
         self

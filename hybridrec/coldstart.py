@@ -216,6 +216,14 @@ class ColdStartMixin:
         Nothing is refitted: the users' histories (and texts) are stored and every component
         builds them on demand, exactly as in :meth:`recommend_new`.
 
+        Parameters
+        ----------
+        history : DataFrame
+            The new users' interactions, with the columns named as in fit; every item must be in the
+            catalogue, and a user the model already stores raises ``ValueError``.
+        texts : mapping or Series of user id -> text, optional
+            The new users' own texts. Users that appear only here are stored with their text alone.
+
         Returns
         -------
         self

@@ -116,7 +116,24 @@ class HubnessCorrection:
     scoring_params = ("hubness_correction",)
 
     def with_params(self, **params: Any) -> Any:
-        """As ``Component.with_params``; turning the correction on needs the offsets fit computes at a value > 0."""
+        """As ``Component.with_params``; turning the correction on needs the offsets fit computes at a value > 0.
+
+        Parameters
+        ----------
+        **params
+            New values, by parameter name.
+
+        Returns
+        -------
+        Component
+            The copy; ``self`` is unchanged.
+
+        Raises
+        ------
+        ValueError
+            For ``hubness_correction > 0`` on a component fitted with ``hubness_correction=0``, and as
+            in ``Component.with_params``.
+        """
         if params.get("hubness_correction") and self.__dict__.get("hub_offsets_") is None:
             raise ValueError(f"{type(self).__name__} was fitted with hubness_correction=0, so it has no hub offsets: "
                              "refit with a value > 0 to use the correction.")
@@ -157,12 +174,27 @@ class HubnessCorrection:
         return np.float32(self.hubness_correction) * self.hub_offsets_[items] if self._hub_on() else None
 
     def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
+        """As ``ItemBlockVectors.add_items``, plus the new items' hub offsets when the correction was fitted.
+
+        Parameters
+        ----------
+        blocks : dict of str -> ndarray
+            One row per new item for each block.
+        domains : ndarray of int
+            The new items' domain codes.
+        """
         super().add_items(blocks, domains)  # type: ignore[misc]
         if self.__dict__.get("hub_offsets_") is not None:
             new = self.item_embeddings_[len(self.item_embeddings_) - len(domains):]
             self.hub_offsets_ = np.concatenate([self.hub_offsets_, self._offsets(new)])
 
     def remove_items(self, keep: np.ndarray) -> None:
+        """As ``ItemBlockVectors.remove_items``, and drops the removed items' hub offsets.
+
+        Parameters
+        ----------
+        keep : ndarray of bool, shape (n_items,)
+        """
         super().remove_items(keep)  # type: ignore[misc]
         if self.__dict__.get("hub_offsets_") is not None:
             self.hub_offsets_ = self.hub_offsets_[keep]
