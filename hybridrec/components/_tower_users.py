@@ -123,37 +123,18 @@ class TowerUsers:
 
         Split over the events the encoder reads (see :meth:`_shares`), summed per history item.
 
-        Parameters
-        ----------
-        users : UserBatch
-            One user.
-        item : int
-            The inner id of the item explained.
-
-        Returns
-        -------
-        ndarray of float32
-            Aligned with ``users.history.indices``; zeros for history items outside the window read.
+        Parameters and return value as in
+        :meth:`~hybridrec.components.Component.history_contributions`. Zeros for history items outside
+        the window read.
         """
         return self._shares(users, item)[0]
 
     def text_contribution(self, users: UserBatch, item: int, reference: np.ndarray) -> float:
         """The user's own text's share of the raw score of ``item`` for a one-user batch, centred.
 
-        Parameters
-        ----------
-        users : UserBatch
-            One user.
-        item : int
-            The inner id of the item explained.
-        reference : ndarray of int
-            The items the score is normalised over; the mean share is taken over an evenly spaced
-            subsample of them (all of them when fewer than 128).
-
-        Returns
-        -------
-        float
-            0 when the user has no text or ``user_text_weight`` is 0.
+        Parameters and return value as in :meth:`~hybridrec.components.Component.text_contribution`.
+        The mean share is taken over an evenly spaced subsample of ``reference`` (all of it when fewer
+        than 128 items); 0 when the user has no text or ``user_text_weight`` is 0.
         """
         if users.blocks.get(TEXT) is None or not self.user_text_weight:
             return 0.0

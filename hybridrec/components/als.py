@@ -153,18 +153,9 @@ class ALSComponent(TextMappedItemFactors, Component):
 
         With ``x_u = A^-1 sum_h c_h y_h``, the score ``y_i . x_u`` is ``sum_h c_h y_h . A^-1 y_i``.
 
-        Parameters
-        ----------
-        users : UserBatch
-            One user.
-        item : int
-            The inner id of the item explained.
-
-        Returns
-        -------
-        ndarray of float32
-            Aligned with ``users.history.indices`` (the user's history items); zeros for history
-            items fit did not train on.
+        Parameters and return value as in
+        :meth:`~hybridrec.components.Component.history_contributions`. Zeros for history items fit did
+        not train on.
         """
         out = np.zeros(users.history.nnz, dtype=np.float32)
         history = self.catalogue_.to_trained(users.weighted_history())

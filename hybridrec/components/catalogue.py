@@ -85,15 +85,8 @@ class TrainedItemsOnly:
     def knows(self, items: np.ndarray) -> np.ndarray:
         """Which of ``items`` map to a trained item that had interactions in training.
 
-        Parameters
-        ----------
-        items : ndarray of int
-            Inner item ids.
-
-        Returns
-        -------
-        ndarray of bool, shape (len(items),)
-            False for items added after fit and for cold items.
+        Parameters and return value as in :meth:`~hybridrec.components.Component.knows`. False for
+        items added after fit and for cold items.
         """
         trained = self.catalogue_.trained_index[items]
         return (trained >= 0) & self.observed_[np.maximum(trained, 0)]
@@ -101,21 +94,15 @@ class TrainedItemsOnly:
     def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
         """Append ``len(domains)`` items that map to no trained item (:meth:`knows` is False for them).
 
-        Parameters
-        ----------
-        blocks : dict of str -> ndarray
-            One row per new item for each block (not read).
-        domains : ndarray of int
-            The new items' domain codes (only their number is read).
+        Parameters and return value as in :meth:`~hybridrec.components.Component.add_items`. Only the
+        number of new items is read.
         """
         self.catalogue_ = self.catalogue_.added(len(domains))
 
     def remove_items(self, keep: np.ndarray) -> None:
         """Drop items from the catalogue; they stay in the trained basis.
 
-        Parameters
-        ----------
-        keep : ndarray of bool, shape (n_items,)
+        Parameters and return value as in :meth:`~hybridrec.components.Component.remove_items`.
         """
         self.catalogue_ = self.catalogue_.kept(keep)
 

@@ -118,21 +118,9 @@ class HubnessCorrection:
     def with_params(self, **params: Any) -> Any:
         """As ``Component.with_params``; turning the correction on needs the offsets fit computes at a value > 0.
 
-        Parameters
-        ----------
-        **params
-            New values, by parameter name.
-
-        Returns
-        -------
-        Component
-            The copy; ``self`` is unchanged.
-
-        Raises
-        ------
-        ValueError
-            For ``hubness_correction > 0`` on a component fitted with ``hubness_correction=0``, and as
-            in ``Component.with_params``.
+        Parameters and return value as in :meth:`~hybridrec.components.Component.with_params`. Raises
+        ``ValueError`` for ``hubness_correction > 0`` on a component fitted with
+        ``hubness_correction=0``.
         """
         if params.get("hubness_correction") and self.__dict__.get("hub_offsets_") is None:
             raise ValueError(f"{type(self).__name__} was fitted with hubness_correction=0, so it has no hub offsets: "
@@ -176,12 +164,7 @@ class HubnessCorrection:
     def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
         """As ``ItemBlockVectors.add_items``, plus the new items' hub offsets when the correction was fitted.
 
-        Parameters
-        ----------
-        blocks : dict of str -> ndarray
-            One row per new item for each block.
-        domains : ndarray of int
-            The new items' domain codes.
+        Parameters and return value as in :meth:`~hybridrec.components.Component.add_items`.
         """
         super().add_items(blocks, domains)  # type: ignore[misc]
         if self.__dict__.get("hub_offsets_") is not None:
@@ -191,9 +174,7 @@ class HubnessCorrection:
     def remove_items(self, keep: np.ndarray) -> None:
         """As ``ItemBlockVectors.remove_items``, and drops the removed items' hub offsets.
 
-        Parameters
-        ----------
-        keep : ndarray of bool, shape (n_items,)
+        Parameters and return value as in :meth:`~hybridrec.components.Component.remove_items`.
         """
         super().remove_items(keep)  # type: ignore[misc]
         if self.__dict__.get("hub_offsets_") is not None:

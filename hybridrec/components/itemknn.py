@@ -184,18 +184,9 @@ class ItemKNNComponent(TrainedItemsOnly, Component):
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """Each history item's direct-neighbour share (the second step, if any, is not split).
 
-        Parameters
-        ----------
-        users : UserBatch
-            One user.
-        item : int
-            The inner id of the item explained.
-
-        Returns
-        -------
-        ndarray of float32
-            Aligned with ``users.history.indices`` (the user's history items); zeros for history
-            items fit did not train on, all zeros when ``item`` is such an item.
+        Parameters and return value as in
+        :meth:`~hybridrec.components.Component.history_contributions`. Zeros for history items fit did
+        not train on, all zeros when ``item`` is such an item.
         """
         out = np.zeros(users.history.nnz, dtype=np.float32)
         target = self.catalogue_.trained_index[item]

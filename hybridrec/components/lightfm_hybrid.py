@@ -313,14 +313,8 @@ class LightFMComponent(Component):
     def user_vectors(self, state: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``[vector, 1, bias]``: with :meth:`item_vectors` ``[vector, bias, 1]`` the dot product is the score.
 
-        Parameters
-        ----------
-        state : tuple of (ndarray, ndarray)
-            What :meth:`user_state` returned: the user vectors and the user biases.
-
-        Returns
-        -------
-        ndarray of float32 of shape (n_users, no_components + 2)
+        Parameters and return value as in :meth:`~hybridrec.components.Component.user_vectors`, with
+        ``no_components + 2`` columns.
         """
         vectors, bias = state
         return np.hstack([vectors, np.ones((len(bias), 1), np.float32), bias[:, None]]).astype(np.float32)
@@ -354,18 +348,9 @@ class LightFMComponent(Component):
     def history_contributions(self, users: UserBatch, item: int) -> np.ndarray:
         """Each history feature's share of the interaction term ``user . item`` (biases excluded).
 
-        Parameters
-        ----------
-        users : UserBatch
-            One user.
-        item : int
-            The inner id of the item explained.
-
-        Returns
-        -------
-        ndarray of float32
-            Aligned with ``users.history.indices`` (the user's history items); zeros for history
-            items fit did not train on.
+        Parameters and return value as in
+        :meth:`~hybridrec.components.Component.history_contributions`. Zeros for history items fit did
+        not train on.
         """
         n_trained = self.catalogue_.n_trained
         trained = self.catalogue_.trained_index[users.history.indices]

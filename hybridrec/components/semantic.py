@@ -72,14 +72,8 @@ class SemanticComponent(HubnessCorrection, ItemBlockVectors, Component):
     def user_vectors(self, state: np.ndarray) -> np.ndarray:
         """The profile; with the hubness correction ``[profile, -|profile|]`` (see :meth:`item_vectors`).
 
-        Parameters
-        ----------
-        state : ndarray of shape (n_users, dim)
-            What :meth:`user_state` returned: the users' profiles.
-
-        Returns
-        -------
-        ndarray of shape (n_users, dim) or (n_users, dim + 1)
+        Parameters and return value as in :meth:`~hybridrec.components.Component.user_vectors`. One
+        more column than the profile when the hubness correction is on.
         """
         if not self._hub_on():
             return state
@@ -88,14 +82,8 @@ class SemanticComponent(HubnessCorrection, ItemBlockVectors, Component):
     def item_vectors(self, items: np.ndarray) -> np.ndarray:
         """The embeddings; with the hubness correction ``[embedding, hubness_correction * offset]``.
 
-        Parameters
-        ----------
-        items : ndarray of int
-            Inner item ids.
-
-        Returns
-        -------
-        ndarray of shape (len(items), dim) or (len(items), dim + 1)
+        Parameters and return value as in :meth:`~hybridrec.components.Component.item_vectors`. One
+        more column than the embedding when the hubness correction is on.
         """
         penalty = self._hub_penalty(items)
         if penalty is None:

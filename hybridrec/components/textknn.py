@@ -145,17 +145,8 @@ class TextKNNComponent(HubnessCorrection, ItemBlockVectors, Component):
         The user's own text takes its share too, so the history's shares add up to the score
         only for users without text.
 
-        Parameters
-        ----------
-        users : UserBatch
-            One user.
-        item : int
-            The inner id of the item explained.
-
-        Returns
-        -------
-        ndarray of float32
-            Aligned with ``users.history.indices`` (the user's history items).
+        Parameters and return value as in
+        :meth:`~hybridrec.components.Component.history_contributions`.
         """
         t = float(self.temperature)
         weights = users.history_weights()

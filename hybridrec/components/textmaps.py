@@ -103,12 +103,8 @@ class TextMappedItemFactors:
     def add_items(self, blocks: Mapping[str, np.ndarray], domains: np.ndarray) -> None:
         """Append items with factors mapped from their text (zero factors without text or text map).
 
-        Parameters
-        ----------
-        blocks : dict of str -> ndarray
-            One row per new item for each block; only ``"text"`` is read.
-        domains : ndarray of int
-            The new items' domain codes.
+        Parameters and return value as in :meth:`~hybridrec.components.Component.add_items`. Only the
+        ``"text"`` block is read.
         """
         self.item_factors_ = np.vstack([self.item_factors_, self._text_factors(blocks.get(TEXT), len(domains))])
         self.catalogue_ = self.catalogue_.added(len(domains))
@@ -116,9 +112,7 @@ class TextMappedItemFactors:
     def remove_items(self, keep: np.ndarray) -> None:
         """Drop items' factors from the catalogue; they stay in the trained basis.
 
-        Parameters
-        ----------
-        keep : ndarray of bool, shape (n_items,)
+        Parameters and return value as in :meth:`~hybridrec.components.Component.remove_items`.
         """
         self.item_factors_ = self.item_factors_[keep]
         self.catalogue_ = self.catalogue_.kept(keep)

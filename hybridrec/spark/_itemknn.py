@@ -90,15 +90,8 @@ class SparkItemKNNComponent(ItemKNNComponent):
     def neighbours(self, data: TrainingData) -> sp.csr_matrix:
         """The pruned similarity, computed by :func:`cooccurrence_neighbours` (see the base class).
 
-        Parameters
-        ----------
-        data : TrainingData
-            The training interactions (read as binary: who interacted with what).
-
-        Returns
-        -------
-        csr_matrix of float32, shape (n_items, n_items)
-            As :meth:`ItemKNNComponent.neighbours`, up to the order of tied neighbours and float rounding.
+        Parameters and return value as in :meth:`~hybridrec.components.ItemKNNComponent.neighbours`.
+        Equal to the local result up to the order of tied neighbours and float rounding.
         """
         from ._session import session
 
