@@ -83,14 +83,23 @@ FOLDERS = {
 }
 
 
+#: Ladder ends that are the parameter's own bounds (item-kNN offers 1 or 2 hops; its alpha is in
+#: [0, 1]; shrink cannot go below 0): a choice there is not a sign of a short ladder.
+NATURAL_LIMITS: dict[str, dict[str, tuple[Any, Any]]] = {
+    "itemknn": {"hops": (1, 2), "alpha": (0.0, 1.0), "shrink": (0.0, None)},
+}
+
+
 @dataclass
 class Budget:
     """How much tuning a run does; ``full`` targets about an hour on 2 cores, ``quick`` minutes.
 
-    ``axes`` maps a component to its parameter axes. ``coordinate`` lists the components
-    searched one axis at a time (start at each axis's first value; for each axis in order, try
-    its other values with the others fixed and keep the best: one pass); the others are
-    searched over the full product. ``overrides`` replaces axes per dataset (name prefix).
+    ``axes`` maps a component to its parameter axes, each an ordered ladder of values. Every
+    component is searched by ``walk``: from ``start`` (a ladder's middle where not given), one
+    axis at a time, stepping along the ladder while the tuning score improves, passes repeated
+    until none moves. ``limits`` names the ladder ends that are natural bounds (item-kNN's
+    ``alpha`` in [0, 1]); a choice at any other end is reported as an edge, a sign that the
+    ladder is too short. ``overrides`` replaces axes per dataset (name prefix).
     ``fixed`` holds parameters that are not tuned. LightFM with text gets one setting: the
     epochs chosen for LightFM without text.
     """
@@ -98,7 +107,8 @@ class Budget:
     name: str
     axes: dict[str, dict[str, list[Any]]]
     fixed: dict[str, dict[str, Any]]
-    coordinate: tuple[str, ...] = ("als", "itemknn")
+    start: dict[str, dict[str, Any]] = field(default_factory=dict)
+    limits: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=lambda: dict(NATURAL_LIMITS))
     overrides: dict[str, dict[str, dict[str, list[Any]]]] = field(default_factory=dict)
     blend_levels: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
     blend_rounds: int = 3
@@ -144,32 +154,41 @@ def full_budget() -> Budget:
     return Budget(
         name="full",
         axes={
-            "als": {"alpha": [10.0, 20.0, 40.0], "factors": [64, 128], "regularization": [0.1, 1.0]},
-            "itemknn": {"hops": [1, 2], "alpha": [0.5, 0.9], "shrink": [30.0, 100.0, 300.0], "k": [100, 200]},
-            "ease": {"l2": [100.0, 300.0, 1000.0, 3000.0]},
-            "svd": {"factors": [32, 64, 128]},
-            "lightfm": {"epochs": [10, 20]},
-            "textknn": {"temperature": [0.05, 0.1, 0.2]},
+            "als": {"alpha": [2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0], "factors": [32, 64, 128, 256],
+                    "regularization": [0.01, 0.1, 1.0, 10.0, 100.0]},
+            "itemknn": {"hops": [1, 2], "alpha": [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0],
+                        "shrink": [0.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0], "k": [25, 50, 100, 200, 400, 800]},
+            "ease": {"l2": [10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0]},
+            "svd": {"factors": [8, 16, 32, 64, 128, 256, 512]},
+            "lightfm": {"epochs": [5, 10, 20, 40, 80]},
+            "textknn": {"temperature": [0.0125, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8]},
         },
-        overrides={"amazon": {"ease": {"l2": [1000.0, 3000.0], "max_items": [10000]}, "lightfm": {"epochs": [10]}}},
+        start={"als": {"alpha": 20.0, "factors": 64, "regularization": 0.1},
+               "itemknn": {"hops": 1, "alpha": 0.5, "shrink": 30.0, "k": 100},
+               "svd": {"factors": 64}, "lightfm": {"epochs": 20},
+               "textknn": {"temperature": 0.1}},
+        overrides={"amazon": {"ease": {"l2": [300.0, 1000.0, 3000.0, 10000.0, 30000.0], "max_items": [10000]},
+                              "lightfm": {"epochs": [10]}}},
         fixed=_fixed({"ease": {"min_count": 8, "max_items": 15000},
                       "tower": {"encoder": "sequence"}}),
         blend_rounds=2,
         cold_item_test_users=2000,
         cold_item_tune_users=1000,
         notes=[
-            "Component grids: ALS alpha {10, 20, 40} x factors {64, 128} x regularization {0.1, 1} and item-kNN "
-            "hops {1, 2} x alpha {0.5, 0.9} x shrink {30, 100, 300} x k {100, 200}, each searched one axis at a "
-            "time (one pass, in that order, from the first values; on CD-cold food -> kitchen this found the "
-            "full grid's ALS optimum and 0.0701 vs 0.0706 for item-kNN); PureSVD factors {32, 64, 128}; LightFM "
-            "epochs {10, 20}; EASE (min_count 8, at most 15,000 items) l2 {100, 300, 1000, 3000}; text kNN "
-            "temperature {0.05, 0.1, 0.2}. The tower is not tuned: the sequence encoder with the library's "
-            "defaults (a cosine schedule over at most 8 epochs and 1.6M predicted events, the last epoch kept).",
+            "Component search: each component alone, on the tuning users, walks ordered ladders one axis at "
+            "a time from a start (bold below), stepping while the tuning NDCG@10 improves, passes repeated "
+            "until none moves; each protocol's `edges` line lists any choice left at a ladder end that is not "
+            "a natural bound (none means every choice is interior). Ladders: ALS alpha {2.5 ... **20** ... 160} "
+            "(doubling) x factors {32, **64**, 128, 256} x regularization {0.01, **0.1**, 1, 10, 100}; item-kNN "
+            "hops {**1**, 2} x alpha {0, 0.1, 0.3, **0.5**, 0.7, 0.9, 1} x shrink {0, 10, **30**, 100, 300, 1000, "
+            "3000} x k {25, 50, **100**, 200, 400, 800}; EASE (min_count 8, at most 15,000 items) l2 {10, 30, 100, "
+            "**300**, ..., 30000}; PureSVD factors {8, 16, 32, **64**, ..., 512}; LightFM epochs {5, 10, **20**, "
+            "40, 80}; text kNN temperature {0.0125 ... **0.1** ... 0.8} (doubling). The tower is not tuned: the "
+            "sequence encoder with the library's defaults.",
             "On Amazon, to fit in about an hour: EASE keeps at most 10,000 items (of ~14,600 with >= 8 "
             "interactions; fit ~25 s instead of ~65 s; validation NDCG@10 0.0625 vs 0.0632 on CD-cold food -> "
-            "kitchen at l2 = 1000) and tries l2 {1000, 3000} (250 lost to 1000 on every Amazon validation set "
-            "in earlier runs); LightFM trains 10 epochs (20 lost to 10 on the CD-cold food -> kitchen and warm "
-            "validation users in earlier runs).",
+            "kitchen at l2 = 1000) and walks l2 {300, 1000, **3000**, 10000, 30000}; LightFM trains 10 epochs "
+            "(20 lost to 10 on the CD-cold food -> kitchen and warm validation users in earlier runs).",
         ],
     )
 

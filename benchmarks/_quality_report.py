@@ -33,6 +33,11 @@ def _params(row: dict[str, Any]) -> str:
     return "; ".join(p for p in parts if p) or "-"
 
 
+def _ci(pair: list[float] | None, digits: int = 2) -> str:
+    """A bootstrap interval as ' [low, high]' (empty for results written before intervals)."""
+    return "" if not pair else f" [{pair[0]:.{digits}f}, {pair[1]:.{digits}f}]"
+
+
 def _out_of_the_box_lines(block: dict[str, Any]) -> list[str]:
     """Each untuned model against the tuned hybrid and the best single component (test NDCG@10)."""
     ratio = block["ratio"]
@@ -45,8 +50,9 @@ def _out_of_the_box_lines(block: dict[str, Any]) -> list[str]:
         chosen = "" if not auto else (f"; chosen on {auto['users']} held-out training users (held-out NDCG@10 "
                                       f"{auto['heldout_ndcg@10']:.4f}, best single there "
                                       f"{max(auto['single'].values()):.4f})")
-        lines += ["", f"{row['method']}: {ndcg / ratio['hybrid']:.2f}x the tuned hybrid, "
-                      f"{ndcg / ratio['best']:.2f}x the best single baseline ({ratio['best_label']}){chosen}."]
+        lines += ["", f"{row['method']}: {ndcg / ratio['hybrid']:.2f}x{_ci(row.get('vs_hybrid_interval'))} the tuned "
+                      f"hybrid, {ndcg / ratio['best']:.2f}x{_ci(row.get('vs_best_interval'))} the best single baseline "
+                      f"({ratio['best_label']}){chosen}."]
     return lines
 
 
@@ -61,7 +67,11 @@ def protocol_markdown(result: dict[str, Any]) -> list[str]:
     lines.append(f"- Wall time of this protocol: {result['seconds']:.0f} s ({steps})")
     grids = [f"{f} {r['seconds']:.0f} s" for f, r in result["component_tuning"].items() if "seconds" in r]
     if grids:
-        lines.append(f"- Component grid searches: {', '.join(grids)}")
+        lines.append(f"- Component searches: {', '.join(grids)}")
+    walked = {f: r["edges"] for f, r in result["component_tuning"].items() if "edges" in r}
+    if walked:
+        stuck = [f"{f} {', '.join(e)}" for f, e in walked.items() if e]
+        lines.append(f"- Choices at a ladder end that is not a natural bound (edges): {'; '.join(stuck) or 'none'}")
     towers = [(what, result["tune_fit"].get(key)) for what, key in (("tuning fit", "tower"), ("refit", "refit_tower"))]
     towers = [f"{what}: {t['epochs']} epochs (best {t['best_epoch']}), {t['seconds']:.0f} s" for what, t in towers if t]
     if towers:
@@ -71,19 +81,20 @@ def protocol_markdown(result: dict[str, Any]) -> list[str]:
     for block in result["sets"]:
         lines.append(f"### {block['label']}")
         lines.append("")
-        lines.append("| method | NDCG@10 | Recall@10 | P@10 | MAP@10 | coverage@10 | users | tuned parameters | fit s |")
-        lines.append("|---|---|---|---|---|---|---|---|---|")
+        lines.append("| method | NDCG@10 | 95% interval | Recall@10 | P@10 | MAP@10 | coverage@10 | users | tuned parameters "
+                     "| fit s |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
         for row in block["rows"]:
             m = row["metrics"]
             name = f"**{row['method']}**" if row["component"] == "hybrid" else row["method"]
             fit = "" if row.get("fit_seconds") is None else f"{row['fit_seconds']:.1f}"
             lines.append(
-                f"| {name} | {_fmt(m['ndcg'])} | {_fmt(m['recall'])} | {_fmt(m['precision'])} | {_fmt(m['map'])} | "
+                f"| {name} | {_fmt(m['ndcg'])} | {_ci(m.get('ndcg_interval'), 4).strip()} | {_fmt(m['recall'])} | {_fmt(m['precision'])} | {_fmt(m['map'])} | "
                 f"{_fmt(m['coverage'], 3)} | {m['n_users']} | {_params(row)} | {fit} |"
             )
         lines.append("")
         ratio = block["ratio"]
-        lines.append(f"hybrid / best baseline ({ratio['best_label']}) = **{ratio['value']:.2f}x** "
+        lines.append(f"hybrid / best baseline ({ratio['best_label']}) = **{ratio['value']:.2f}x**{_ci(ratio.get('interval'))} "
                      f"(NDCG@10 {ratio['hybrid']:.4f} vs {ratio['best']:.4f}; validation NDCG@10 of the chosen blend "
                      f"{block['blend']['valid_ndcg']:.4f}).")
         if block.get("target"):
@@ -122,7 +133,9 @@ def markdown(report: dict[str, Any]) -> str:
         "cdw; best-improvement coordinate ascent over weights {0, 0.25, 0.5, 1}; then the other normalization and "
         "the other cdw values at the chosen weights, and more ascent if that moved the setting). "
         "`users` is the number of users evaluated; where users are evaluated in two domains (warm next-item, "
-        "cold-user) a user counts once per domain. `fit s`: the component's fit inside the hybrid (the "
+        "cold-user) a user counts once per domain. Intervals in brackets are 95% percentile bootstraps over the "
+        "test users (2,000 resamples, seed 0); a ratio's interval resamples the same users for both rows. "
+        "`fit s`: the component's fit inside the hybrid (the "
         "hybrid: the whole fit, text lookup included); `cdw`: cross_domain_weight.",
         "",
     ]
@@ -133,11 +146,12 @@ def markdown(report: dict[str, Any]) -> str:
             t = block.get("target")
             if t:
                 lines.append(f"| {result['task']['title']} | {block['label']} | {t['text']} | "
-                             f"{t['ratio']:.2f}x vs {t['best_label']} | {'met' if t['met'] else 'not met'} |")
+                             f"{t['ratio']:.2f}x{_ci(t.get('interval'))} vs {t['best_label']} | "
+                             f"{'met' if t['met'] else 'not met'} |")
             else:
                 r = block["ratio"]
                 lines.append(f"| {result['task']['title']} | {block['label']} | (none) | "
-                             f"{r['value']:.2f}x vs {r['best_label']} | - |")
+                             f"{r['value']:.2f}x{_ci(r.get('interval'))} vs {r['best_label']} | - |")
     lines += ["", "## Reference points (from the issue, NOT from this run)", "",
               "| protocol | system | NDCG@10 |", "|---|---|---|"]
     lines += [f"| {p} | {s} | {v} |" for p, s, v in REFERENCES]

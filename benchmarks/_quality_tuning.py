@@ -1,4 +1,4 @@
-"""Scoring, component grid search and staged blend tuning for ``benchmarks/quality.py``.
+"""Scoring, component search (ladder walks) and staged blend tuning for ``benchmarks/quality.py``.
 
 Every method is scored through the public API: ``HybridRecommender.component_scores(user_ids,
 history=..., texts=..., item_ids=..., cross_domain_weight=..., normalization=...,
@@ -67,6 +67,57 @@ def fit_model(components: list[tuple[str, Any]], split: Split, seed: int, add_un
     return model, time.perf_counter() - start, dict(seconds)
 
 
+# ---------------------------------------------------------------------------- component search
+def walk(axes: Mapping[str, Sequence[Any]], start: Mapping[str, Any], score: Callable[[dict[str, Any]], float],
+         passes: int = 3) -> dict[str, Any]:
+    """Coordinate ascent along ordered ladders: the best setting ``score`` finds, from ``start``.
+
+    An axis missing from ``start`` (or whose start is not on its ladder) starts at the
+    ladder's middle.
+
+    For each axis in turn, step up the ladder while the score improves; if the first step up
+    does not improve, step down while it does. Repeat the pass over the axes (at most
+    ``passes`` times) until a whole pass moves nothing. Ties keep the current value, so the
+    walk is deterministic. ``score`` should cache: a pass re-asks for the current setting.
+    """
+    current = {axis: start[axis] if start.get(axis) in ladder else ladder[(len(ladder) - 1) // 2]
+               for axis, ladder in axes.items()}
+    best = score(current)
+    for _ in range(passes):
+        moved = False
+        for axis, ladder in axes.items():
+            ladder = list(ladder)
+            for step in (1, -1):
+                j, went = ladder.index(current[axis]) + step, False
+                while 0 <= j < len(ladder):
+                    candidate = {**current, axis: ladder[j]}
+                    value = score(candidate)
+                    if value <= best:
+                        break
+                    best, current, went, moved = value, candidate, True, True
+                    j += step
+                if went:
+                    break
+        if not moved:
+            break
+    return current
+
+
+def edges(axes: Mapping[str, Sequence[Any]], chosen: Mapping[str, Any],
+          limits: Mapping[str, tuple[Any, Any]]) -> list[str]:
+    """The axes whose chosen value is an end of its ladder that is not a natural limit.
+
+    Such a choice says the ladder is too short: the best value may lie beyond it.
+    """
+    out = []
+    for axis, ladder in axes.items():
+        low, high = limits.get(axis, (None, None))
+        if len(ladder) > 1 and ((chosen[axis] == ladder[0] and ladder[0] != low)
+                                or (chosen[axis] == ladder[-1] and ladder[-1] != high)):
+            out.append(f"{axis}={chosen[axis]}")
+    return out
+
+
 # ---------------------------------------------------------------------------- scoring
 class Lookup:
     """Rows of an interactions frame by user, as ``score_new`` history."""
@@ -108,8 +159,12 @@ class Scorer:
                                            components=names)
 
 
-def summary(frame: pd.DataFrame) -> dict[str, Any]:
-    """The aggregate metrics of an ``evaluate`` frame (domain 'all', group 'all'), plus per-domain NDCG."""
+def summary(frame: pd.DataFrame, per_user: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The aggregate metrics of an ``evaluate`` frame (domain 'all', group 'all'), plus per-domain NDCG.
+
+    With ``per_user`` (``evaluate(..., return_per_user=True)``), the users' NDCG@10 in
+    evaluation order goes under ``PER_USER``: for intervals, not for the JSON results.
+    """
     overall = frame[(frame["domain"] == "all") & (frame["group"] == "all")].set_index("metric")
     out: dict[str, Any] = {m: float(overall.loc[m, "value"]) for m in REPORTED}
     out["n_users"] = int(overall.loc["ndcg", "n_users"])
@@ -119,7 +174,34 @@ def summary(frame: pd.DataFrame) -> dict[str, Any]:
     groups = frame[(frame["domain"] == "all") & (frame["metric"] == "ndcg") & (frame["group"] != "all")]
     if len(groups) > 1:
         out["ndcg_by_group"] = {g: [float(v), int(n)] for g, v, n in zip(groups["group"], groups["value"], groups["n_users"])}
+    if per_user is not None:
+        out[PER_USER] = per_user["ndcg"].to_numpy(dtype=np.float64)
     return out
+
+
+#: The key of the per-user NDCG array in a ``summary`` (dropped before results are written).
+PER_USER = "_ndcg_per_user"
+
+
+def interval(values: np.ndarray, reference: np.ndarray | None = None, n: int = 2000, seed: int = 0,
+             level: float = 0.95) -> list[float]:
+    """A percentile bootstrap interval over users of mean(values), or of mean(values) / mean(reference).
+
+    ``reference`` must hold the same users in the same order (``evaluate`` gives every model
+    the same order on one split): each resample draws users, not values, so the ratio's
+    interval accounts for the two models being scored on the same users.
+    """
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(values), size=(n, len(values)))
+    stat = values[draws].mean(axis=1)
+    if reference is not None:
+        if len(reference) != len(values):
+            raise ValueError(f"interval: {len(values)} values against {len(reference)} reference values.")
+        base = reference[draws].mean(axis=1)
+        stat = np.divide(stat, base, out=np.full_like(stat, np.inf), where=base > 0)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(stat, [tail, 100 - tail])
+    return [round(float(low), 4), round(float(high), 4)]
 
 
 def view(split: Split, users: str) -> Split:
@@ -141,8 +223,10 @@ def view(split: Split, users: str) -> Split:
 _VIEWS: dict[tuple, tuple[Split, Split]] = {}
 
 
-def run_eval(scorer: Callable, split: Split, users: str, candidates: Any) -> dict[str, Any]:
-    return summary(evaluate(scorer, view(split, users), k=K, users=users, candidates=candidates))
+def run_eval(scorer: Callable, split: Split, users: str, candidates: Any, per_user: bool = False) -> dict[str, Any]:
+    """``summary`` of ``evaluate`` on the split's ``users``; ``per_user`` keeps their NDCG@10 too."""
+    found = evaluate(scorer, view(split, users), k=K, users=users, candidates=candidates, return_per_user=per_user)
+    return summary(*found) if per_user else summary(found)
 
 
 def check_equivalence(model: hr.HybridRecommender, split: Split, weights: Mapping[str, float], cdw: float | None,

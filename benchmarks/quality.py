@@ -12,12 +12,15 @@ Rows per protocol: popularity, ALS, LightFM without and with text features, the 
 text kNN, item-kNN, EASE, PureSVD, the tower (sequence encoder) and the hybrid; on the MovieLens and goodbooks cold-item
 protocols also the semantic profile, text kNN and LightFM on a second item block ("meta": the
 catalogue's genres/authors/tags/year through ColumnEncoder) and the hybrid without that block.
-Every baseline is tuned on validation users with a small grid; the hybrid is one
-HybridRecommender holding every component at its tuned parameters, its blend tuned with
-``tune_blend`` on the same validation users. Writes
-``benchmarks/results/quality.md``, ``quality.json`` and ``cd_weight_sweep.png``.
+Every baseline is tuned on validation users by walking ordered ladders of its parameters, one
+axis at a time, while the score improves (a choice left at a ladder end is reported as an
+edge); the hybrid is one HybridRecommender holding every component at its tuned parameters,
+its blend tuned with ``tune_blend`` on the same validation users. Then the models a user gets
+without tuning: ``HybridRecommender()`` and ``weights="auto"``. Every test figure comes with a
+95% bootstrap interval over the test users. Writes ``benchmarks/results/quality.md``,
+``quality.json`` and ``cd_weight_sweep.png``.
 
-    python benchmarks/quality.py                 # everything (about an hour on 2 cores)
+    python benchmarks/quality.py                 # everything (hours on 2 cores: Amazon alone ~2 h)
     python benchmarks/quality.py --quick         # minutes: Amazon subset, tiny grids, no goodbooks
     python benchmarks/quality.py --only cd,warm  # a subset (aliases: cd, amazon, movielens, goodbooks)
     python benchmarks/quality.py --data DIR      # datasets folder (default ../shared/datasets)
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import itertools
 import logging
 import os
 import platform
@@ -64,15 +66,19 @@ from _quality_protocols import (  # noqa: E402
 )
 from _quality_report import markdown, plot_sweep  # noqa: E402
 from _quality_tuning import (  # noqa: E402
+    PER_USER,
     BlendSearch,
     Lookup,
     Scorer,
     check_equivalence,
+    edges,
     fit_model,
+    interval,
     make_component,
     run_eval,
     staged_blend,
     view,
+    walk,
 )
 
 log = logging.getLogger("quality")
@@ -156,30 +162,13 @@ def _tune_components(task: Task, budget: Budget, seed: int) -> tuple[dict[str, d
             continue
         start = time.perf_counter()
         results: list[dict[str, Any]] = []
-        if family in budget.coordinate:
-            how = "one axis at a time"
-            current = {k: v[0] for k, v in axes.items()}
-            best = trial(family, current, results)
-            for axis, values in axes.items():
-                base = dict(current)
-                for value in values:
-                    if value == base[axis]:
-                        continue
-                    cand = {**base, axis: value}
-                    score = trial(family, cand, results)
-                    if score > best:
-                        best, current = score, cand
-        else:
-            how = "full grid"
-            keys = list(axes)
-            for combo in itertools.product(*(axes[k] for k in keys)):
-                trial(family, dict(zip(keys, combo)), results)
-            current = max(results, key=lambda r: r["score"])["params"]  # first wins ties
-        chosen[family] = dict(current)
-        report[family] = {"search": how, "axes": axes, "trials": results, "chosen": chosen[family], "fixed_cdw": fixed_cdw,
-                          "seconds": round(time.perf_counter() - start, 1)}
-        log.info("%s: chose %s (%d settings, %s, %.0fs)", family, chosen[family], len(results), how,
-                 time.perf_counter() - start)
+        chosen[family] = walk(axes, budget.start.get(BASE_FAMILY.get(family, family), {}),
+                              lambda params: trial(family, params, results))
+        at_edges = edges(axes, chosen[family], budget.limits.get(BASE_FAMILY.get(family, family), {}))
+        report[family] = {"search": "walk", "axes": axes, "trials": results, "chosen": chosen[family],
+                          "edges": at_edges, "fixed_cdw": fixed_cdw, "seconds": round(time.perf_counter() - start, 1)}
+        log.info("%s: chose %s (%d settings, edges: %s, %.0fs)", family, chosen[family], len(results),
+                 ", ".join(at_edges) or "none", time.perf_counter() - start)
     return chosen, report
 
 
@@ -211,14 +200,38 @@ def _ratios(rows: list[dict], target: Any) -> tuple[dict, dict | None]:
     def ratio(b: dict) -> float:
         return h / b["metrics"]["ndcg"] if b["metrics"]["ndcg"] > 0 else float("inf")
 
-    general = {"value": ratio(best), "best_label": best["method"], "best": best["metrics"]["ndcg"], "hybrid": h}
+    general = {"value": ratio(best), "best_label": best["method"], "best_component": best["component"],
+               "best": best["metrics"]["ndcg"], "hybrid": h}
     if target is None:
         return general, None
     pool = [r for r in baselines if target.baselines is None or r["component"] in target.baselines]
     ref = max(pool, key=lambda r: r["metrics"]["ndcg"])
     value = ratio(ref)
     return general, {"text": target.text, "factor": target.factor, "ratio": value, "best_label": ref["method"],
-                     "best": ref["metrics"]["ndcg"], "hybrid": h, "met": bool(value >= target.factor - 1e-12)}
+                     "best_component": ref["component"], "best": ref["metrics"]["ndcg"], "hybrid": h,
+                     "met": bool(value >= target.factor - 1e-12)}
+
+
+def _intervals(entry: dict[str, Any]) -> None:
+    """95% bootstrap intervals over the test users, then the per-user arrays dropped.
+
+    Every row gets its NDCG@10's interval; every hybrid row (tuned, default, auto) the
+    interval of its ratio to the best single baseline, and the untuned ones of their ratio to
+    the tuned hybrid. Ratios resample users jointly (the rows score the same users).
+    """
+    by = {r["component"]: r["metrics"][PER_USER] for r in entry["rows"]}
+    for row in entry["rows"]:
+        values = by[row["component"]]
+        row["metrics"]["ndcg_interval"] = interval(values)
+        if row["component"].startswith("hybrid"):
+            row["vs_best_interval"] = interval(values, by[entry["ratio"]["best_component"]])
+            if row["component"] != "hybrid":
+                row["vs_hybrid_interval"] = interval(values, by["hybrid"])
+    entry["ratio"]["interval"] = interval(by["hybrid"], by[entry["ratio"]["best_component"]])
+    if entry["target"]:
+        entry["target"]["interval"] = interval(by["hybrid"], by[entry["target"]["best_component"]])
+    for row in entry["rows"]:
+        del row["metrics"][PER_USER]
 
 
 #: The models a user gets without tuning: the defaults, and the blend chosen in fit (weights="auto").
@@ -245,7 +258,7 @@ def _out_of_the_box(task: Task, budget: Budget, seed: int) -> dict[str, dict[str
         out[key] = {"label": label, "fit_seconds": fit_s, "weights": dict(model.weights_),
                     "cdw": model.cross_domain_weight_, "normalization": model.normalization_,
                     "auto": model.auto_report_, "tower": _tower_training(model),
-                    "metrics": {lab: run_eval(model, task.split, "test", cands) for lab, cands, _ in task.sets}}
+                    "metrics": {lab: run_eval(model, task.split, "test", cands, per_user=True) for lab, cands, _ in task.sets}}
         log.info("%s: %s fitted in %.0fs: %s", task.key, label, fit_s,
                  ", ".join(f"{lab} NDCG@10 {m['ndcg']:.4f}" for lab, m in out[key]["metrics"].items()))
         del model
@@ -338,33 +351,33 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
         for family in task.families:
             cdw = None if task.mode == "text" or family == "popularity" else b["single"][family]["cdw"]
             scorer = Scorer(model, {family: 1.0}, lookup=None if task.mode == "text" else eval_lookup, texts=texts, cdw=cdw)
-            metrics = run_eval(scorer, task.split, "test", cands)
+            metrics = run_eval(scorer, task.split, "test", cands, per_user=True)
             rows.append(_row((TEXT_LABELS if task.mode == "text" else LABELS)[family], family, metrics,
                              params=chosen[family], cdw=cdw, fit_seconds=comp_s.get(family),
                              tune_ndcg=b["single"][family]["ndcg"]))
         scorer = Scorer(model, b["weights"], lookup=None if task.mode == "text" else eval_lookup, texts=texts,
                         cdw=b["cdw"], normalization=b["norm"])
         name = "hybrid (text blend)" if task.mode == "text" else "hybrid"
-        rows.append(_row(name, "hybrid", run_eval(scorer, task.split, "test", cands), weights=b["weights"],
+        rows.append(_row(name, "hybrid", run_eval(scorer, task.split, "test", cands, per_user=True), weights=b["weights"],
                          cdw=b["cdw"], normalization=b["norm"], fit_seconds=fit_s, tune_ndcg=b["valid_ndcg"]))
         if label in without_meta:
             w = without_meta[label]
             scorer = Scorer(model, w["weights"], lookup=eval_lookup, cdw=w["cdw"], normalization=w["norm"])
             rows.append(_row("hybrid without the meta block", "hybrid_without_meta",
-                             run_eval(scorer, task.split, "test", cands), weights=w["weights"], cdw=w["cdw"],
+                             run_eval(scorer, task.split, "test", cands, per_user=True), weights=w["weights"], cdw=w["cdw"],
                              normalization=w["norm"], fit_seconds=fit_s, tune_ndcg=w["valid_ndcg"]))
         default = query_weights(None, model.components_) if task.mode == "text" else None
         default = {n: w for n, w in (default or {}).items() if n in task.families and w > 0}
         if default:
             scorer = Scorer(model, default, texts=texts)
             rows.append(_row("reference: the library's default text_weights (untuned)", "hybrid_default",
-                             run_eval(scorer, task.split, "test", cands), weights=default, cdw=None,
+                             run_eval(scorer, task.split, "test", cands, per_user=True), weights=default, cdw=None,
                              normalization=model.normalization, fit_seconds=fit_s, tune_ndcg=None))
         if history_blend is not None:
             h = history_blend
             scorer = Scorer(model, h["weights"], lookup=eval_lookup, cdw=h["cdw"], normalization=h["norm"])
             rows.append(_row("reference: hybrid given the 3 items as history", "hybrid_history",
-                             run_eval(scorer, task.split, "test", cands), weights=h["weights"], cdw=h["cdw"],
+                             run_eval(scorer, task.split, "test", cands, per_user=True), weights=h["weights"], cdw=h["cdw"],
                              normalization=h["norm"], fit_seconds=fit_s, tune_ndcg=h["valid_ndcg"]))
         for r in rows:
             m = r["metrics"]
@@ -385,6 +398,8 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
                                       fit_seconds=fitted["fit_seconds"], tune_ndcg=None, auto=fitted["auto"],
                                       tower=fitted["tower"]))
     timings["out_of_the_box_models"] = round(time.perf_counter() - t0, 1)
+    for entry in sets:
+        _intervals(entry)
     return {
         "task": task.describe(), "component_tuning": component_report, "chosen": chosen, "tune_fit": tune_fit,
         "history_blend": history_blend, "sweep": sweep, "sets": sets, "timings": timings,
@@ -464,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         "data": str(data_dir),
         "equivalence_check": state.get("equivalence_check"),
     }
-    report = {"header": header, "budget": {"axes": budget.axes, "overrides": budget.overrides, "coordinate": budget.coordinate,
+    report = {"header": header, "budget": {"axes": budget.axes, "overrides": budget.overrides, "start": budget.start, "limits": budget.limits,
                                            "fixed": budget.fixed, "levels": budget.blend_levels,
                                            "rounds": budget.blend_rounds, "norms": budget.norms},
               "protocols": results, "skipped": skipped}

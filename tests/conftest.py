@@ -4,9 +4,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# Under pytest-xdist (the README runs ``-n 2``) each worker process gets one BLAS, OpenMP and
+# torch thread, so two workers share two cores instead of oversubscribing them. Set before
+# numpy and torch are imported; an explicit setting wins.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
-import hybridrec as hr
+import pytest  # noqa: E402
+
+import hybridrec as hr  # noqa: E402
 
 #: ../shared/datasets beside the checkout (read-only; absent on some machines).
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"

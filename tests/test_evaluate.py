@@ -119,6 +119,25 @@ def test_als_matches_a_per_user_recomputation(als, split):
     assert _value(result, domain, "all", "hit_rate") == pytest.approx(np.mean(hits))
 
 
+def test_per_user_rows_average_to_the_metrics_and_pair_across_models(als, split):
+    """return_per_user: one row per (domain, user) with relevant items; their means are the table."""
+    result, per_user = evaluate(als, split, k=10, return_per_user=True)
+    pd.testing.assert_frame_equal(result, evaluate(als, split, k=10))
+    assert list(per_user.columns) == ["domain", "group", "user_id", "n_relevant", *METRICS]
+    assert (per_user["n_relevant"] > 0).all()
+    assert not per_user.duplicated(["domain", "user_id"]).any()
+    dom = split.items.set_index("item_id")["domain"]
+    expected = {(dom[i], u) for u, i in zip(split.test["user_id"], split.test["item_id"])}
+    assert set(zip(per_user["domain"], per_user["user_id"])) <= expected
+    for (domain, group), rows in per_user.groupby(["domain", "group"]):
+        for metric in ("ndcg", "recall", "map"):
+            assert _value(result, domain, group, metric) == pytest.approx(rows[metric].mean())
+    assert _value(result, "all", "all", "ndcg") == pytest.approx(per_user["ndcg"].mean())
+    _, other = evaluate(Popularity(split.train), split, k=10, return_per_user=True)
+    pd.testing.assert_frame_equal(other[["domain", "user_id"]], per_user[["domain", "user_id"]])
+    assert not np.allclose(other["ndcg"], per_user["ndcg"])
+
+
 def test_oracle_is_perfect_and_random_is_not(split, als):
     k = int(split.test.groupby("user_id").size().max())  # every relevant item fits in the top k
     perfect = evaluate(oracle(split.test), split, k=k)

@@ -140,7 +140,8 @@ def evaluate(
     users: str = "test",
     batch_size: int = 512,
     show_progress: bool = False,
-) -> pd.DataFrame:
+    return_per_user: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Full-ranking metrics of a fitted model on the held-out rows of a split, per domain and group.
 
     For each domain ``d`` of the held-out items: the users with held-out items in ``d`` rank
@@ -183,10 +184,14 @@ def evaluate(
         Users scored per call of the model.
     show_progress : bool, default=False
         A progress bar over user batches.
+    return_per_user : bool, default=False
+        Also return each evaluated user's metrics, for confidence intervals or paired
+        comparisons of two models on the same split (the users come in the same order for
+        every model).
 
     Returns
     -------
-    DataFrame
+    metrics : DataFrame
         Long format with columns ``domain, group, metric, value, n_users, k``: for every
         domain (sorted), then for the aggregate domain ``"all"`` (always present), the
         groups ``"all"``, ``"cold"`` (users with no history in that domain) and ``"warm"``
@@ -196,6 +201,11 @@ def evaluate(
         counted, and ``auc`` also skips users for whom every candidate is relevant). In the
         ``"all"`` domain a user evaluated in two domains counts twice (once per domain);
         its coverage is over the candidates of all domains.
+    per_user : DataFrame
+        Only with ``return_per_user=True``: one row per (domain, user) averaged above, in
+        evaluation order (domains sorted, then users in order of their first held-out row),
+        with columns ``domain, group``, the split's user column, ``n_relevant`` and the
+        metrics except ``coverage``.
     """
     if not isinstance(split, Split):
         raise ValueError(f"The 'split' parameter of evaluate must be a Split. Got {type(split).__name__} instead.")
@@ -245,6 +255,7 @@ def evaluate(
             top.append(top_k_items(scores, exclude[block], min(k, len(item_list))))  # for coverage: no padding
         metrics = pd.concat(parts, ignore_index=True)
         metrics.insert(0, "row", np.arange(len(user_ids)))
+        metrics.insert(0, ucol, user_ids.to_numpy())
         metrics.insert(0, "group", np.where(warm, "warm", "cold"))
         metrics.insert(0, "domain", domain)
         frames.append(metrics)
@@ -253,4 +264,9 @@ def evaluate(
                     domain, len(user_ids), len(items), time.perf_counter() - start)
     if not frames:
         raise ValueError(f"evaluate found no {users} users with held-out items among the candidates.")
-    return _aggregate(pd.concat(frames, ignore_index=True), tops, n_candidates, k)
+    per_user = pd.concat(frames, ignore_index=True)
+    metrics = _aggregate(per_user, tops, n_candidates, k)
+    if not return_per_user:
+        return metrics
+    per_user = per_user[per_user["n_relevant"] > 0]
+    return metrics, per_user[["domain", "group", ucol, "n_relevant", *METRICS]].reset_index(drop=True)
