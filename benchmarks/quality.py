@@ -17,8 +17,8 @@ axis at a time, while the score improves (a choice left at a ladder end is repor
 edge); the hybrid is one HybridRecommender holding every component at its tuned parameters,
 its blend tuned with ``tune_blend`` on the same validation users. Then the models a user gets
 without tuning: ``HybridRecommender()`` and ``weights="auto"``. Every test figure comes with a
-95% bootstrap interval over the test users. Writes ``benchmarks/results/quality.md``,
-``quality.json`` and ``cd_weight_sweep.png``.
+95% bootstrap interval over the test users. Writes ``quality.md``, ``quality.json`` and
+``cd_weight_sweep.png`` under ``benchmarks/results/scoreboard/NAME`` (``--out``).
 
     python benchmarks/quality.py                 # everything (hours on 2 cores: Amazon alone ~2 h)
     python benchmarks/quality.py --quick         # minutes: Amazon subset, tiny grids, no goodbooks
@@ -106,6 +106,12 @@ def _setup_logging(verbose: bool) -> None:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     logging.getLogger("hybridrec").setLevel(logging.INFO)  # fit times are read from its records
+
+
+def default_out(only: str | None, quick: bool) -> Path:
+    """``benchmarks/results/scoreboard/NAME`` for a run's results (see ``--out``)."""
+    name = "_".join(part.strip() for part in only.split(",")) if only else "all"
+    return HERE / "results" / "scoreboard" / (("quick_" if quick else "") + name)
 
 
 def _protocols(only: str | None) -> list[str]:
@@ -418,7 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets",
                         help="datasets folder (default ../shared/datasets from the repository root)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every split and model (default 0)")
-    parser.add_argument("--out", type=Path, default=HERE / "results", help="output folder (default benchmarks/results)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default benchmarks/results/scoreboard/NAME: NAME is 'all' or the "
+                             "--only list joined by '_', prefixed 'quick_' with --quick; the docs' quality table "
+                             "takes each protocol from the newest full run there)")
     parser.add_argument("--cold-items", choices=["in-fit", "add-items"], default="in-fit",
                         help="items without training interactions: in the catalogue given to fit (default, the "
                              "documented path) or left out of fit and added afterwards with add_items")
@@ -483,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
                                            "fixed": budget.fixed, "levels": budget.blend_levels,
                                            "rounds": budget.blend_rounds, "norms": budget.norms},
               "protocols": results, "skipped": skipped}
-    out = args.out
+    out = args.out or default_out(args.only, args.quick)
     write_json(out / "quality.json", report, indent=1)
     write_text(out / "quality.md", markdown(report))
     sweeps = {r["task"]["title"]: r["sweep"] for r in results if r.get("sweep")}

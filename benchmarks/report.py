@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _quality_protocols import PROTOCOLS  # noqa: E402 - the protocols' order
 RESULTS = ROOT / "benchmarks" / "results"
 #: The Markdown files that hold generated blocks.
 FILES = (ROOT / "README.md", ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "guide" / "serving.md")
@@ -48,32 +50,56 @@ def peers_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-#: The full ``quality.py`` runs the headline quality table comes from (one run split in two parts).
-QUALITY_RUNS = ("tower/quality_amazon.json", "tower/quality_movielens_goodbooks.json")
+#: The full ``quality.py`` runs the quality table is drawn from: every full-budget run under
+#: ``scoreboard/`` (``quality.py``'s default output) and the two-part run at deb13e1. Each
+#: protocol comes from the newest run (by its header's date) that has it, so a rerun of some
+#: protocols replaces their rows only.
+QUALITY_RUNS = (*sorted(str(p.relative_to(RESULTS)) for p in RESULTS.glob("scoreboard/*/quality.json")),
+                "tower/quality_amazon.json", "tower/quality_movielens_goodbooks.json")
+
+
+def _ratio(row: dict, base: dict, key: str) -> str:
+    """``row``'s NDCG@10 over ``base``'s, with the interval the run stored under ``key`` if any."""
+    value = row["metrics"]["ndcg"] / base["metrics"]["ndcg"] if base["metrics"]["ndcg"] else float("nan")
+    pair = row.get(key)
+    return f"{value:.2f}x" + (f" [{pair[0]:.2f}, {pair[1]:.2f}]" if pair else "")
 
 
 def quality_table() -> str:
     """Every protocol x candidate set of the full ``quality.py`` runs: the hybrid against its best single component."""
-    lines, stamps = [], []
-    for name in QUALITY_RUNS:
-        result = _load(name)
-        head = result["header"]
-        stamps.append(f"`benchmarks/results/{name}` (`{head['command']}`, commit `{head['commit']}`, {head['date']})")
+    runs = [(name, _load(name)) for name in QUALITY_RUNS]
+    runs = [(name, result) for name, result in runs if result["header"]["budget"] == "full"]
+    runs.sort(key=lambda run: run[1]["header"]["date"], reverse=True)
+    taken: dict[str, tuple[str, dict, dict]] = {}
+    for name, result in runs:
         for protocol in result["protocols"]:
-            for group in protocol["sets"]:
-                rows = group["rows"]
-                hybrid = next(r for r in rows if r["component"] == "hybrid")
-                singles = [r for r in rows if not str(r["component"]).startswith("hybrid")]
-                best = max(singles, key=lambda r: r["metrics"]["ndcg"])
-                tower = next((r for r in rows if r["component"] == "tower"), None)
-                ratio = hybrid["metrics"]["ndcg"] / best["metrics"]["ndcg"] if best["metrics"]["ndcg"] else float("nan")
-                lines.append(f"| {protocol['task']['title']} ({group['label']}) | {hybrid['metrics']['ndcg']:.4f} | "
-                             f"{best['method']} {best['metrics']['ndcg']:.4f} | {ratio:.2f}x | "
-                             + (f"{tower['metrics']['ndcg']:.4f} |" if tower else "- |"))
-    intro = ("From " + " and ".join(stamps) + "; NDCG@10 on each protocol's test users. The best single "
-             "component is the highest of the rows that are not a hybrid (the tower included).")
-    return "\n".join([intro, "", "| protocol (candidates) | hybrid | best single component | ratio | tower alone |",
-                      "|---|---|---|---|---|", *lines]) + "\n"
+            taken.setdefault(protocol["task"]["key"], (name, result["header"], protocol))
+    used = sorted({name for name, _, _ in taken.values()}, key=QUALITY_RUNS.index)
+    stamps = [f"`benchmarks/results/{name}` (`{head['command']}`, commit `{head['commit']}`, {head['date']})"
+              for name in used for head in [dict(runs)[name]["header"]]]
+    lines = []
+    for name, head, protocol in (taken[key] for key in PROTOCOLS if key in taken):
+        for group in protocol["sets"]:
+            rows = {r["component"]: r for r in group["rows"]}
+            hybrid = rows["hybrid"]
+            best = max((r for r in group["rows"] if not str(r["component"]).startswith("hybrid")),
+                       key=lambda r: r["metrics"]["ndcg"])
+            tower = rows.get("tower")
+            untuned = [rows.get(key) for key in ("hybrid_default_model", "hybrid_auto")]
+            lines.append(f"| {protocol['task']['title']} ({group['label']}) | {hybrid['metrics']['ndcg']:.4f} | "
+                         f"{best['method']} {best['metrics']['ndcg']:.4f} | {_ratio(hybrid, best, 'vs_best_interval')} | "
+                         + (f"{tower['metrics']['ndcg']:.4f} | " if tower else "- | ")
+                         + " | ".join("-" if r is None else f"{r['metrics']['ndcg']:.4f} ("
+                                      f"{_ratio(r, best, 'vs_best_interval')} best single)" for r in untuned)
+                         + f" | `{head['commit'].split()[0]}` |")
+    intro = ("From " + " and ".join(stamps) + "; NDCG@10 on each protocol's test users, each protocol from the "
+             "newest run that has it. The best single component is the highest of the rows that are not a hybrid "
+             "(the tower included). Brackets: 95% bootstrap intervals over the test users (runs that stored them). "
+             "The default model is `HybridRecommender()` and the auto model `weights=\"auto\"` (with "
+             "`cross_domain_weight` and `normalization` \"auto\"), both fitted on the training rows with no "
+             "validation users.")
+    return "\n".join([intro, "", "| protocol (candidates) | tuned hybrid | best single component | ratio | tower alone "
+                      "| default model | auto model | commit |", "|---|---|---|---|---|---|---|---|", *lines]) + "\n"
 
 
 #: Block name -> the function that renders it.
