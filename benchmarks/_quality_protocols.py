@@ -154,7 +154,7 @@ def full_budget() -> Budget:
     return Budget(
         name="full",
         axes={
-            "als": {"alpha": [2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0], "factors": [32, 64, 128, 256],
+            "als": {"alpha": [2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0], "factors": [8, 16, 32, 64, 128, 256],
                     "regularization": [0.01, 0.1, 1.0, 10.0, 100.0]},
             "itemknn": {"hops": [1, 2], "alpha": [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0],
                         "shrink": [0.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0], "k": [25, 50, 100, 200, 400, 800]},
@@ -179,7 +179,7 @@ def full_budget() -> Budget:
             "a time from a start (bold below), stepping while the tuning NDCG@10 improves, passes repeated "
             "until none moves; each protocol's `edges` line lists any choice left at a ladder end that is not "
             "a natural bound (none means every choice is interior). Ladders: ALS alpha {2.5 ... **20** ... 160} "
-            "(doubling) x factors {32, **64**, 128, 256} x regularization {0.01, **0.1**, 1, 10, 100}; item-kNN "
+            "(doubling) x factors {8, 16, 32, **64**, 128, 256} x regularization {0.01, **0.1**, 1, 10, 100}; item-kNN "
             "hops {**1**, 2} x alpha {0, 0.1, 0.3, **0.5**, 0.7, 0.9, 1} x shrink {0, 10, **30**, 100, 300, 1000, "
             "3000} x k {25, 50, **100**, 200, 400, 800}; EASE (min_count 8, at most 15,000 items) l2 {10, 30, 100, "
             "**300**, ..., 30000}; PureSVD factors {8, 16, 32, **64**, ..., 512}; LightFM epochs {5, 10, **20**, "
