@@ -138,7 +138,24 @@ def serve_soak_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"peers": peers_table, "quality": quality_table, "serve-load": serve_load_table,
+def serve_brief() -> str:
+    """One clause per endpoint of the bundled-sample load run, for each number of workers (``results/serve_load.json``)."""
+    result = _load("serve_load.json")
+    runs = result["datasets"]["bundled sample"]["runs"]
+    parts = []
+    for endpoint in runs["1"]["endpoints"]:
+        figures = []
+        for workers, run in runs.items():
+            r = run["endpoints"][endpoint]
+            figures.append(f"{r['rps']:,.0f} requests/s (p50 {r['p50_ms']:.0f} ms) on {workers} "
+                           f"worker{'' if workers == '1' else 's'}")
+        parts.append(f"`{endpoint}` " + ", ".join(figures))
+    return (_stamp("serve_load.json", result) + "; the default model on the bundled sample, client and server on the "
+            "same 2 cores: " + "; ".join(parts) + ".\n")
+
+
+BLOCKS: dict[str, Callable[[], str]] = {"peers": peers_table, "quality": quality_table, "serve-brief": serve_brief,
+                                        "serve-load": serve_load_table,
                                         "serve-load-workers": lambda: serve_load_table("serve_load_workers.json"),
                                         "serve-load-workers2": lambda: serve_load_table("serve_load_workers2.json"),
                                         "serve-soak": serve_soak_table}
