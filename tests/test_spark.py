@@ -274,8 +274,7 @@ def test_import_hybridrec_stays_spark_free():
     assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]
 
 
-@pytest.mark.parametrize("params", [{}, {"k": 20, "shrink": 10.0, "alpha": 0.7},
-                                    {"k": 30, "per_domain": False}])
+@pytest.mark.parametrize("params", [{}, {"k": 20, "shrink": 10.0, "alpha": 0.7, "per_domain": False}])
 def test_spark_itemknn_keeps_the_local_neighbours(spark, sample, params, tmp_path):
     from hybridrec.spark import SparkItemKNNComponent
 
