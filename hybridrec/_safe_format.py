@@ -44,6 +44,7 @@ ALLOWED = frozenset({
     "hybridrec.components.textknn._TextKNNState",
     "hybridrec.spark._als.SparkALSComponent",
     "hybridrec.spark._itemknn.SparkItemKNNComponent",
+    "hybridrec.spark._tower.SparkTowerComponent",
     "lightfm.lightfm.LightFM",
     "sklearn.decomposition._pca.PCA",
     "sklearn.cluster._kmeans.KMeans",

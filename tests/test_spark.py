@@ -302,3 +302,37 @@ def test_spark_itemknn_keeps_the_local_neighbours(spark, sample, params, tmp_pat
     loaded = hr.load(path)
     users = list(local.data_.user_ids[:5])
     pd.testing.assert_frame_equal(loaded.recommend(users, k=10), remote.recommend(users, k=10))
+
+
+def test_spark_tower_in_one_process_is_the_local_fit(spark, sample, tmp_path):
+    from hybridrec.spark import SparkTowerComponent
+
+    params = {"encoder": "sequence", "dim": 32, "max_epochs": 1, "valid_users": 50}
+    fits = [hr.HybridRecommender(components=[("tower", comp)], random_state=0).fit(sample.interactions, items=sample.items)
+            for comp in (hr.components.TowerComponent(**params), SparkTowerComponent(num_processes=1, **params))]
+    local, remote = (m.components_["tower"] for m in fits)
+    np.testing.assert_array_equal(remote.item_vectors_, local.item_vectors_)
+    assert remote.training_curve_[0]["loss"] == local.training_curve_[0]["loss"]
+    assert remote.get_params()["num_processes"] == 1 and remote.get_params()["dim"] == 32
+    loaded = hr.load(hr.save(fits[1], tmp_path / "spark_tower.hybridrec"))
+    assert isinstance(loaded.components_["tower"], SparkTowerComponent)
+    pd.testing.assert_frame_equal(loaded.recommend([1, 2], k=10), fits[0].recommend([1, 2], k=10))
+    with pytest.raises(ValueError, match="'num_processes' parameter of SparkTowerComponent"):
+        SparkTowerComponent(num_processes=0).check_params()
+
+
+def test_spark_tower_in_two_processes_learns_as_the_local_one(spark, sample):
+    from hybridrec.spark import SparkTowerComponent
+
+    split = random_split(sample.interactions, seed=0, items=sample.items, users=sample.users)
+    params = {"encoder": "sequence", "max_epochs": 4, "valid_users": 0}
+    ndcg, curves = {}, {}
+    for name, comp in (("local", hr.components.TowerComponent(**params)),
+                       ("two", SparkTowerComponent(num_processes=2, **params))):
+        model = hr.HybridRecommender(components=[(name, comp)], weights={name: 1.0}, random_state=0)
+        ndcg[name] = _ndcg(model.fit(split.train, items=sample.items, users=sample.users), split)
+        curves[name] = [r["loss"] for r in model.components_[name].training_curve_]
+    # each step averages the gradients of two batches (one per process): the loss falls epoch after
+    # epoch, and the test users' NDCG@10 is the local fit's up to noise (0.158 vs 0.167 when written)
+    assert len(curves["two"]) == 4 and all(np.diff(curves["two"]) < 0), curves
+    assert 0.8 * ndcg["local"] < ndcg["two"] < 1.25 * ndcg["local"], ndcg

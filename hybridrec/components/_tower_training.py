@@ -145,6 +145,53 @@ def collisions(positives: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray
     return rows, order[np.repeat(lo, counts) + within]
 
 
+def process_group() -> tuple[int, int]:
+    """``(rank, size)`` of the torch.distributed group this process trains in; ``(0, 1)`` alone.
+
+    Inside an initialised group (``torchrun``, or Spark's ``TorchDistributor`` through
+    :class:`hybridrec.spark.SparkTowerComponent`) the tower trains data-parallel.
+    """
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def average_gradients(model: Any, size: int) -> None:
+    """Every parameter's gradient summed over the group and divided by ``size`` (zeros where none)."""
+    for param in model.parameters():
+        if param.grad is None:
+            param.grad = torch.zeros_like(param)
+        torch.distributed.all_reduce(param.grad)
+        param.grad /= size
+
+
+def _any(flag: bool, size: int) -> bool:
+    """Whether ``flag`` holds in any process of the group (so all stop together)."""
+    if size == 1:
+        return flag
+    value = torch.tensor([float(flag)])
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def _batch_loss(rows: np.ndarray, owners: np.ndarray, inputs: np.ndarray, targets: np.ndarray, forward: Callable,
+                observed: np.ndarray, params: dict[str, Any], rng: np.random.Generator) -> torch.Tensor | None:
+    """The sampled-softmax loss of one batch of windows (None when it predicts nothing)."""
+    width = max(1, int((inputs[rows] >= 0).sum(axis=1).max()))
+    batch_inputs, batch_targets = inputs[rows, -width:], targets[rows, -width:]
+    labelled = batch_targets >= 0
+    positives = batch_targets[labelled]
+    if not len(positives):
+        return None
+    extra = rng.choice(positives, size=min(len(positives), params.get("batch_negatives", 0)), replace=False)
+    negatives = np.concatenate([rng.choice(observed, size=params["negatives"]), extra])
+    users, items = forward(owners[rows], batch_inputs, np.concatenate([positives, negatives]))
+    collide = tuple(torch.from_numpy(a).to(users.device) for a in collisions(positives, negatives))
+    mask = torch.from_numpy(labelled).to(users.device)
+    return sampled_softmax(users[mask], items[:len(positives)], items[len(positives):], collide, params["temperature"])
+
+
 def epochs_for(data: Data, max_epochs: int, max_events: int | None) -> int:
     """Epochs to train: ``max_epochs``, fewer when the epochs would predict over ``max_events`` events.
 
@@ -190,6 +237,7 @@ def train(
     out_of_time = False
     n_epochs = epochs_for(data, params["max_epochs"], params.get("max_events"))
     epochs = tqdm(range(n_epochs), desc="tower", unit="epoch", disable=not show_progress)
+    rank, size = process_group()
     for epoch in epochs:
         model.train()
         owners, inputs, targets = data.windows(params["max_len"], params["cross_domain_pairs"], rng)
@@ -198,31 +246,31 @@ def train(
         cuts = np.cumsum((targets[order] >= 0).sum(axis=1)) // params["batch_size"]
         batches = np.split(order, np.flatnonzero(np.diff(cuts)) + 1)
         losses = []
-        total = n_epochs * len(batches)  # the cosine schedule reaches 0 at the last epoch
-        for b in rng.permutation(len(batches)):
+        shuffled = rng.permutation(len(batches))
+        # data-parallel: each process takes every size-th batch and its own negatives; all take
+        # the same number of steps, and the main generator stays the same in every process
+        steps = -(-len(batches) // size)
+        mine, draws = (shuffled, rng) if size == 1 else (
+            shuffled[rank::size], np.random.default_rng([int(rng.integers(2 ** 62)), rank]))
+        total = n_epochs * steps  # the cosine schedule reaches 0 at the last epoch
+        for i in range(steps):
             decay = 0.5 * (1 + np.cos(np.pi * min(1.0, step / total))) if cosine else 1.0
             for group, scale in zip(optimizer.param_groups, scales):
                 group["lr"] = params["learning_rate"] * scale * decay
             step += 1
-            rows = batches[b]
-            width = max(1, int((inputs[rows] >= 0).sum(axis=1).max()))
-            batch_inputs, batch_targets = inputs[rows, -width:], targets[rows, -width:]
-            labelled = batch_targets >= 0
-            positives = batch_targets[labelled]
-            if not len(positives):
-                continue
-            extra = rng.choice(positives, size=min(len(positives), params.get("batch_negatives", 0)), replace=False)
-            negatives = np.concatenate([rng.choice(observed, size=params["negatives"]), extra])
-            users, items = forward(owners[rows], batch_inputs, np.concatenate([positives, negatives]))
-            collide = tuple(torch.from_numpy(a).to(users.device) for a in collisions(positives, negatives))
-            mask = torch.from_numpy(labelled).to(users.device)
-            loss = sampled_softmax(users[mask], items[:len(positives)], items[len(positives):], collide,
-                                   params["temperature"])
+            loss = None
+            if i < len(mine):
+                loss = _batch_loss(batches[mine[i]], owners, inputs, targets, forward, observed, params, draws)
             optimizer.zero_grad()
-            loss.backward()
+            if loss is not None:
+                loss.backward()
+                losses.append(loss.item())
+            if size > 1:
+                average_gradients(model, size)
+            elif loss is None:
+                continue
             optimizer.step()
-            losses.append(loss.item())
-            if budget is not None and time.perf_counter() - start > budget:
+            if budget is not None and _any(time.perf_counter() - start > budget, size):
                 out_of_time = True
                 break
         model.eval()
