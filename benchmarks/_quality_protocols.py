@@ -158,7 +158,7 @@ def full_budget() -> Budget:
                     "regularization": [0.01, 0.1, 1.0, 10.0, 100.0]},
             "itemknn": {"hops": [1, 2], "alpha": [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0],
                         "shrink": [0.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0], "k": [25, 50, 100, 200, 400, 800]},
-            "ease": {"l2": [10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0]},
+            "ease": {"l2": [10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0]},
             "svd": {"factors": [8, 16, 32, 64, 128, 256, 512]},
             "lightfm": {"epochs": [5, 10, 20, 40, 80]},
             "textknn": {"temperature": [0.0125, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8]},
@@ -167,7 +167,7 @@ def full_budget() -> Budget:
                "itemknn": {"hops": 1, "alpha": 0.5, "shrink": 30.0, "k": 100},
                "svd": {"factors": 64}, "lightfm": {"epochs": 20},
                "textknn": {"temperature": 0.1}},
-        overrides={"amazon": {"ease": {"l2": [300.0, 1000.0, 3000.0, 10000.0, 30000.0], "max_items": [10000]},
+        overrides={"amazon": {"ease": {"l2": [300.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0], "max_items": [10000]},
                               "lightfm": {"epochs": [10]}}},
         fixed=_fixed({"ease": {"min_count": 8, "max_items": 15000},
                       "tower": {"encoder": "sequence"}}),
@@ -182,12 +182,12 @@ def full_budget() -> Budget:
             "(doubling) x factors {8, 16, 32, **64**, 128, 256} x regularization {0.01, **0.1**, 1, 10, 100}; item-kNN "
             "hops {**1**, 2} x alpha {0, 0.1, 0.3, **0.5**, 0.7, 0.9, 1} x shrink {0, 10, **30**, 100, 300, 1000, "
             "3000} x k {25, 50, **100**, 200, 400, 800}; EASE (min_count 8, at most 15,000 items) l2 {10, 30, 100, "
-            "**300**, ..., 30000}; PureSVD factors {8, 16, 32, **64**, ..., 512}; LightFM epochs {5, 10, **20**, "
+            "300, **1000**, ..., 100000}; PureSVD factors {8, 16, 32, **64**, ..., 512}; LightFM epochs {5, 10, **20**, "
             "40, 80}; text kNN temperature {0.0125 ... **0.1** ... 0.8} (doubling). The tower is not tuned: the "
             "sequence encoder with the library's defaults.",
             "On Amazon, to fit in about an hour: EASE keeps at most 10,000 items (of ~14,600 with >= 8 "
             "interactions; fit ~25 s instead of ~65 s; validation NDCG@10 0.0625 vs 0.0632 on CD-cold food -> "
-            "kitchen at l2 = 1000) and walks l2 {300, 1000, **3000**, 10000, 30000}; LightFM trains 10 epochs "
+            "kitchen at l2 = 1000) and walks l2 {300, 1000, **3000**, 10000, 30000, 100000}; LightFM trains 10 epochs "
             "(20 lost to 10 on the CD-cold food -> kitchen and warm validation users in earlier runs).",
         ],
     )
