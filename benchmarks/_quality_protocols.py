@@ -185,7 +185,7 @@ def full_budget() -> Budget:
             "300, **1000**, ..., 100000}; PureSVD factors {8, 16, 32, **64**, ..., 512}; LightFM epochs {5, 10, **20**, "
             "40, 80}; text kNN temperature {0.0125 ... **0.1** ... 0.8} (doubling). The tower is not tuned: the "
             "sequence encoder with the library's defaults.",
-            "On Amazon, to fit in about an hour: EASE keeps at most 10,000 items (of ~14,600 with >= 8 "
+            "On Amazon, to keep the run shorter: EASE keeps at most 10,000 items (of ~14,600 with >= 8 "
             "interactions; fit ~25 s instead of ~65 s; validation NDCG@10 0.0625 vs 0.0632 on CD-cold food -> "
             "kitchen at l2 = 1000) and walks l2 {300, 1000, **3000**, 10000, 30000, 100000}; LightFM trains 10 epochs "
             "(20 lost to 10 on the CD-cold food -> kitchen and warm validation users in earlier runs).",
