@@ -97,7 +97,7 @@ class Budget:
     ``axes`` maps a component to its parameter axes, each an ordered ladder of values. Every
     component is searched by ``walk``: from ``start`` (a ladder's middle where not given), one
     axis at a time, stepping along the ladder while the tuning score improves, passes repeated
-    until none moves. ``limits`` names the ladder ends that are natural bounds (item-kNN's
+    until none moves (at most three). ``limits`` names the ladder ends that are natural bounds (item-kNN's
     ``alpha`` in [0, 1]); a choice at any other end is reported as an edge, a sign that the
     ladder is too short. ``overrides`` replaces axes per dataset (name prefix).
     ``fixed`` holds parameters that are not tuned. LightFM with text gets one setting: the
@@ -177,7 +177,7 @@ def full_budget() -> Budget:
         notes=[
             "Component search: each component alone, on the tuning users, walks ordered ladders one axis at "
             "a time from a start (bold below), stepping while the tuning NDCG@10 improves, passes repeated "
-            "until none moves; each protocol's `edges` line lists any choice left at a ladder end that is not "
+            "until none moves (at most three); each protocol's `edges` line lists any choice left at a ladder end that is not "
             "a natural bound (none means every choice is interior). Ladders: ALS alpha {2.5 ... **20** ... 160} "
             "(doubling) x factors {8, 16, 32, **64**, 128, 256} x regularization {0.01, **0.1**, 1, 10, 100}; item-kNN "
             "hops {**1**, 2} x alpha {0, 0.1, 0.3, **0.5**, 0.7, 0.9, 1} x shrink {0, 10, **30**, 100, 300, 1000, "

@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from hybridrec.evaluation.report import new_figure, save_figure
+from hybridrec.evaluation.report import new_figure, save_figure, write_json, write_text
 
 #: Results of other systems quoted in the issue (not produced by this script).
 REFERENCES = [
@@ -119,7 +119,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Command: `{head['command']}`",
         f"- Date: {head['date']}; git commit `{head['commit']}`; seed {head['seed']}; budget `{head['budget']}`",
         f"- Machine: {head['machine']} (timings are noisy: the CPU is shared)",
-        f"- Total time: {head['total_seconds'] / 60:.1f} min",
+        f"- Total time: {head['total_seconds'] / 60:.1f} min"
+        + (f" ({head['protocols_done']} protocols done)" if "protocols_done" in head else ""),
         f"- Data: `{head['data']}`",
         "",
         "Every row is a full-ranking evaluation (`hybridrec.evaluation.evaluate`, k=10) of the same split's "
@@ -176,3 +177,16 @@ def plot_sweep(path: Path, sweeps: dict[str, list[tuple[float, float]]], subtitl
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     save_figure(fig, path)
+
+
+def write_run(out: Path, report: dict[str, Any]) -> list[Path]:
+    """``quality.json``, ``quality.md`` and (with a sweep) ``cd_weight_sweep.png`` of a run, under ``out``."""
+    head = report["header"]
+    write_json(out / "quality.json", report, indent=1)
+    write_text(out / "quality.md", markdown(report))
+    written = [out / "quality.md", out / "quality.json"]
+    sweeps = {r["task"]["title"]: r["sweep"] for r in report["protocols"] if r.get("sweep")}
+    if sweeps:
+        plot_sweep(out / "cd_weight_sweep.png", sweeps, f"seed {head['seed']}, budget {head['budget']}, {head['date']}")
+        written.append(out / "cd_weight_sweep.png")
+    return written

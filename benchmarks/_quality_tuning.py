@@ -76,11 +76,11 @@ def walk(axes: Mapping[str, Sequence[Any]], start: Mapping[str, Any], score: Cal
     ladder's middle.
 
     For each axis in turn, step up the ladder while the score improves; if the first step up
-    does not improve, step down while it does. Repeat the pass over the axes (at most
-    ``passes`` times) until a whole pass moves nothing. Ties keep the current value, so the
-    walk is deterministic. ``score`` should cache: a pass re-asks for the current setting.
+    does not improve, step down while it does. Repeat the pass over the axes until a whole
+    pass moves nothing, at most ``passes`` times. Ties keep the current value, so the walk is
+    deterministic. ``score`` should cache: a later pass asks again for settings it has scored.
     """
-    current = {axis: start[axis] if start.get(axis) in ladder else ladder[(len(ladder) - 1) // 2]
+    current = {axis: start[axis] if axis in start and start[axis] in ladder else ladder[(len(ladder) - 1) // 2]
                for axis, ladder in axes.items()}
     best = score(current)
     for _ in range(passes):
@@ -92,7 +92,7 @@ def walk(axes: Mapping[str, Sequence[Any]], start: Mapping[str, Any], score: Cal
                 while 0 <= j < len(ladder):
                     candidate = {**current, axis: ladder[j]}
                     value = score(candidate)
-                    if value <= best:
+                    if not value > best:  # NaN never improves
                         break
                     best, current, went, moved = value, candidate, True, True
                     j += step

@@ -43,7 +43,6 @@ import numpy as np
 
 import hybridrec as hr
 from hybridrec.blend import query_weights
-from hybridrec.evaluation.report import write_json, write_text
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -64,7 +63,7 @@ from _quality_protocols import (  # noqa: E402
     load_datasets,
     quick_budget,
 )
-from _quality_report import markdown, plot_sweep  # noqa: E402
+from _quality_report import write_run  # noqa: E402
 from _quality_tuning import (  # noqa: E402
     PER_USER,
     BlendSearch,
@@ -221,9 +220,10 @@ def _ratios(rows: list[dict], target: Any) -> tuple[dict, dict | None]:
 def _intervals(entry: dict[str, Any]) -> None:
     """95% bootstrap intervals over the test users, then the per-user arrays dropped.
 
-    Every row gets its NDCG@10's interval; every hybrid row (tuned, default, auto) the
-    interval of its ratio to the best single baseline, and the untuned ones of their ratio to
-    the tuned hybrid. Ratios resample users jointly (the rows score the same users).
+    Every row gets its NDCG@10's interval; every hybrid row (the tuned hybrid and the other
+    hybrid rows: default, auto, without meta, given history) the interval of its ratio to the
+    best single baseline, and the other hybrid rows also of their ratio to the tuned hybrid.
+    Ratios resample users jointly (the rows score the same users).
     """
     by = {r["component"]: r["metrics"][PER_USER] for r in entry["rows"]}
     for row in entry["rows"]:
@@ -470,36 +470,31 @@ def main(argv: list[str] | None = None) -> int:
     skipped = [p + ": dataset missing" for p in protocols if p not in {t.key for t in tasks}]
     skipped += [p + f": not run with --{budget.name}" for p in PROTOCOLS if p in budget.skip and p not in protocols]
     state: dict[str, Any] = {}
-    results = []
+    results: list[dict[str, Any]] = []
+    written: list[Path] = []
+    out = args.out or default_out(args.only, args.quick)
+    settings = {"axes": budget.axes, "overrides": budget.overrides, "start": budget.start, "limits": budget.limits,
+                "fixed": budget.fixed, "levels": budget.blend_levels, "rounds": budget.blend_rounds,
+                "norms": budget.norms}
     for task in tasks:
         results.append(run_task(task, budget, args.seed, state))
-    total = time.perf_counter() - start
-
-    header = {
-        "command": command,
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "commit": measured,
-        "seed": args.seed,
-        "budget": budget.name,
-        "budget_notes": budget.notes,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                   f"numpy {np.__version__}",
-        "total_seconds": round(total, 1),
-        "data": str(data_dir),
-        "equivalence_check": state.get("equivalence_check"),
-    }
-    report = {"header": header, "budget": {"axes": budget.axes, "overrides": budget.overrides, "start": budget.start, "limits": budget.limits,
-                                           "fixed": budget.fixed, "levels": budget.blend_levels,
-                                           "rounds": budget.blend_rounds, "norms": budget.norms},
-              "protocols": results, "skipped": skipped}
-    out = args.out or default_out(args.only, args.quick)
-    write_json(out / "quality.json", report, indent=1)
-    write_text(out / "quality.md", markdown(report))
-    sweeps = {r["task"]["title"]: r["sweep"] for r in results if r.get("sweep")}
-    if sweeps:
-        plot_sweep(out / "cd_weight_sweep.png", sweeps, f"seed {args.seed}, budget {budget.name}, {header['date']}")
-    log.info("done in %.1f min; wrote %s, %s%s", total / 60, out / "quality.md", out / "quality.json",
-             f", {out / 'cd_weight_sweep.png'}" if sweeps else "")
+        header = {
+            "command": command,
+            "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "commit": measured,
+            "seed": args.seed,
+            "budget": budget.name,
+            "budget_notes": budget.notes,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                       f"numpy {np.__version__}",
+            "total_seconds": round(time.perf_counter() - start, 1),
+            "data": str(data_dir),
+            "equivalence_check": state.get("equivalence_check"),
+            "protocols_done": f"{len(results)} of {len(tasks)}",
+        }
+        # written after every protocol, so a run stopped early keeps the protocols it finished
+        written = write_run(out, {"header": header, "budget": settings, "protocols": results, "skipped": skipped})
+    log.info("done in %.1f min; wrote %s", (time.perf_counter() - start) / 60, ", ".join(map(str, written)))
     return 0
 
 

@@ -9,13 +9,20 @@ domain as the only target (the cross-domain cold-start case). The loss is a samp
 on large data: ``max_events``) or until the wall-clock budget. With the cosine schedule the
 learning rate reaches 0 at the last epoch, which is kept; with a constant one, training stops
 when recall@20 on held-out last events stops improving and the best epoch is kept.
+
+Inside ``data_parallel`` and an initialised torch.distributed group, each process trains on
+every size-th batch with its own negatives and the gradients are averaged before each step, so
+the processes hold the same model; ``training_curve_``'s losses are then each process's own
+batches' (see :class:`hybridrec.spark.SparkTowerComponent`).
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -145,25 +152,50 @@ def collisions(positives: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray
     return rows, order[np.repeat(lo, counts) + within]
 
 
-def process_group() -> tuple[int, int]:
-    """``(rank, size)`` of the torch.distributed group this process trains in; ``(0, 1)`` alone.
+#: Whether ``train`` may use the initialised torch.distributed group (see ``data_parallel``).
+_OPTED_IN = threading.local()
 
-    Inside an initialised group (``torchrun``, or Spark's ``TorchDistributor`` through
-    :class:`hybridrec.spark.SparkTowerComponent`) the tower trains data-parallel.
+
+@contextmanager
+def data_parallel() -> Iterator[None]:
+    """Within this block, a tower fitted in an initialised torch.distributed group trains data-parallel.
+
+    Outside it, ``train`` ignores any group, so a tower fitted inside someone else's
+    distributed job trains alone, as everywhere else.
+    """
+    before = getattr(_OPTED_IN, "value", False)
+    _OPTED_IN.value = True
+    try:
+        yield
+    finally:
+        _OPTED_IN.value = before
+
+
+def process_group() -> tuple[int, int]:
+    """``(rank, size)`` of the group this process trains in: ``(0, 1)`` alone.
+
+    A group counts only inside ``data_parallel`` and when torch.distributed is initialised
+    (:class:`hybridrec.spark.SparkTowerComponent` does both, with the gloo backend on CPUs).
     """
     dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
+    if getattr(_OPTED_IN, "value", False) and dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
 
 
-def average_gradients(model: Any, size: int) -> None:
-    """Every parameter's gradient summed over the group and divided by ``size`` (zeros where none)."""
+def average_gradients(model: Any, contributed: bool) -> None:
+    """Every gradient summed over the group, divided by the processes that had a batch this step.
+
+    A process without a batch adds zeros (a parameter without a gradient gets zeros), so every
+    process steps the same parameters and the processes stay identical.
+    """
+    count = torch.tensor([float(contributed)])
+    torch.distributed.all_reduce(count)
     for param in model.parameters():
         if param.grad is None:
             param.grad = torch.zeros_like(param)
         torch.distributed.all_reduce(param.grad)
-        param.grad /= size
+        param.grad /= max(count.item(), 1.0)
 
 
 def _any(flag: bool, size: int) -> bool:
@@ -266,7 +298,7 @@ def train(
                 loss.backward()
                 losses.append(loss.item())
             if size > 1:
-                average_gradients(model, size)
+                average_gradients(model, loss is not None)
             elif loss is None:
                 continue
             optimizer.step()
@@ -286,7 +318,7 @@ def train(
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 waited += 1
-        if out_of_time or (not np.isnan(score) and waited >= params["patience"]):
+        if _any(out_of_time or (not np.isnan(score) and waited >= params["patience"]), size):
             break
     if best_state is None:
         kept = len(curve)

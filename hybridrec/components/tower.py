@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Mapping
+from contextlib import contextmanager
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -22,6 +23,21 @@ from ._tower_users import TowerUsers, _cosine, _sequences_from, _unit
 from .base import TEXT, Component, TrainingData, UserBatch
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def data_parallel() -> Iterator[None]:
+    """Within this block, a tower fitted in an initialised torch.distributed group trains data-parallel.
+
+    Each process of the group trains on its share of every epoch's batches, with its own
+    negatives, and the gradients are averaged before every optimizer step, so the processes
+    hold the same model. Outside this block a group is ignored. Use the gloo backend: the
+    tower trains on the CPU here. :class:`hybridrec.spark.SparkTowerComponent` uses it.
+    """
+    from . import _tower_training
+
+    with _tower_training.data_parallel():
+        yield
 
 
 class TowerComponent(TowerUsers, Component):

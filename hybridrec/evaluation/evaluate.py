@@ -108,9 +108,8 @@ def _score_block(score: ScoreFn, users: list, items: list) -> np.ndarray:
 
 
 def _aggregate(per_user: pd.DataFrame, tops: dict[str, np.ndarray], n_candidates: dict[str, int], k: int) -> pd.DataFrame:
-    """Long-format means per (domain, group) over users with relevant items, plus coverage."""
+    """Long-format means per (domain, group) over the users (those with relevant items), plus coverage."""
     records = []
-    per_user = per_user[per_user["n_relevant"] > 0]
     domains = sorted(n_candidates)
     for domain in domains + ([ALL] if domains != [ALL] else []):
         in_domain = per_user if domain == ALL else per_user[per_user["domain"] == domain]
@@ -217,6 +216,9 @@ def evaluate(
         raise ValueError(f"The 'users' parameter of evaluate is {users!r} but the split has no {users} rows.")
     fold_in = split.fold_in if users == "test" else split.fold_in_valid
     ucol, icol = split.user_col, split.item_col
+    if return_per_user and ucol in {"domain", "group", "row", "n_relevant", *METRICS}:
+        raise ValueError(f"evaluate(return_per_user=True) names its columns 'domain', 'group', 'n_relevant' and the "
+                         f"metrics, so the split's user column cannot be called {ucol!r}; rename it.")
     score = _scorer(model, fold_in, ucol)
     history = split.train if fold_in is None else pd.concat([split.train, fold_in])
     catalogue = _catalogue(split, [split.train, held] + ([fold_in] if fold_in is not None else []))
@@ -255,7 +257,8 @@ def evaluate(
             top.append(top_k_items(scores, exclude[block], min(k, len(item_list))))  # for coverage: no padding
         metrics = pd.concat(parts, ignore_index=True)
         metrics.insert(0, "row", np.arange(len(user_ids)))
-        metrics.insert(0, ucol, user_ids.to_numpy())
+        if return_per_user:
+            metrics.insert(0, ucol, user_ids.to_numpy())
         metrics.insert(0, "group", np.where(warm, "warm", "cold"))
         metrics.insert(0, "domain", domain)
         frames.append(metrics)
@@ -265,8 +268,8 @@ def evaluate(
     if not frames:
         raise ValueError(f"evaluate found no {users} users with held-out items among the candidates.")
     per_user = pd.concat(frames, ignore_index=True)
+    per_user = per_user[per_user["n_relevant"] > 0]  # users with no relevant candidate are not evaluated
     metrics = _aggregate(per_user, tops, n_candidates, k)
     if not return_per_user:
         return metrics
-    per_user = per_user[per_user["n_relevant"] > 0]
     return metrics, per_user[["domain", "group", ucol, "n_relevant", *METRICS]].reset_index(drop=True)

@@ -5,9 +5,10 @@ runs the same training in ``num_processes`` torch processes that Spark starts
 (``pyspark.ml.torch.distributor.TorchDistributor``; on the driver's machine with
 ``local_mode=True``, on the executors otherwise). The training data goes to every process
 with the function; each process trains on its share of every epoch's batches
-(``_tower_training.process_group``), their gradients are averaged after each step, so the
-processes hold the same model throughout, and the first process's fitted tower comes back.
-With one process the result equals a local fit with the same seed.
+(:func:`hybridrec.components.tower.data_parallel`), their gradients are averaged (gloo, on the
+CPU) before each optimizer step, so the processes hold the same model throughout, and the first
+process's fitted tower comes back. With one process the result equals a local fit with the same
+seed.
 """
 from __future__ import annotations
 
@@ -34,13 +35,14 @@ def train_in_group(tower: TowerComponent, data: TrainingData, path: str | None =
     None: in local mode every process writes its return value to the same file, so there the
     others' ``None`` could replace it. The other processes return None.
     """
-    import pickle
-
     import torch.distributed as dist
+
+    from ..components.tower import data_parallel
 
     dist.init_process_group("gloo")
     try:
-        tower.fit(data)
+        with data_parallel():
+            tower.fit(data)
         first = dist.get_rank() == 0
     finally:
         dist.destroy_process_group()
@@ -58,8 +60,10 @@ class SparkTowerComponent(TowerComponent):
     active SparkSession (or starts ``hybridrec.spark.session()``) and torch on every machine
     that trains. Each of the ``num_processes`` processes predicts its share of each epoch's
     batches with its own negatives; gradients are averaged over the processes (gloo
-    all-reduce) before every optimizer step, so a step sees ``num_processes`` batches. With
-    ``num_processes=1`` the fit equals a local fit with the same seed.
+    all-reduce) before every optimizer step, so a step sees ``num_processes`` batches. The
+    processes train on the CPU (``device`` is ignored). ``training_curve_`` holds the first
+    process's losses (its own batches). With ``num_processes=1`` the fit equals a local fit
+    with the same seed.
 
     Parameters
     ----------
@@ -73,7 +77,7 @@ class SparkTowerComponent(TowerComponent):
 
     name = "spark_tower"
 
-    def __init__(self, num_processes: int = 2, local_mode: bool = True, **params: Any) -> None:
+    def __init__(self, *, num_processes: int = 2, local_mode: bool = True, **params: Any) -> None:
         super().__init__(**params)
         self.num_processes = num_processes
         self.local_mode = local_mode
@@ -107,25 +111,28 @@ class SparkTowerComponent(TowerComponent):
         self.check_params()
         session()  # TorchDistributor runs in the active session
         params = {k: v for k, v in self.get_params(deep=False).items() if k not in _OWN}
+        trained = TowerComponent(**{**params, "device": "cpu"})  # gloo all-reduces CPU tensors
         logger.info("Spark tower: training in %d processes (local_mode=%s)", self.num_processes, self.local_mode)
         distributor = TorchDistributor(num_processes=int(self.num_processes), local_mode=self.local_mode, use_gpu=False)
         with tempfile.TemporaryDirectory(prefix="hybridrec-tower-") as folder:
             path = os.path.join(folder, "tower.pickle") if self.local_mode else None
-            fitted = distributor.run(train_in_group, TowerComponent(**params), data, path)
+            fitted = distributor.run(train_in_group, trained, data, path)
             if path is not None and os.path.exists(path):
                 with open(path, "rb") as handle:
                     fitted = pickle.load(handle)  # noqa: S301 - written by this fit's own first process
         if fitted is None:
             raise RuntimeError("SparkTowerComponent: the training processes returned no model.")
-        state = {k: v for k, v in vars(fitted).items() if k not in params}
+        state = {k: v for k, v in vars(fitted).items() if k not in params}  # the fitted attributes
         vars(self).update(state)
         return self
 
 
-# scikit-learn reads the parameters from __init__'s signature: TowerComponent's, then these two
+# scikit-learn reads the parameters from __init__'s signature: these two, then TowerComponent's (all by keyword)
 _base = inspect.signature(TowerComponent.__init__)
+_self, *_tower_params = _base.parameters.values()
 SparkTowerComponent.__init__.__signature__ = _base.replace(parameters=[  # type: ignore[attr-defined]
-    *_base.parameters.values(),
+    _self,
     inspect.Parameter("num_processes", inspect.Parameter.KEYWORD_ONLY, default=2, annotation=int),
     inspect.Parameter("local_mode", inspect.Parameter.KEYWORD_ONLY, default=True, annotation=bool),
+    *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in _tower_params),
 ])
