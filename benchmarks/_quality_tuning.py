@@ -10,9 +10,10 @@ scoring the other seven components too.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,10 @@ K = 10
 #: Metrics reported per row (``evaluate``'s names).
 REPORTED = ("ndcg", "recall", "precision", "map", "coverage")
 from _quality_protocols import BASE_FAMILY  # noqa: E402 - the families' registered components
+
+if TYPE_CHECKING:
+    from _quality_budgets import Budget
+    from _quality_protocols import Task
 
 _EMPTY = pd.DataFrame({"user_id": pd.Series([], dtype=object), "item_id": pd.Series([], dtype=object)})
 
@@ -273,3 +278,95 @@ def staged_blend(search: BlendSearch, cdw_grid: list[float] | None, norms: Seque
             "valid_ndcg": found["score"], "trace": trace, "evaluated": found["evaluated"], "calls": len(trace),
             "seconds": round(time.perf_counter() - start, 1),
             "single": {n: {"cdw": v["cross_domain_weight"], "ndcg": v["score"]} for n, v in found["single"].items()}}
+
+
+# ---------------------------------------------------------------------------- protocol steps
+def tune_components(task: Task, budget: Budget, seed: int) -> tuple[dict[str, dict], dict[str, Any]]:
+    """Search each component's parameters on the tuning users (each component alone, fixed cdw)."""
+    chosen: dict[str, dict] = {}
+    report: dict[str, Any] = {}
+    split, users = task.tune_split, task.tune_users
+    fixed_cdw = 0.5 if task.cdw_grid else None
+    lookup = None if task.mode == "text" else Lookup(split.train)
+    texts = task.texts.get("tune")
+
+    def trial(family: str, params: dict[str, Any], results: list[dict[str, Any]]) -> float:
+        for done in results:
+            if done["params"] == params:
+                return done["score"]
+        comps = [(family, make_component(family, params, budget.fixed.get(family)))]
+        if (task.mode == "text" or budget.add_unseen) and BASE_FAMILY.get(family, family) not in ("semantic", "textknn", "lightfm"):
+            comps.append(("semantic", make_component("semantic", {})))  # loads the text encoder
+        model, fit_s, _ = fit_model(comps, split, seed, budget.add_unseen, task.item_vectors, budget.screen_texts)
+        scorer = Scorer(model, {family: 1.0}, lookup=lookup, texts=texts, cdw=fixed_cdw)
+        values = [run_eval(scorer, split, users, cands)["ndcg"] for _, _, cands in task.sets]
+        results.append({"params": dict(params), "ndcg": values, "score": float(np.mean(values)), "fit_seconds": round(fit_s, 1)})
+        log.info("  %s %s: tuning NDCG@10 %s (fit %.1fs)", family, params, " / ".join(f"{v:.4f}" for v in values), fit_s)
+        del model, scorer
+        gc.collect()
+        return results[-1]["score"]
+
+    for family in task.families:
+        if family in ("lightfm_text", "lightfm_meta"):
+            chosen[family] = {"epochs": chosen["lightfm"]["epochs"]} if "lightfm" in chosen else {}
+            report[family] = {"search": "one setting: the epochs chosen for LightFM without text", "chosen": chosen[family]}
+            continue
+        axes = budget.axes_for(family, task.dataset)
+        if all(len(v) == 1 for v in axes.values()):
+            chosen[family] = {k: v[0] for k, v in axes.items()}
+            report[family] = {"search": "nothing to tune", "chosen": chosen[family]}
+            continue
+        start = time.perf_counter()
+        results: list[dict[str, Any]] = []
+        chosen[family] = walk(axes, budget.start.get(BASE_FAMILY.get(family, family), {}),
+                              lambda params: trial(family, params, results))
+        at_edges = edges(axes, chosen[family], budget.limits.get(BASE_FAMILY.get(family, family), {}))
+        report[family] = {"search": "walk", "axes": axes, "trials": results, "chosen": chosen[family],
+                          "edges": at_edges, "fixed_cdw": fixed_cdw, "seconds": round(time.perf_counter() - start, 1)}
+        log.info("%s: chose %s (%d settings, edges: %s, %.0fs)", family, chosen[family], len(results),
+                 ", ".join(at_edges) or "none", time.perf_counter() - start)
+    return chosen, report
+
+
+def ratios(rows: list[dict], target: Any) -> tuple[dict, dict | None]:
+    hybrid = next(r for r in rows if r["component"] == "hybrid")
+    baselines = [r for r in rows if not r["component"].startswith("hybrid")]
+    best = max(baselines, key=lambda r: r["metrics"]["ndcg"])
+    h = hybrid["metrics"]["ndcg"]
+
+    def ratio(b: dict) -> float:
+        return h / b["metrics"]["ndcg"] if b["metrics"]["ndcg"] > 0 else float("inf")
+
+    general = {"value": ratio(best), "best_label": best["method"], "best_component": best["component"],
+               "best": best["metrics"]["ndcg"], "hybrid": h}
+    if target is None:
+        return general, None
+    pool = [r for r in baselines if target.baselines is None or r["component"] in target.baselines]
+    ref = max(pool, key=lambda r: r["metrics"]["ndcg"])
+    value = ratio(ref)
+    return general, {"text": target.text, "factor": target.factor, "ratio": value, "best_label": ref["method"],
+                     "best_component": ref["component"], "best": ref["metrics"]["ndcg"], "hybrid": h,
+                     "met": bool(value >= target.factor - 1e-12)}
+
+
+def add_intervals(entry: dict[str, Any]) -> None:
+    """95% bootstrap intervals over the test users, then the per-user arrays dropped.
+
+    Every row gets its NDCG@10's interval; every hybrid row (the tuned hybrid and the other
+    hybrid rows: default, auto, without meta, given history) the interval of its ratio to the
+    best single baseline, and the other hybrid rows also of their ratio to the tuned hybrid.
+    Ratios resample users jointly (the rows score the same users).
+    """
+    by = {r["component"]: r["metrics"][PER_USER] for r in entry["rows"]}
+    for row in entry["rows"]:
+        values = by[row["component"]]
+        row["metrics"]["ndcg_interval"] = interval(values)
+        if row["component"].startswith("hybrid"):
+            row["vs_best_interval"] = interval(values, by[entry["ratio"]["best_component"]])
+            if row["component"] != "hybrid":
+                row["vs_hybrid_interval"] = interval(values, by["hybrid"])
+    entry["ratio"]["interval"] = interval(by["hybrid"], by[entry["ratio"]["best_component"]])
+    if entry["target"]:
+        entry["target"]["interval"] = interval(by["hybrid"], by[entry["target"]["best_component"]])
+    for row in entry["rows"]:
+        del row["metrics"][PER_USER]

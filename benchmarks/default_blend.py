@@ -23,7 +23,8 @@ sys.path.insert(0, str(HERE))
 
 import hybridrec as hr  # noqa: E402
 from _common import commit  # noqa: E402
-from _quality_protocols import build_tasks, full_budget, load_datasets, quick_budget  # noqa: E402
+from _quality_budgets import full_budget, quick_budget  # noqa: E402
+from _quality_protocols import build_tasks, load_datasets  # noqa: E402
 from _quality_tuning import run_eval  # noqa: E402
 from hybridrec.blend import default_weights  # noqa: E402
 from hybridrec.evaluation.report import write_json, write_text  # noqa: E402

@@ -51,33 +51,29 @@ sys.path.insert(0, str(HERE))
 from _common import commit  # noqa: E402
 from _quality_protocols import (  # noqa: E402
     ALIASES,
-    BASE_FAMILY,
     LABELS,
     META_FAMILIES,
     TEXT_LABELS,
     PROTOCOLS,
-    Budget,
     Task,
     build_tasks,
-    full_budget,
     load_datasets,
-    quick_budget,
 )
+from _quality_budgets import Budget, full_budget, quick_budget  # noqa: E402
 from _quality_report import write_run  # noqa: E402
 from _quality_tuning import (  # noqa: E402
-    PER_USER,
     BlendSearch,
     Lookup,
     Scorer,
+    add_intervals,
     check_equivalence,
-    edges,
     fit_model,
-    interval,
     make_component,
+    ratios,
     run_eval,
     staged_blend,
+    tune_components,
     view,
-    walk,
 )
 
 log = logging.getLogger("quality")
@@ -130,53 +126,6 @@ def _protocols(only: str | None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- one protocol
-def _tune_components(task: Task, budget: Budget, seed: int) -> tuple[dict[str, dict], dict[str, Any]]:
-    """Search each component's parameters on the tuning users (each component alone, fixed cdw)."""
-    chosen: dict[str, dict] = {}
-    report: dict[str, Any] = {}
-    split, users = task.tune_split, task.tune_users
-    fixed_cdw = 0.5 if task.cdw_grid else None
-    lookup = None if task.mode == "text" else Lookup(split.train)
-    texts = task.texts.get("tune")
-
-    def trial(family: str, params: dict[str, Any], results: list[dict[str, Any]]) -> float:
-        for done in results:
-            if done["params"] == params:
-                return done["score"]
-        comps = [(family, make_component(family, params, budget.fixed.get(family)))]
-        if (task.mode == "text" or budget.add_unseen) and BASE_FAMILY.get(family, family) not in ("semantic", "textknn", "lightfm"):
-            comps.append(("semantic", make_component("semantic", {})))  # loads the text encoder
-        model, fit_s, _ = fit_model(comps, split, seed, budget.add_unseen, task.item_vectors, budget.screen_texts)
-        scorer = Scorer(model, {family: 1.0}, lookup=lookup, texts=texts, cdw=fixed_cdw)
-        values = [run_eval(scorer, split, users, cands)["ndcg"] for _, _, cands in task.sets]
-        results.append({"params": dict(params), "ndcg": values, "score": float(np.mean(values)), "fit_seconds": round(fit_s, 1)})
-        log.info("  %s %s: tuning NDCG@10 %s (fit %.1fs)", family, params, " / ".join(f"{v:.4f}" for v in values), fit_s)
-        del model, scorer
-        gc.collect()
-        return results[-1]["score"]
-
-    for family in task.families:
-        if family in ("lightfm_text", "lightfm_meta"):
-            chosen[family] = {"epochs": chosen["lightfm"]["epochs"]} if "lightfm" in chosen else {}
-            report[family] = {"search": "one setting: the epochs chosen for LightFM without text", "chosen": chosen[family]}
-            continue
-        axes = budget.axes_for(family, task.dataset)
-        if all(len(v) == 1 for v in axes.values()):
-            chosen[family] = {k: v[0] for k, v in axes.items()}
-            report[family] = {"search": "nothing to tune", "chosen": chosen[family]}
-            continue
-        start = time.perf_counter()
-        results: list[dict[str, Any]] = []
-        chosen[family] = walk(axes, budget.start.get(BASE_FAMILY.get(family, family), {}),
-                              lambda params: trial(family, params, results))
-        at_edges = edges(axes, chosen[family], budget.limits.get(BASE_FAMILY.get(family, family), {}))
-        report[family] = {"search": "walk", "axes": axes, "trials": results, "chosen": chosen[family],
-                          "edges": at_edges, "fixed_cdw": fixed_cdw, "seconds": round(time.perf_counter() - start, 1)}
-        log.info("%s: chose %s (%d settings, edges: %s, %.0fs)", family, chosen[family], len(results),
-                 ", ".join(at_edges) or "none", time.perf_counter() - start)
-    return chosen, report
-
-
 def _components(task: Task, chosen: dict[str, dict], budget: Budget) -> list[tuple[str, Any]]:
     return [(f, make_component(f, chosen[f], budget.fixed.get(f))) for f in task.families]
 
@@ -194,50 +143,6 @@ def _tower_training(model: Any) -> dict[str, Any] | None:
 
 def _row(method: str, component: str, metrics: dict, **extra: Any) -> dict[str, Any]:
     return {"method": method, "component": component, "metrics": metrics, **extra}
-
-
-def _ratios(rows: list[dict], target: Any) -> tuple[dict, dict | None]:
-    hybrid = next(r for r in rows if r["component"] == "hybrid")
-    baselines = [r for r in rows if not r["component"].startswith("hybrid")]
-    best = max(baselines, key=lambda r: r["metrics"]["ndcg"])
-    h = hybrid["metrics"]["ndcg"]
-
-    def ratio(b: dict) -> float:
-        return h / b["metrics"]["ndcg"] if b["metrics"]["ndcg"] > 0 else float("inf")
-
-    general = {"value": ratio(best), "best_label": best["method"], "best_component": best["component"],
-               "best": best["metrics"]["ndcg"], "hybrid": h}
-    if target is None:
-        return general, None
-    pool = [r for r in baselines if target.baselines is None or r["component"] in target.baselines]
-    ref = max(pool, key=lambda r: r["metrics"]["ndcg"])
-    value = ratio(ref)
-    return general, {"text": target.text, "factor": target.factor, "ratio": value, "best_label": ref["method"],
-                     "best_component": ref["component"], "best": ref["metrics"]["ndcg"], "hybrid": h,
-                     "met": bool(value >= target.factor - 1e-12)}
-
-
-def _intervals(entry: dict[str, Any]) -> None:
-    """95% bootstrap intervals over the test users, then the per-user arrays dropped.
-
-    Every row gets its NDCG@10's interval; every hybrid row (the tuned hybrid and the other
-    hybrid rows: default, auto, without meta, given history) the interval of its ratio to the
-    best single baseline, and the other hybrid rows also of their ratio to the tuned hybrid.
-    Ratios resample users jointly (the rows score the same users).
-    """
-    by = {r["component"]: r["metrics"][PER_USER] for r in entry["rows"]}
-    for row in entry["rows"]:
-        values = by[row["component"]]
-        row["metrics"]["ndcg_interval"] = interval(values)
-        if row["component"].startswith("hybrid"):
-            row["vs_best_interval"] = interval(values, by[entry["ratio"]["best_component"]])
-            if row["component"] != "hybrid":
-                row["vs_hybrid_interval"] = interval(values, by["hybrid"])
-    entry["ratio"]["interval"] = interval(by["hybrid"], by[entry["ratio"]["best_component"]])
-    if entry["target"]:
-        entry["target"]["interval"] = interval(by["hybrid"], by[entry["target"]["best_component"]])
-    for row in entry["rows"]:
-        del row["metrics"][PER_USER]
 
 
 #: The models a user gets without tuning: the defaults, and the blend chosen in fit (weights="auto").
@@ -278,7 +183,7 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
              "a nested split" if task.refit else "the same split")
     timings: dict[str, Any] = {}
     t0 = time.perf_counter()
-    chosen, component_report = _tune_components(task, budget, seed)
+    chosen, component_report = tune_components(task, budget, seed)
     timings["component_grids"] = round(time.perf_counter() - t0, 1)
 
     log.info("%s: fitting the tuning hybrid (%s)", task.key, ", ".join(task.families))
@@ -388,7 +293,7 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
         for r in rows:
             m = r["metrics"]
             log.info("  %-46s NDCG@10 %.4f  Recall@10 %.4f  (%d users)", r["method"], m["ndcg"], m["recall"], m["n_users"])
-        general, target = _ratios(rows, task.targets.get(label))
+        general, target = ratios(rows, task.targets.get(label))
         log.info("%s [%s]: hybrid / best baseline (%s) = %.2fx%s", task.key, label, general["best_label"], general["value"],
                  "" if target is None else f"; target {target['text']}: {'met' if target['met'] else 'NOT met'}"
                  f" ({target['ratio']:.2f}x vs {target['best_label']})")
@@ -405,7 +310,7 @@ def run_task(task: Task, budget: Budget, seed: int, state: dict[str, Any]) -> di
                                       tower=fitted["tower"]))
     timings["out_of_the_box_models"] = round(time.perf_counter() - t0, 1)
     for entry in sets:
-        _intervals(entry)
+        add_intervals(entry)
     return {
         "task": task.describe(), "component_tuning": component_report, "chosen": chosen, "tune_fit": tune_fit,
         "history_blend": history_blend, "sweep": sweep, "sets": sets, "timings": timings,
