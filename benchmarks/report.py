@@ -82,8 +82,11 @@ def quality_table() -> str:
         for group in protocol["sets"]:
             rows = {r["component"]: r for r in group["rows"]}
             hybrid = rows["hybrid"]
-            best = max((r for r in group["rows"] if not str(r["component"]).startswith("hybrid")),
-                       key=lambda r: r["metrics"]["ndcg"])
+            # the run's own choice, which its stored intervals are relative to (runs before 4d6d133
+            # did not store it: the same rule, the highest row that is not a hybrid)
+            chosen = group["ratio"].get("best_component")
+            best = rows[chosen] if chosen else max(
+                (r for r in group["rows"] if not str(r["component"]).startswith("hybrid")), key=lambda r: r["metrics"]["ndcg"])
             tower = rows.get("tower")
             untuned = [rows.get(key) for key in ("hybrid_default_model", "hybrid_auto")]
             lines.append(f"| {protocol['task']['title']} ({group['label']}) | {hybrid['metrics']['ndcg']:.4f} | "
